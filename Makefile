@@ -1,0 +1,93 @@
+# busprobe: the Makefile owns system set-up and the C side; Maven owns Java.
+#
+#   make run     install deps if missing, build, and run the daemon (root)
+#   make test    install deps if missing, build, and run every test tier (root)
+#   make check   load and attach every BPF program, then exit
+#   make bindings  regenerate jextract-bindings/ (needs jextract on PATH)
+
+SHELL       := /bin/bash
+JAVA_HOME   ?= /usr/lib/jvm/temurin-25-jdk-amd64
+export JAVA_HOME
+MVN         ?= mvn -B -q
+BUILD       := build
+BPF_OUT     := $(BUILD)/bpf
+CLANG       ?= clang
+BPFTOOL     ?= bpftool
+ARCH        := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+BPF_CFLAGS  := -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+               -I$(BPF_OUT) -Ibpf
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS    := $(wildcard bpf/*.h)
+AGENT_JAR   := agent-java/target/busprobe.jar
+
+# Debian packages the build and every test tier need.
+APT_PKGS    := clang llvm libbpf-dev bpftool nftables iproute2 iperf3 socat \
+               python3 maven
+DEPS_STAMP  := $(BUILD)/.deps
+
+.PHONY: all deps bpf build run test unit-test check bindings clean
+
+all: build
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@test "$$(id -u)" = 0 || { echo "make deps: must run as root (apt-get install)"; exit 1; }
+	@test -x "$(JAVA_HOME)/bin/java" || { echo "make deps: JDK 25 not found at $(JAVA_HOME); install Temurin 25 or set JAVA_HOME"; exit 1; }
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+# vmlinux.h comes from the running kernel's BTF and stays in the build folder:
+# it is a property of the machine, not of the source tree.
+$(BPF_OUT)/vmlinux.h: | $(DEPS_STAMP)
+	@mkdir -p $(BPF_OUT)
+	@test -r /sys/kernel/btf/vmlinux || { echo "make bpf: /sys/kernel/btf/vmlinux missing; busprobe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"; exit 1; }
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BPF_OUT)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# One object for the agent: the families share the ring and the maps.
+$(BPF_OUT)/busprobe.bpf.o: $(filter-out $(BPF_OUT)/busprobe.bpf.o,$(BPF_OBJS))
+	$(BPFTOOL) gen object $@ $^
+
+bpf: $(BPF_OUT)/busprobe.bpf.o
+
+build: bpf
+	$(MVN) -DskipTests package
+
+run: build
+	@test "$$(id -u)" = 0 || { echo "make run: busprobe needs root (CAP_BPF, CAP_PERFMON); run it with sudo"; exit 1; }
+	agent-java/bin/busprobe run $(ARGS)
+
+# Every tier: unit, privileged (real kernel), end-to-end. As root the
+# privileged tiers run; in CI (CI=true) a skip of them fails the build.
+test: bpf
+	@test "$$(id -u)" = 0 || { echo "make test: the kernel tiers need root; run as root"; exit 1; }
+	$(MVN) verify
+
+unit-test: bpf
+	$(MVN) verify -Dgroups='!privileged'
+
+check: build
+	agent-java/bin/busprobe check
+
+# Regenerates the committed Panama bindings. jextract is not packaged; build
+# it from openjdk/jextract and put it on PATH first (see README).
+bindings: $(BPF_OUT)/vmlinux.h
+	@command -v jextract >/dev/null || { echo "make bindings: jextract not on PATH (see README, 'Regenerating bindings')"; exit 1; }
+	rm -rf jextract-bindings/src/main/java/io/busprobe/bindings
+	jextract @jextract-bindings/includes.txt \
+	  --output jextract-bindings/src/main/java \
+	  --target-package io.busprobe.bindings \
+	  --header-class-name Native \
+	  --library :libbpf.so.1 \
+	  -I bpf \
+	  jextract-bindings/busprobe-native.h
+
+clean:
+	rm -rf $(BPF_OUT) agent-java/target jextract-bindings/target target

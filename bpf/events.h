@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Wire format between the busprobe BPF programs and the Java agent.
+ *
+ * Every struct here crosses the kernel/user boundary: fixed-width types
+ * only, explicit padding, and a _Static_assert on each size. The Java side
+ * gets its layouts from this very header through jextract (see
+ * jextract-bindings/), and a test checks each layout's byteSize() against
+ * the BP_*_SIZE constants below, so C and Java cannot drift.
+ *
+ * This header is included both by BPF code (after vmlinux.h) and by plain C
+ * (jextract, bench consumers), so it only uses <linux/types.h> types.
+ */
+#ifndef BUSPROBE_EVENTS_H
+#define BUSPROBE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Event kinds. Values are part of the wire format: append, never renumber. */
+enum bp_kind {
+	BP_KIND_NONE              = 0,
+	BP_KIND_RETRANSMIT        = 1, /* tcp:tcp_retransmit_skb */
+	BP_KIND_RETRANSMIT_SYNACK = 2, /* tcp:tcp_retransmit_synack */
+	BP_KIND_STATE             = 3, /* sock:inet_sock_set_state, TCP only */
+	BP_KIND_RESET_SENT        = 4, /* tcp:tcp_send_reset */
+	BP_KIND_RESET_RECEIVED    = 5, /* tcp:tcp_receive_reset */
+	BP_KIND_RCVQUEUE_FULL     = 6, /* sock:sock_rcvqueue_full */
+	BP_KIND_EXCEED_BUF_LIMIT  = 7, /* sock:sock_exceed_buf_limit */
+	BP_KIND_MAX               = 8, /* array map size; keep last */
+};
+
+/* How a retransmission was triggered, as far as socket state shows it. */
+enum bp_retrans_kind {
+	BP_RETRANS_UNKNOWN = 0,
+	BP_RETRANS_RTO     = 1, /* icsk_ca_state == TCP_CA_Loss */
+	BP_RETRANS_FAST    = 2, /* TCP_CA_Recovery / TCP_CA_Disorder */
+	BP_RETRANS_TLP     = 3, /* loss probe timer is the pending event */
+	BP_RETRANS_SYN     = 4, /* socket still in SYN_SENT */
+	BP_RETRANS_SYNACK  = 5, /* tcp_retransmit_synack */
+};
+
+/* bp_event.flags */
+#define BP_F_TASK_VALID  0x01 /* pid/comm are the task that owns the work */
+#define BP_F_NO_SOCKET   0x02 /* tuple taken from the packet, no socket */
+
+/* bp_event_exceed.mem_kind, mirrors SK_MEM_SEND / SK_MEM_RECV */
+#define BP_MEM_SEND 0
+#define BP_MEM_RECV 1
+
+/*
+ * Connection 4-tuple in host byte order for ports. IPv4 addresses sit in
+ * the first 4 bytes of saddr/daddr, the rest is zero.
+ */
+struct bp_tuple {
+	__u8  saddr[16];
+	__u8  daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;   /* AF_INET (2) or AF_INET6 (10) */
+	__u16 protocol; /* IPPROTO_TCP, or the socket's protocol for pressure events */
+};
+#define BP_TUPLE_SIZE 40
+_Static_assert(sizeof(struct bp_tuple) == BP_TUPLE_SIZE, "bp_tuple size");
+
+struct bp_event_retransmit {
+	__u32 segs;          /* tcp_skb_pcount(skb): comparable with TcpRetransSegs */
+	__u32 err;           /* 0 when sent; a negative errno (two's complement) when not */
+	__u32 srtt_us;       /* tp->srtt_us >> 3 */
+	__u32 snd_cwnd;
+	__u32 total_retrans; /* tp->total_retrans after this one */
+	__u8  retrans_kind;  /* enum bp_retrans_kind */
+	__u8  ca_state;      /* icsk_ca_state */
+	__u8  _pad[2];
+};
+
+struct bp_event_state {
+	__u8  old_state;
+	__u8  new_state;
+	__u8  _pad[6];
+};
+
+struct bp_event_reset {
+	__u32 reason;        /* enum sk_rst_reason when sent (kernel >= 6.10), else 0 */
+	__u32 _pad;
+};
+
+struct bp_event_pressure {
+	__u64 allocated;     /* exceed_buf_limit: protocol pages allocated */
+	__u32 rmem_alloc;
+	__u32 rcvbuf;        /* sk_rcvbuf */
+	__u32 truesize;      /* rcvqueue_full: the skb that did not fit */
+	__u32 wmem_queued;
+	__u32 sndbuf;        /* sk_sndbuf */
+	__u8  mem_kind;      /* BP_MEM_SEND / BP_MEM_RECV for exceed_buf_limit */
+	__u8  _pad[3];
+};
+
+/*
+ * One ring-buffer record. Fixed size for every kind: the ring allocator
+ * rounds to 8 bytes anyway, and one size keeps the reserve path branch-free.
+ */
+struct bp_event {
+	__u64 ts_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC, same as System.nanoTime() */
+	__u64 sock_cookie; /* bpf_get_socket_cookie(sk), 0 without a socket */
+	__u32 pid;         /* tgid of the current task */
+	__u32 tid;
+	__u32 netns;       /* network namespace inode number */
+	__u16 kind;        /* enum bp_kind */
+	__u8  state;       /* TCP state of the socket (new state for BP_KIND_STATE) */
+	__u8  flags;       /* BP_F_* */
+	__u8  comm[16];
+	struct bp_tuple tuple;
+	union {
+		struct bp_event_retransmit retransmit;
+		struct bp_event_state      state;
+		struct bp_event_reset      reset;
+		struct bp_event_pressure   pressure;
+	} u;
+};
+#define BP_EVENT_SIZE 120
+_Static_assert(sizeof(struct bp_event) == BP_EVENT_SIZE, "bp_event size");
+
+/*
+ * Exact per-kind counters (per-CPU array, key = enum bp_kind). Updated for
+ * every tracepoint hit, whatever happens to the ring record:
+ * seen = sampled_out + rate_limited + submitted + dropped.
+ */
+struct bp_kind_stats {
+	__u64 seen;
+	__u64 sampled_out;  /* kind switched off or thinned by 1-in-N */
+	__u64 rate_limited; /* reserved for the token bucket */
+	__u64 submitted;    /* records committed to the ring */
+	__u64 dropped;      /* bpf_ringbuf_reserve() failed: ring full */
+	__u64 segs;         /* retransmit kinds: sum of segs of sent retransmits */
+};
+#define BP_KIND_STATS_SIZE 48
+_Static_assert(sizeof(struct bp_kind_stats) == BP_KIND_STATS_SIZE, "bp_kind_stats size");
+
+/* Per-kind sampling setting (array map `sampling`, key = enum bp_kind). */
+struct bp_sample_cfg {
+	__u32 enabled;      /* 0: count only, never emit */
+	__u32 every;        /* emit 1 in N hits; 0 and 1 both mean every hit */
+	__u32 rate;         /* reserved: records per second, 0 = unlimited */
+	__u32 burst;        /* reserved: token bucket depth */
+};
+#define BP_SAMPLE_CFG_SIZE 16
+_Static_assert(sizeof(struct bp_sample_cfg) == BP_SAMPLE_CFG_SIZE, "bp_sample_cfg size");
+
+/* Ring wakeup policies (bp_settings.wakeup_policy). */
+enum bp_wakeup {
+	BP_WAKEUP_WATERMARK = 0, /* no wakeup until watermark bytes are pending */
+	BP_WAKEUP_ALWAYS    = 1, /* kernel default: wake a caught-up consumer per record */
+	BP_WAKEUP_NEVER     = 2, /* consumer polls on its own timer */
+};
+
+/* Global settings (array map `settings`, one entry). */
+struct bp_settings {
+	__u32 wakeup_policy;     /* enum bp_wakeup */
+	__u32 wakeup_watermark;  /* bytes pending before a forced wakeup */
+};
+#define BP_SETTINGS_SIZE 8
+_Static_assert(sizeof(struct bp_settings) == BP_SETTINGS_SIZE, "bp_settings size");
+
+#endif /* BUSPROBE_EVENTS_H */

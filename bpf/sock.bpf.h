@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Reading sockets and packets into the wire format; BPF side only. */
+#ifndef BUSPROBE_SOCK_BPF_H
+#define BUSPROBE_SOCK_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+#define AF_INET   2
+#define AF_INET6 10
+
+/*
+ * Whether the current task is the one the event is about cannot be read
+ * from the preempt count portably: x86 keeps it in the per-CPU
+ * __preempt_count, which a kernel without CONFIG_KALLSYMS_ALL cannot
+ * resolve as a ksym. So each probe says what it knows about its call site:
+ * connect()/close() state changes and send-side buffer charges run in the
+ * caller's syscall, retransmits and received packets run in softirq or
+ * timer context where `current` is whoever was interrupted.
+ */
+/* Fill the fields every record has: time, task, kind. */
+static __always_inline void bp_fill_common(struct bp_event *e, __u32 kind, bool task_valid)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	/* ring memory is not zeroed, and unused union bytes must not leak */
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->kind = kind;
+	if (task_valid)
+		e->flags = BP_F_TASK_VALID;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/*
+ * sk_protocol became a plain u16 in bf9765145b85 (v5.6); before that it was
+ * an 8-bit bitfield.
+ */
+struct sock___pre_5_6 {
+	unsigned int sk_protocol:8;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u16 bp_sk_protocol(const struct sock *sk)
+{
+	if (bpf_core_field_size(sk->sk_protocol) == 2)
+		return BPF_CORE_READ(sk, sk_protocol);
+	return BPF_CORE_READ_BITFIELD_PROBED((struct sock___pre_5_6 *)sk, sk_protocol);
+}
+
+/*
+ * Tuple and identity from a socket. Works for full sockets, request and
+ * time-wait sockets alike: everything read here lives in sock_common.
+ */
+static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	struct bp_tuple *t = &e->tuple;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+
+	t->family = family;
+	t->sport = BPF_CORE_READ(skc, skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)t->saddr, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->daddr, skc, skc_daddr);
+	}
+	e->state = BPF_CORE_READ(skc, skc_state);
+	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
+}
+
+/*
+ * Tuple of the reply to a received packet, for resets sent without a
+ * socket (tcp_v4_send_reset/tcp_v6_send_reset with sk == NULL): the reply
+ * goes from the packet's destination back to its source.
+ */
+static __always_inline void bp_fill_reply_tuple(struct bp_event *e, const struct sk_buff *skb)
+{
+	struct bp_tuple *t = &e->tuple;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th_off = BPF_CORE_READ(skb, transport_header);
+	struct tcphdr th;
+	__u8 version;
+
+	bpf_probe_read_kernel(&version, 1, head + nh);
+	version >>= 4;
+	if (version == 6) {
+		struct ipv6hdr ip6;
+
+		bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh);
+		t->family = AF_INET6;
+		__builtin_memcpy(t->saddr, &ip6.daddr, 16);
+		__builtin_memcpy(t->daddr, &ip6.saddr, 16);
+	} else {
+		struct iphdr ip;
+
+		bpf_probe_read_kernel(&ip, sizeof(ip), head + nh);
+		t->family = AF_INET;
+		__builtin_memcpy(t->saddr, &ip.daddr, 4);
+		__builtin_memcpy(t->daddr, &ip.saddr, 4);
+	}
+	bpf_probe_read_kernel(&th, sizeof(th), head + th_off);
+	t->sport = bpf_ntohs(th.dest);
+	t->dport = bpf_ntohs(th.source);
+	t->protocol = IPPROTO_TCP;
+	e->state = 0;
+	e->flags |= BP_F_NO_SOCKET;
+	e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+}
+
+#endif /* BUSPROBE_SOCK_BPF_H */
