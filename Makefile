@@ -78,7 +78,7 @@ check: build
 
 # Regenerates the committed Panama bindings. jextract is not packaged; build
 # it from openjdk/jextract and put it on PATH first (see README).
-bindings: $(BPF_OUT)/vmlinux.h
+bindings:
 	@command -v jextract >/dev/null || { echo "make bindings: jextract not on PATH (see README, 'Regenerating bindings')"; exit 1; }
 	rm -rf jextract-bindings/src/main/java/io/busprobe/bindings
 	jextract @jextract-bindings/includes.txt \

@@ -61,9 +61,18 @@ static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *
 	const struct sock_common *skc = &sk->__sk_common;
 	struct bp_tuple *t = &e->tuple;
 	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u8 state = BPF_CORE_READ(skc, skc_state);
 
 	t->family = family;
-	t->sport = BPF_CORE_READ(skc, skc_num);
+	/*
+	 * Like the kernel's own tracepoints: inet_sport of a full socket, which
+	 * tcp_set_state(TCP_CLOSE) still has; request and time-wait sockets have
+	 * no inet_sock, only skc_num.
+	 */
+	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
+		t->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	else
+		t->sport = BPF_CORE_READ(skc, skc_num);
 	t->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
 	if (family == AF_INET6) {
 		BPF_CORE_READ_INTO(&t->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
@@ -72,7 +81,7 @@ static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *
 		BPF_CORE_READ_INTO((__u32 *)t->saddr, skc, skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)t->daddr, skc, skc_daddr);
 	}
-	e->state = BPF_CORE_READ(skc, skc_state);
+	e->state = state;
 	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
 }

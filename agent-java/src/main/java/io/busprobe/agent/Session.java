@@ -1,0 +1,104 @@
+package io.busprobe.agent;
+
+import io.busprobe.bpf.BusprobeObject;
+import io.busprobe.bpf.KindStats;
+import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.ringbuf.RecordHandler;
+import io.busprobe.ringbuf.RingBuffer;
+
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+/**
+ * One running instance of the kernel side: the BPF object loaded and attached
+ * and its ring mapped, consumed by one thread. Shared by {@code trace},
+ * {@code run} and {@code check}, and by the kernel tests.
+ *
+ * {@snippet :
+ * try (Session s = Session.start(EnumSet.allOf(Family.class), 8 << 20)) {
+ *     s.consumeUntil(() -> done, handler, 2);
+ *     s.stopAndDrain(handler);
+ *     Map<EventKind, KindStats> exact = s.stats();
+ * }
+ * }
+ */
+public final class Session implements AutoCloseable {
+    /** Poll timeout: the upper bound on delivery latency under the watermark wakeup policy. */
+    public static final int DEFAULT_POLL_MS = 2;
+
+    private final BusprobeObject bpf;
+    private final RingBuffer ring;
+    private final List<ProbeStatus> probes;
+
+    private Session(BusprobeObject bpf, RingBuffer ring, List<ProbeStatus> probes) {
+        this.bpf = bpf;
+        this.ring = ring;
+        this.probes = probes;
+    }
+
+    /** Open, configure, load and attach, then map the ring. Releases everything on failure. */
+    public static Session start(Set<Family> families, long ringSize) {
+        BusprobeObject bpf = BusprobeObject.open();
+        try {
+            bpf.ringSize(ringSize).families(families);
+            bpf.load();
+            List<ProbeStatus> probes = bpf.attach();
+            RingBuffer ring = RingBuffer.map(bpf.ringFd(), bpf.ringSize());
+            return new Session(bpf, ring, probes);
+        } catch (RuntimeException e) {
+            bpf.close();
+            throw e;
+        }
+    }
+
+    public List<ProbeStatus> probes() {
+        return probes;
+    }
+
+    public BusprobeObject bpf() {
+        return bpf;
+    }
+
+    public RingBuffer ring() {
+        return ring;
+    }
+
+    /** Consume records until {@code stop} says so; checks it at least every {@code pollMs}. */
+    public void consumeUntil(BooleanSupplier stop, RecordHandler handler, int pollMs) {
+        while (!stop.getAsBoolean()) {
+            ring.poll(handler, pollMs);
+        }
+    }
+
+    /**
+     * Detach every probe, then read what is left in the ring, so that after
+     * this records read == records submitted for every kind.
+     */
+    public void stopAndDrain(RecordHandler handler) {
+        bpf.detach();
+        ring.consume(handler);
+    }
+
+    /** Exact counters of every kind. */
+    public Map<EventKind, KindStats> stats() {
+        Map<EventKind, KindStats> m = new EnumMap<>(EventKind.class);
+        for (EventKind k : EventKind.values()) {
+            m.put(k, bpf.kindStats(k));
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        try {
+            ring.close();
+        } finally {
+            bpf.close();
+        }
+    }
+}

@@ -1,0 +1,292 @@
+package io.busprobe.bpf;
+
+import io.busprobe.bindings.Native;
+import io.busprobe.bindings.bp_kind_stats;
+import io.busprobe.bindings.bp_sample_cfg;
+import io.busprobe.bindings.bp_settings;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.ffi.Libbpf;
+import io.busprobe.ffi.NativeException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The busprobe BPF object (bpf/*.bpf.c linked into busprobe.bpf.o and embedded
+ * in the jar), through its lifecycle: {@link #open} → configure
+ * ({@link #ringSize}, {@link #families}) → {@link #load} → {@link #attach} →
+ * {@link #close}, which releases in reverse order.
+ *
+ * <p>A probe whose tracepoint this kernel lacks is not loaded (tp_btf programs
+ * fail at load, not attach, when their hook is missing) and reported as
+ * {@link ProbeStatus.State#MISSING_TRACEPOINT}; the others run.
+ *
+ * {@snippet :
+ * try (BusprobeObject bpf = BusprobeObject.open()) {
+ *     bpf.ringSize(8 << 20).families(EnumSet.allOf(Family.class));
+ *     bpf.load();
+ *     bpf.attach().forEach(System.out::println);
+ *     ... RingBuffer.map(bpf.ringFd(), bpf.ringSize()) ...
+ * }
+ * }
+ */
+public final class BusprobeObject implements AutoCloseable {
+    private static final String RESOURCE = "busprobe.bpf.o";
+
+    private enum Phase { OPEN, LOADED, ATTACHED, CLOSED }
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment obj;
+    private final Deque<MemorySegment> links = new ArrayDeque<>();
+    private final Map<Probe, ProbeStatus> status = new EnumMap<>(Probe.class);
+    private Set<Family> families = EnumSet.allOf(Family.class);
+    private long ringSize = 8L << 20;
+    private Phase phase = Phase.OPEN;
+    private int ringFd = -1;
+    private int kindStatsFd = -1;
+    private int samplingFd = -1;
+    private int settingsFd = -1;
+
+    private BusprobeObject(byte[] elf) {
+        MemorySegment bytes = arena.allocate(elf.length, 8);
+        MemorySegment.copy(elf, 0, bytes, ValueLayout.JAVA_BYTE, 0, elf.length);
+        try {
+            obj = Libbpf.openMem(bytes);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Open the object embedded in the agent jar. */
+    public static BusprobeObject open() {
+        try (InputStream in = BusprobeObject.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(RESOURCE + " is not on the classpath: build with `make build`");
+            }
+            return new BusprobeObject(in.readAllBytes());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ---- configure -------------------------------------------------------
+
+    /** Ring buffer data size in bytes: a power of two, at least one page. */
+    public BusprobeObject ringSize(long bytes) {
+        requirePhase(Phase.OPEN, "ringSize");
+        if (Long.bitCount(bytes) != 1 || bytes < 4096 || bytes > (1L << 30)) {
+            throw new IllegalArgumentException("ring size must be a power of two between 4K and 1G: " + bytes);
+        }
+        ringSize = bytes;
+        return this;
+    }
+
+    public long ringSize() {
+        return ringSize;
+    }
+
+    /** Probe families to load; the others stay out of the kernel. */
+    public BusprobeObject families(Set<Family> selected) {
+        requirePhase(Phase.OPEN, "families");
+        families = selected.isEmpty() ? EnumSet.noneOf(Family.class) : EnumSet.copyOf(selected);
+        return this;
+    }
+
+    // ---- load ------------------------------------------------------------
+
+    /**
+     * Decide which programs load, size the ring, load into the kernel and
+     * write initial sampling settings (every selected kind on, 1-in-1).
+     */
+    public void load() {
+        requirePhase(Phase.OPEN, "load");
+        MemorySegment btf = Libbpf.loadVmlinuxBtf();
+        try {
+            for (Probe p : Probe.values()) {
+                MemorySegment prog = program(p);
+                boolean selected = families.contains(p.family());
+                boolean present = selected && tracepointExists(btf, p);
+                Libbpf.check(Native.bpf_program__set_autoload(prog, selected && present), "bpf_program__set_autoload");
+                if (!selected) {
+                    status.put(p, new ProbeStatus(p, ProbeStatus.State.NOT_SELECTED, ""));
+                } else if (!present) {
+                    status.put(p, new ProbeStatus(p, ProbeStatus.State.MISSING_TRACEPOINT,
+                            "no " + p.btfTypedef() + " in kernel BTF"));
+                }
+            }
+        } finally {
+            Native.btf__free(btf);
+        }
+        Libbpf.check(Native.bpf_map__set_max_entries(map("rb"), (int) ringSize), "bpf_map__set_max_entries(rb)");
+        Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
+        phase = Phase.LOADED;
+        ringFd = mapFd("rb");
+        kindStatsFd = mapFd("kind_stats");
+        samplingFd = mapFd("sampling");
+        settingsFd = mapFd("settings");
+        for (Probe p : Probe.values()) {
+            setSampling(p.kind(), status.get(p) == null, 1);
+        }
+        setWakeup(Native.BP_WAKEUP_WATERMARK(), (int) Math.max(ringSize / 8, 4096));
+    }
+
+    private static boolean tracepointExists(MemorySegment btf, Probe p) {
+        try (Arena a = Arena.ofConfined()) {
+            return Native.btf__find_by_name_kind(btf, a.allocateFrom(p.btfTypedef()), Native.BTF_KIND_TYPEDEF()) > 0;
+        }
+    }
+
+    // ---- attach ----------------------------------------------------------
+
+    /**
+     * Attach every loaded program. A failure is recorded for that probe and the
+     * rest still attach; it is an error only when nothing attached at all.
+     */
+    public List<ProbeStatus> attach() {
+        requirePhase(Phase.LOADED, "attach");
+        phase = Phase.ATTACHED;
+        for (Probe p : Probe.values()) {
+            if (status.containsKey(p)) {
+                continue;
+            }
+            try {
+                links.push(Libbpf.attach(program(p), p.program()));
+                status.put(p, new ProbeStatus(p, ProbeStatus.State.ATTACHED, ""));
+            } catch (NativeException e) {
+                status.put(p, new ProbeStatus(p, ProbeStatus.State.FAILED, e.getMessage()));
+            }
+        }
+        List<ProbeStatus> all = probeStatus();
+        if (all.stream().noneMatch(ProbeStatus::attached)) {
+            throw new IllegalStateException("no busprobe probe could attach: " + all);
+        }
+        return all;
+    }
+
+    /** Detach every program, keeping maps and ring readable (drain after this). */
+    public void detach() {
+        while (!links.isEmpty()) {
+            Native.bpf_link__destroy(links.pop());
+        }
+    }
+
+    public List<ProbeStatus> probeStatus() {
+        return new ArrayList<>(status.values());
+    }
+
+    // ---- maps ------------------------------------------------------------
+
+    public int ringFd() {
+        requireLoaded();
+        return ringFd;
+    }
+
+    /** Exact counters for one kind, summed over all possible CPUs. */
+    public KindStats kindStats(EventKind kind) {
+        requireLoaded();
+        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
+        long stride = (bp_kind_stats.layout().byteSize() + 7) & ~7L;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, kind.id());
+            MemorySegment values = a.allocate(stride * cpus, 8);
+            Libbpf.check(Native.bpf_map_lookup_elem(kindStatsFd, key, values), "bpf_map_lookup_elem(kind_stats)");
+            KindStats sum = KindStats.ZERO;
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                MemorySegment v = values.asSlice(cpu * stride, bp_kind_stats.layout().byteSize());
+                sum = sum.plus(new KindStats(bp_kind_stats.seen(v), bp_kind_stats.sampled_out(v),
+                        bp_kind_stats.rate_limited(v), bp_kind_stats.submitted(v), bp_kind_stats.dropped(v),
+                        bp_kind_stats.segs(v)));
+            }
+            return sum;
+        }
+    }
+
+    /** Set one kind's tier-2 sampling: on/off and 1-in-N. Counters are unaffected. */
+    public void setSampling(EventKind kind, boolean enabled, int every) {
+        requireLoaded();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, kind.id());
+            MemorySegment cfg = bp_sample_cfg.allocate(a);
+            bp_sample_cfg.enabled(cfg, enabled ? 1 : 0);
+            bp_sample_cfg.every(cfg, Math.max(every, 1));
+            Libbpf.check(Native.bpf_map_update_elem(samplingFd, key, cfg, Native.BPF_ANY()),
+                    "bpf_map_update_elem(sampling)");
+        }
+    }
+
+    /** Ring wakeup policy ({@code enum bp_wakeup}) and watermark in bytes. */
+    public void setWakeup(int policy, int watermarkBytes) {
+        requireLoaded();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, 0);
+            MemorySegment s = bp_settings.allocate(a);
+            bp_settings.wakeup_policy(s, policy);
+            bp_settings.wakeup_watermark(s, watermarkBytes);
+            Libbpf.check(Native.bpf_map_update_elem(settingsFd, key, s, Native.BPF_ANY()),
+                    "bpf_map_update_elem(settings)");
+        }
+    }
+
+    // ---- close -----------------------------------------------------------
+
+    @Override
+    public void close() {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        phase = Phase.CLOSED;
+        detach();
+        Native.bpf_object__close(obj);
+        arena.close();
+    }
+
+    private MemorySegment program(Probe p) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment prog = Native.bpf_object__find_program_by_name(obj, a.allocateFrom(p.program()));
+            if (prog.equals(MemorySegment.NULL)) {
+                throw new IllegalStateException("program " + p.program() + " missing from " + RESOURCE);
+            }
+            return prog;
+        }
+    }
+
+    private MemorySegment map(String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = Native.bpf_object__find_map_by_name(obj, a.allocateFrom(name));
+            if (m.equals(MemorySegment.NULL)) {
+                throw new IllegalStateException("map " + name + " missing from " + RESOURCE);
+            }
+            return m;
+        }
+    }
+
+    private int mapFd(String name) {
+        return Libbpf.check(Native.bpf_map__fd(map(name)), "bpf_map__fd(" + name + ")");
+    }
+
+    private void requirePhase(Phase expected, String op) {
+        if (phase != expected) {
+            throw new IllegalStateException(op + " is only allowed when " + expected + ", object is " + phase);
+        }
+    }
+
+    private void requireLoaded() {
+        if (phase != Phase.LOADED && phase != Phase.ATTACHED) {
+            throw new IllegalStateException("BPF object is " + phase + ", not loaded");
+        }
+    }
+}

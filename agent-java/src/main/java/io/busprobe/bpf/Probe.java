@@ -1,0 +1,54 @@
+package io.busprobe.bpf;
+
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+
+/**
+ * The BPF programs in busprobe.bpf.o: program name (as in bpf/*.bpf.c), the
+ * kernel tracepoint it hooks, and the kind it emits.
+ */
+public enum Probe {
+    TCP_RETRANSMIT_SKB("handle_tcp_retransmit_skb", "tcp", "tcp_retransmit_skb", EventKind.RETRANSMIT),
+    TCP_RETRANSMIT_SYNACK("handle_tcp_retransmit_synack", "tcp", "tcp_retransmit_synack",
+            EventKind.RETRANSMIT_SYNACK),
+    INET_SOCK_SET_STATE("handle_inet_sock_set_state", "sock", "inet_sock_set_state", EventKind.STATE),
+    TCP_SEND_RESET("handle_tcp_send_reset", "tcp", "tcp_send_reset", EventKind.RESET_SENT),
+    TCP_RECEIVE_RESET("handle_tcp_receive_reset", "tcp", "tcp_receive_reset", EventKind.RESET_RECEIVED),
+    SOCK_RCVQUEUE_FULL("handle_sock_rcvqueue_full", "sock", "sock_rcvqueue_full", EventKind.RCVQUEUE_FULL),
+    SOCK_EXCEED_BUF_LIMIT("handle_sock_exceed_buf_limit", "sock", "sock_exceed_buf_limit",
+            EventKind.EXCEED_BUF_LIMIT);
+
+    private final String program;
+    private final String system;
+    private final String tracepoint;
+    private final EventKind kind;
+
+    Probe(String program, String system, String tracepoint, EventKind kind) {
+        this.program = program;
+        this.system = system;
+        this.tracepoint = tracepoint;
+        this.kind = kind;
+    }
+
+    public String program() {
+        return program;
+    }
+
+    /** {@code system:event}, as in /sys/kernel/tracing/events. */
+    public String tracepoint() {
+        return system + ":" + tracepoint;
+    }
+
+    /** The typedef the kernel's BTF has for every raw tracepoint, which tp_btf programs attach through. */
+    String btfTypedef() {
+        return "btf_trace_" + tracepoint;
+    }
+
+    public EventKind kind() {
+        return kind;
+    }
+
+    public Family family() {
+        return kind.family();
+    }
+}

@@ -1,0 +1,81 @@
+package io.busprobe.cli;
+
+import io.busprobe.ffi.NativeException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Properties;
+
+/**
+ * {@code busprobe}: the top-level command. Subcommands do the work; this
+ * class owns help, version and the one-line error convention.
+ */
+@Command(name = "busprobe",
+        mixinStandardHelpOptions = true,
+        versionProvider = BusprobeCommand.Version.class,
+        description = "Watch the kernel's TCP stack with eBPF: retransmits, resets, state changes and "
+                + "socket-buffer pressure, for the endpoints of an event bus.",
+        synopsisSubcommandLabel = "COMMAND",
+        subcommands = {TraceCommand.class, RunCommand.class, CheckCommand.class},
+        footer = {"", "Examples:",
+                "  busprobe trace --duration 30s --kinds retransmit,reset",
+                "  busprobe trace --json | jq 'select(.kind==\"retransmit\")'",
+                "  busprobe run",
+                "  busprobe check",
+                "", "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF (/sys/kernel/btf/vmlinux)."})
+public final class BusprobeCommand implements Runnable {
+    /** Exit code for a runtime failure (usage errors exit 2, as picocli does). */
+    public static final int EXIT_FAILURE = 1;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (trace, run, check)");
+    }
+
+    /** The configured command line, used by Main and by tests. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new BusprobeCommand());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("busprobe: " + describe(ex));
+            cmd.getErr().flush();
+            return EXIT_FAILURE;
+        });
+        return cl;
+    }
+
+    /** One line naming the problem and, where known, the fix. */
+    static String describe(Throwable ex) {
+        Throwable t = ex;
+        while (t instanceof ExceptionInInitializerError && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof IllegalArgumentException && String.valueOf(t.getMessage()).contains("libbpf.so.1")) {
+            return "cannot load libbpf.so.1: install it (apt-get install libbpf1)";
+        }
+        if (t instanceof NativeException || t instanceof IllegalStateException
+                || t instanceof IllegalArgumentException) {
+            return t.getMessage();
+        }
+        return t.toString();
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws IOException {
+            Properties p = new Properties();
+            try (InputStream in = BusprobeCommand.class.getResourceAsStream("/io/busprobe/version.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            }
+            return new String[] {"busprobe " + p.getProperty("version", "unknown"),
+                    "Java " + Runtime.version() + ", " + System.getProperty("os.name") + " "
+                            + System.getProperty("os.version")};
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.busprobe.cli;
+
+import io.busprobe.agent.Session;
+import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.event.EventView;
+import io.busprobe.ringbuf.RecordHandler;
+import io.busprobe.sink.EventSink;
+import io.busprobe.sink.JsonSink;
+import io.busprobe.sink.TableSink;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+/** {@code busprobe trace}: stream kernel TCP events to the terminal or as JSON lines. */
+@Command(name = "trace",
+        mixinStandardHelpOptions = true,
+        description = "Load the probes, print every event as it arrives, and on exit a summary with the "
+                + "exact kernel counters per kind and the drop count.",
+        footer = {"", "Examples:",
+                "  busprobe trace                                 # all kinds until Ctrl-C",
+                "  busprobe trace --duration 10s --kinds retransmit",
+                "  busprobe trace --json --kinds reset,state > events.jsonl",
+                "", "JSON lines have at least kind, ts_ns, family, saddr, sport, daddr, dport, state, pid, comm;",
+                "the last line is {\"type\":\"summary\",...}. pid/comm name the task only where task_valid is true."})
+public final class TraceCommand implements Callable<Integer> {
+    @Option(names = {"-d", "--duration"}, paramLabel = "D", converter = Converters.DurationConverter.class,
+            description = "Stop after this long (e.g. 500ms, 30s, 2m). Default: until SIGINT/SIGTERM.")
+    Duration duration;
+
+    @Option(names = {"-k", "--kinds"}, paramLabel = "LIST", defaultValue = "all",
+            converter = Converters.FamiliesConverter.class,
+            description = "Comma-separated event families: retransmit, state, reset, pressure, or all "
+                    + "(default: ${DEFAULT-VALUE}).")
+    Set<Family> kinds = EnumSet.allOf(Family.class);
+
+    @Option(names = "--json", description = "One JSON object per line instead of a table.")
+    boolean json;
+
+    @Mixin
+    KernelOptions kernel;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (kernel.pollMs < 1 || kernel.pollMs > 1000) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--poll-interval must be between 1 and 1000 ms, got " + kernel.pollMs);
+        }
+        // events go to a buffered stream of their own, flushed once per ring poll
+        PrintStream out = new PrintStream(new java.io.BufferedOutputStream(System.out, 1 << 16), false);
+        return run(out, spec.commandLine().getErr());
+    }
+
+    int run(PrintStream out, java.io.PrintWriter err) {
+        long start = System.nanoTime();
+        long deadline = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+        try (Shutdown shutdown = new Shutdown();
+             Session session = Session.start(kinds, kernel.ringSize);
+             EventSink sink = json ? new JsonSink(out) : new TableSink(out)) {
+            for (ProbeStatus p : session.probes()) {
+                if (p.state() != ProbeStatus.State.ATTACHED && p.state() != ProbeStatus.State.NOT_SELECTED) {
+                    err.println("busprobe: probe disabled: " + p);
+                }
+            }
+            err.flush();
+            EventView view = new EventView();
+            RecordHandler handler = (data, offset, length) -> sink.event(view.wrap(data, offset));
+            while (!shutdown.requested() && System.nanoTime() < deadline) {
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                if (session.ring().poll(handler, (int) Math.min(kernel.pollMs, left)) > 0) {
+                    sink.flush();
+                }
+            }
+            session.stopAndDrain(handler);
+            sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, session.stats(),
+                    session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,65 @@
+package io.busprobe.event;
+
+import io.busprobe.bindings.Native;
+
+/**
+ * Event kinds as numbered in {@code bpf/events.h} ({@code enum bp_kind}),
+ * grouped into the probe families a user selects with {@code --kinds}.
+ */
+public enum EventKind {
+    RETRANSMIT(Native.BP_KIND_RETRANSMIT(), "retransmit", Family.RETRANSMIT),
+    RETRANSMIT_SYNACK(Native.BP_KIND_RETRANSMIT_SYNACK(), "retransmit_synack", Family.RETRANSMIT),
+    STATE(Native.BP_KIND_STATE(), "state", Family.STATE),
+    RESET_SENT(Native.BP_KIND_RESET_SENT(), "reset_sent", Family.RESET),
+    RESET_RECEIVED(Native.BP_KIND_RESET_RECEIVED(), "reset_received", Family.RESET),
+    RCVQUEUE_FULL(Native.BP_KIND_RCVQUEUE_FULL(), "rcvqueue_full", Family.PRESSURE),
+    EXCEED_BUF_LIMIT(Native.BP_KIND_EXCEED_BUF_LIMIT(), "exceed_buf_limit", Family.PRESSURE);
+
+    /** Probe families: the unit of {@code --kinds}, of attach and of partial-attach reports. */
+    public enum Family {
+        RETRANSMIT, STATE, RESET, PRESSURE;
+
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Number of slots in the per-kind maps ({@code BP_KIND_MAX}). */
+    public static final int MAX = Native.BP_KIND_MAX();
+
+    private static final EventKind[] BY_ID = new EventKind[MAX];
+
+    static {
+        for (EventKind k : values()) {
+            BY_ID[k.id] = k;
+        }
+    }
+
+    private final int id;
+    private final String label;
+    private final Family family;
+
+    EventKind(int id, String label, Family family) {
+        this.id = id;
+        this.label = label;
+        this.family = family;
+    }
+
+    public int id() {
+        return id;
+    }
+
+    /** snake_case name used in JSON and metrics. */
+    public String label() {
+        return label;
+    }
+
+    public Family family() {
+        return family;
+    }
+
+    /** The kind for a wire id, or null for an id this build does not know. */
+    public static EventKind ofId(int id) {
+        return id > 0 && id < MAX ? BY_ID[id] : null;
+    }
+}

@@ -1,0 +1,135 @@
+package io.busprobe.ffi;
+
+import io.busprobe.bindings.Native;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout.PathElement;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The libc calls behind the ring reader (mmap, epoll), with errno captured.
+ *
+ * <p>jextract's generated downcalls do not capture errno, and by the time a
+ * Java caller could read it the JVM may have overwritten it. The handles here
+ * reuse jextract's addresses and descriptors and add
+ * {@code Linker.Option.captureCallState("errno")}; each call takes a state
+ * segment from {@link #newErrnoState(Arena)} as first argument. Handles are
+ * {@code static final} so that the JIT can inline them.
+ */
+public final class Sys {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = STATE.varHandle(PathElement.groupElement("errno"));
+
+    private static final MethodHandle MMAP = withErrno(Native.mmap$address(), Native.mmap$descriptor());
+    private static final MethodHandle MUNMAP = withErrno(Native.munmap$address(), Native.munmap$descriptor());
+    private static final MethodHandle EPOLL_CREATE1 =
+            withErrno(Native.epoll_create1$address(), Native.epoll_create1$descriptor());
+    private static final MethodHandle EPOLL_CTL = withErrno(Native.epoll_ctl$address(), Native.epoll_ctl$descriptor());
+    private static final MethodHandle EPOLL_WAIT =
+            withErrno(Native.epoll_wait$address(), Native.epoll_wait$descriptor());
+
+    /** mmap's MAP_FAILED, ((void *) -1). */
+    private static final long MAP_FAILED = -1L;
+
+    private Sys() {
+    }
+
+    static MethodHandle withErrno(MemorySegment address, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(address, descriptor, Linker.Option.captureCallState("errno"));
+    }
+
+    /** A segment to receive errno; allocate once per thread that makes calls. */
+    public static MemorySegment newErrnoState(Arena arena) {
+        return arena.allocate(STATE);
+    }
+
+    public static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    /** mmap(2) a file-descriptor range; the returned segment has {@code length} bytes. */
+    public static MemorySegment mmap(MemorySegment state, long length, int prot, int fd, long offset) {
+        MemorySegment p;
+        try {
+            p = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, length, prot, Native.MAP_SHARED(), fd,
+                    offset);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (p.address() == MAP_FAILED) {
+            throw new NativeException("mmap", errno(state));
+        }
+        return p.reinterpret(length);
+    }
+
+    public static void munmap(MemorySegment state, MemorySegment mapping) {
+        int rc;
+        try {
+            rc = (int) MUNMAP.invokeExact(state, mapping, mapping.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (rc != 0) {
+            throw new NativeException("munmap", errno(state));
+        }
+    }
+
+    public static int epollCreate(MemorySegment state) {
+        int fd;
+        try {
+            fd = (int) EPOLL_CREATE1.invokeExact(state, Native.EPOLL_CLOEXEC());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (fd < 0) {
+            throw new NativeException("epoll_create1", errno(state));
+        }
+        return fd;
+    }
+
+    public static void epollAdd(MemorySegment state, int epfd, int fd, MemorySegment event) {
+        int rc;
+        try {
+            rc = (int) EPOLL_CTL.invokeExact(state, epfd, Native.EPOLL_CTL_ADD(), fd, event);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (rc != 0) {
+            throw new NativeException("epoll_ctl", errno(state));
+        }
+    }
+
+    /** epoll_wait(2); an interrupted wait (EINTR) counts as a timeout. */
+    public static int epollWait(MemorySegment state, int epfd, MemorySegment events, int max, int timeoutMs) {
+        int n;
+        try {
+            n = (int) EPOLL_WAIT.invokeExact(state, epfd, events, max, timeoutMs);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (n < 0) {
+            int e = errno(state);
+            if (e == Errno.EINTR) {
+                return 0;
+            }
+            throw new NativeException("epoll_wait", e);
+        }
+        return n;
+    }
+
+    public static void close(int fd) {
+        if (fd >= 0) {
+            Native.close(fd);
+        }
+    }
+
+    public static long pageSize() {
+        return Native.getpagesize();
+    }
+}

@@ -1,0 +1,128 @@
+package io.busprobe.sink;
+
+import io.busprobe.bpf.KindStats;
+import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventView;
+import io.busprobe.event.RetransKind;
+import io.busprobe.event.TcpState;
+import tools.jackson.core.JsonGenerator;
+import tools.jackson.core.ObjectWriteContext;
+import tools.jackson.core.json.JsonFactory;
+
+import java.io.OutputStream;
+import java.util.Map;
+
+/**
+ * One JSON object per line: {@code {"type":"event",...}} for each event and a
+ * final {@code {"type":"summary",...}}. Streams through Jackson's generator,
+ * no intermediate objects.
+ */
+public final class JsonSink implements EventSink {
+    private final JsonGenerator gen;
+
+    public JsonSink(OutputStream out) {
+        this.gen = new JsonFactory().createGenerator(ObjectWriteContext.empty(), out);
+    }
+
+    @Override
+    public void event(EventView ev) {
+        EventKind kind = ev.kind();
+        gen.writeStartObject();
+        gen.writeStringProperty("type", "event");
+        gen.writeStringProperty("kind", kind == null ? "unknown_" + ev.kindId() : kind.label());
+        gen.writeNumberProperty("ts_ns", ev.tsNanos());
+        gen.writeStringProperty("family", Addresses.familyName(ev.family()));
+        gen.writeStringProperty("saddr", Addresses.source(ev));
+        gen.writeNumberProperty("sport", ev.sport());
+        gen.writeStringProperty("daddr", Addresses.destination(ev));
+        gen.writeNumberProperty("dport", ev.dport());
+        gen.writeStringProperty("state", TcpState.name(ev.state()));
+        gen.writeNumberProperty("pid", ev.pid());
+        gen.writeNumberProperty("tid", ev.tid());
+        gen.writeStringProperty("comm", ev.comm());
+        gen.writeBooleanProperty("task_valid", ev.taskValid());
+        gen.writeNumberProperty("netns", ev.netns());
+        gen.writeNumberProperty("sock_cookie", ev.sockCookie());
+        gen.writeNumberProperty("protocol", ev.protocol());
+        if (kind != null) {
+            switch (kind) {
+                case RETRANSMIT, RETRANSMIT_SYNACK -> {
+                    gen.writeNumberProperty("segs", ev.retransmitSegs());
+                    gen.writeStringProperty("retrans_kind", RetransKind.name(ev.retransmitKind()));
+                    gen.writeNumberProperty("err", ev.retransmitErr());
+                    gen.writeNumberProperty("srtt_us", ev.srttMicros());
+                    gen.writeNumberProperty("snd_cwnd", ev.sndCwnd());
+                    gen.writeNumberProperty("total_retrans", ev.totalRetrans());
+                    gen.writeNumberProperty("ca_state", ev.caState());
+                }
+                case STATE -> {
+                    gen.writeStringProperty("old_state", TcpState.name(ev.oldState()));
+                    gen.writeStringProperty("new_state", TcpState.name(ev.newState()));
+                }
+                case RESET_SENT, RESET_RECEIVED -> gen.writeNumberProperty("reason", ev.resetReason());
+                case RCVQUEUE_FULL, EXCEED_BUF_LIMIT -> {
+                    gen.writeNumberProperty("rmem_alloc", ev.rmemAlloc());
+                    gen.writeNumberProperty("rcvbuf", ev.rcvbuf());
+                    gen.writeNumberProperty("wmem_queued", ev.wmemQueued());
+                    gen.writeNumberProperty("sndbuf", ev.sndbuf());
+                    if (kind == EventKind.RCVQUEUE_FULL) {
+                        gen.writeNumberProperty("truesize", ev.truesize());
+                    } else {
+                        gen.writeNumberProperty("allocated_pages", ev.allocated());
+                        gen.writeStringProperty("mem_kind", ev.memKind());
+                    }
+                }
+            }
+        }
+        gen.writeEndObject();
+        gen.writeRaw('\n');
+    }
+
+    @Override
+    public void flush() {
+        gen.flush();
+    }
+
+    @Override
+    public void summary(Summary s) {
+        gen.writeStartObject();
+        gen.writeStringProperty("type", "summary");
+        gen.writeNumberProperty("duration_ms", s.durationMs());
+        gen.writeNumberProperty("records_read", s.recordsRead());
+        gen.writeNumberProperty("records_discarded", s.recordsDiscarded());
+        gen.writeNumberProperty("submitted", s.submitted());
+        gen.writeNumberProperty("dropped", s.dropped());
+        gen.writeName("kinds");
+        gen.writeStartObject();
+        for (Map.Entry<EventKind, KindStats> e : s.kinds().entrySet()) {
+            KindStats k = e.getValue();
+            gen.writeName(e.getKey().label());
+            gen.writeStartObject();
+            gen.writeNumberProperty("seen", k.seen());
+            gen.writeNumberProperty("sampled_out", k.sampledOut());
+            gen.writeNumberProperty("rate_limited", k.rateLimited());
+            gen.writeNumberProperty("submitted", k.submitted());
+            gen.writeNumberProperty("dropped", k.dropped());
+            if (e.getKey().family() == EventKind.Family.RETRANSMIT) {
+                gen.writeNumberProperty("segs", k.segs());
+            }
+            gen.writeEndObject();
+        }
+        gen.writeEndObject();
+        gen.writeName("probes");
+        gen.writeStartObject();
+        for (ProbeStatus p : s.probes()) {
+            gen.writeStringProperty(p.probe().tracepoint(), p.state().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        gen.writeEndObject();
+        gen.writeEndObject();
+        gen.writeRaw('\n');
+        gen.flush();
+    }
+
+    @Override
+    public void close() {
+        gen.close();
+    }
+}

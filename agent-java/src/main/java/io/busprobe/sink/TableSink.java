@@ -1,0 +1,77 @@
+package io.busprobe.sink;
+
+import io.busprobe.bpf.KindStats;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventView;
+import io.busprobe.event.RetransKind;
+import io.busprobe.event.TcpState;
+
+import java.io.PrintStream;
+import java.util.Map;
+
+/** Human-readable columns in the style of bcc's tcpretrans/tcpstates. */
+public final class TableSink implements EventSink {
+    private static final String FORMAT = "%-12s %-17s %7s %-16s %-22s %-22s %-12s %s%n";
+
+    private final PrintStream out;
+    private final long startNanos = System.nanoTime();
+    private boolean header;
+
+    public TableSink(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public void event(EventView ev) {
+        if (!header) {
+            out.printf(FORMAT, "TIME(s)", "KIND", "PID", "COMM", "LADDR:LPORT", "RADDR:RPORT", "STATE", "DETAIL");
+            header = true;
+        }
+        EventKind kind = ev.kind();
+        String detail = kind == null ? "" : switch (kind) {
+            case RETRANSMIT, RETRANSMIT_SYNACK -> "segs=" + ev.retransmitSegs() + " "
+                    + RetransKind.name(ev.retransmitKind()) + (ev.retransmitErr() != 0 ? " err=" + ev.retransmitErr() : "");
+            case STATE -> TcpState.name(ev.oldState()) + " -> " + TcpState.name(ev.newState());
+            case RESET_SENT, RESET_RECEIVED -> ev.resetReason() != 0 ? "reason=" + ev.resetReason() : "";
+            case RCVQUEUE_FULL -> "rmem=" + ev.rmemAlloc() + "/" + ev.rcvbuf() + " truesize=" + ev.truesize();
+            case EXCEED_BUF_LIMIT -> ev.memKind() + " rmem=" + ev.rmemAlloc() + " wmem=" + ev.wmemQueued();
+        };
+        boolean task = ev.taskValid();
+        out.printf(FORMAT,
+                String.format("%.6f", (ev.tsNanos() - startNanos) / 1e9),
+                kind == null ? "?" + ev.kindId() : kind.label(),
+                task ? Integer.toString(ev.pid()) : "-",
+                task ? ev.comm() : "-",
+                endpoint(Addresses.source(ev), ev.sport(), ev.family()),
+                endpoint(Addresses.destination(ev), ev.dport(), ev.family()),
+                TcpState.name(ev.state()), detail);
+    }
+
+    private static String endpoint(String addr, int port, int family) {
+        return (family == EventView.AF_INET6 ? "[" + addr + "]" : addr) + ":" + port;
+    }
+
+    @Override
+    public void flush() {
+        out.flush();
+    }
+
+    @Override
+    public void summary(Summary s) {
+        out.printf("%n%-18s %10s %12s %10s %10s %10s%n", "KIND", "SEEN", "SAMPLED_OUT", "SUBMITTED", "DROPPED",
+                "SEGS");
+        for (Map.Entry<EventKind, KindStats> e : s.kinds().entrySet()) {
+            KindStats k = e.getValue();
+            out.printf("%-18s %10d %12d %10d %10d %10s%n", e.getKey().label(), k.seen(), k.sampledOut(),
+                    k.submitted(), k.dropped(),
+                    e.getKey().family() == EventKind.Family.RETRANSMIT ? Long.toString(k.segs()) : "-");
+        }
+        out.printf("records read %d, dropped %d, in %.1f s%n", s.recordsRead(), s.dropped(), s.durationMs() / 1e3);
+        out.flush();
+    }
+
+    @Override
+    public void close() {
+        out.flush();
+    }
+}
