@@ -23,7 +23,7 @@ AGENT_JAR   := agent-java/target/busprobe.jar
 
 # Debian packages the build and every test tier need.
 APT_PKGS    := clang llvm libbpf-dev bpftool nftables iproute2 iperf3 socat \
-               python3 maven
+               python3 maven iputils-ping
 DEPS_STAMP  := $(BUILD)/.deps
 
 .PHONY: all deps bpf build run test unit-test check bindings clean
@@ -91,3 +91,9 @@ bindings:
 
 clean:
 	rm -rf $(BPF_OUT) agent-java/target jextract-bindings/target target
+
+# Benchmarks (root): bench/run builds its pieces into build/bench/ and appends
+# the results to BENCHMARKS.md. BENCH_ARGS=--quick for a short run.
+.PHONY: bench
+bench: build
+	bench/run $(BENCH_ARGS)

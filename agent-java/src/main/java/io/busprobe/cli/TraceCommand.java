@@ -82,7 +82,10 @@ public final class TraceCommand implements Callable<Integer> {
                 }
             }
             session.stopAndDrain(handler);
-            sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, session.stats(),
+            // only the kinds that were asked for: the others were never loaded
+            java.util.Map<io.busprobe.event.EventKind, io.busprobe.bpf.KindStats> stats = session.stats();
+            stats.keySet().removeIf(k -> !kinds.contains(k.family()));
+            sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, stats,
                     session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));
         }
         return 0;

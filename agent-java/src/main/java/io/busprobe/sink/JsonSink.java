@@ -22,7 +22,9 @@ public final class JsonSink implements EventSink {
     private final JsonGenerator gen;
 
     public JsonSink(OutputStream out) {
-        this.gen = new JsonFactory().createGenerator(ObjectWriteContext.empty(), out);
+        // one object per line: the newline is written explicitly, so no root separator
+        JsonFactory factory = JsonFactory.builder().rootValueSeparator((String) null).build();
+        this.gen = factory.createGenerator(ObjectWriteContext.empty(), out);
     }
 
     @Override

@@ -1,0 +1,69 @@
+package io.busprobe.kernel;
+
+import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code busprobe trace --json} as a user runs it, in its own JVM: events on
+ * stdout, the closing summary with exact counts, clean exit on SIGINT.
+ */
+@Privileged
+class TraceCliTest {
+    private static Process busprobe(String... args) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String[] cmd = new String[args.length + 5];
+        cmd[0] = java;
+        cmd[1] = "--enable-native-access=ALL-UNNAMED";
+        cmd[2] = "-cp";
+        cmd[3] = System.getProperty("java.class.path");
+        cmd[4] = "io.busprobe.cli.Main";
+        System.arraycopy(args, 0, cmd, 5, args.length);
+        try {
+            return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void jsonTraceShowsResetsAndEndsWithExactSummaryOnSigint() throws Exception {
+        try (NetnsPair net = NetnsPair.create()) {
+            net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
+            Process p = busprobe("trace", "--json", "--kinds", "reset");
+            Thread.sleep(3000); // JVM start, load and attach
+            net.exec(net.client(), 30, "python3", "-c", """
+                    import socket
+                    for _ in range(5):
+                        try: socket.create_connection(("%s", 7001), timeout=5)
+                        except ConnectionRefusedError: pass
+                    """.formatted(net.serverIp()));
+            Thread.sleep(500);
+            Sh.run("kill", "-INT", Long.toString(p.pid()));
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("exits on SIGINT").isTrue();
+            List<String> lines = new String(p.getInputStream().readAllBytes()).lines().toList();
+            // the JVM reports death by SIGINT as 128 + 2, after the shutdown hook printed the summary
+            assertThat(p.exitValue()).isEqualTo(130);
+
+            String clientNs = Long.toString(net.inode(net.client()));
+            List<String> resets = lines.stream().filter(l -> l.contains("\"kind\":\"reset_received\"")
+                    && l.contains("\"netns\":" + clientNs)).toList();
+            assertThat(resets).hasSize(5).allSatisfy(l -> assertThat(l)
+                    .contains("\"saddr\":\"" + net.clientIp() + "\"", "\"daddr\":\"" + net.serverIp() + "\"",
+                            "\"dport\":7001", "\"state\":\"SYN_SENT\"", "\"family\":\"ipv4\"", "\"pid\":",
+                            "\"comm\":", "\"sport\":", "\"ts_ns\":"));
+            String summary = lines.getLast();
+            assertThat(summary).startsWith("{\"type\":\"summary\"").contains("\"dropped\":0",
+                    "\"tcp:tcp_receive_reset\":\"attached\"", "\"tcp:tcp_retransmit_skb\":\"not_selected\"");
+            long events = lines.stream().filter(l -> l.startsWith("{\"type\":\"event\"")).count();
+            assertThat(summary).contains("\"records_read\":" + events);
+        }
+    }
+}

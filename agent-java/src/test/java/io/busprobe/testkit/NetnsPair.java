@@ -1,0 +1,143 @@
+package io.busprobe.testkit;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Two test hosts, a server and a client network namespace joined by a veth
+ * pair (10.231.N.1 server, 10.231.N.2 client). Removing the namespaces on
+ * close also removes the veth pair and any nftables rules inside them.
+ *
+ * {@snippet :
+ * try (NetnsPair net = NetnsPair.create()) {
+ *     net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
+ *     net.client("python3", "-c", "...");
+ * }
+ * }
+ */
+public final class NetnsPair implements AutoCloseable {
+    private static int counter;
+
+    private final String server;
+    private final String client;
+    private final String serverIp;
+    private final String clientIp;
+    private final List<Process> processes = new ArrayList<>();
+
+    private NetnsPair(int n) {
+        String tag = "bp" + ProcessHandle.current().pid() + "x" + n;
+        server = tag + "s";
+        client = tag + "c";
+        serverIp = "10.231." + n + ".1";
+        clientIp = "10.231." + n + ".2";
+    }
+
+    public static synchronized NetnsPair create() {
+        NetnsPair p = new NetnsPair(++counter % 250);
+        try {
+            p.setUp();
+        } catch (RuntimeException | AssertionError e) {
+            p.close();
+            throw e;
+        }
+        return p;
+    }
+
+    private void setUp() {
+        Sh.run("ip", "netns", "add", server);
+        Sh.run("ip", "netns", "add", client);
+        String vs = server.substring(Math.max(0, server.length() - 13));
+        String vc = client.substring(Math.max(0, client.length() - 13));
+        Sh.run("ip", "link", "add", vs, "type", "veth", "peer", "name", vc);
+        Sh.run("ip", "link", "set", vs, "netns", server);
+        Sh.run("ip", "link", "set", vc, "netns", client);
+        Sh.run("ip", "-n", server, "addr", "add", serverIp + "/24", "dev", vs);
+        Sh.run("ip", "-n", client, "addr", "add", clientIp + "/24", "dev", vc);
+        for (String[] nsDev : new String[][] {{server, vs}, {client, vc}}) {
+            Sh.run("ip", "-n", nsDev[0], "link", "set", nsDev[1], "up");
+            Sh.run("ip", "-n", nsDev[0], "link", "set", "lo", "up");
+        }
+        for (String ns : List.of(server, client)) {
+            Sh.run("ip", "netns", "exec", ns, "nft", "add table inet bp; "
+                    + "add chain inet bp input { type filter hook input priority 0; policy accept; }");
+        }
+    }
+
+    public String server() {
+        return server;
+    }
+
+    public String client() {
+        return client;
+    }
+
+    public String serverIp() {
+        return serverIp;
+    }
+
+    public String clientIp() {
+        return clientIp;
+    }
+
+    /** Add nftables rules in a namespace's {@code inet bp} table (chain {@code input} exists). */
+    public void nft(String ns, String rules) {
+        Sh.run("ip", "netns", "exec", ns, "nft", rules);
+    }
+
+    /** The namespace's inode number: what busprobe records as {@code netns}. */
+    public long inode(String ns) {
+        try {
+            return (long) Files.getAttribute(Path.of("/run/netns", ns), "unix:ino");
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** A counter from the namespace's /proc/net/snmp, e.g. ("Tcp", "RetransSegs"). */
+    public long snmp(String ns, String group, String name) {
+        String[] lines = Sh.run("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").split("\n");
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (lines[i].startsWith(group + ":") && lines[i + 1].startsWith(group + ":")) {
+                String[] names = lines[i].split("\\s+");
+                String[] values = lines[i + 1].split("\\s+");
+                for (int j = 1; j < names.length; j++) {
+                    if (names[j].equals(name)) {
+                        return Long.parseLong(values[j]);
+                    }
+                }
+            }
+        }
+        throw new AssertionError("no " + group + " " + name + " in /proc/net/snmp");
+    }
+
+    /** Run a command inside a namespace to completion. */
+    public String exec(String ns, long timeoutSeconds, String... cmd) {
+        return Sh.run(timeoutSeconds, prefixed(ns, cmd));
+    }
+
+    /** Start a background command inside a namespace; stopped on close. */
+    public Process start(String ns, String... cmd) {
+        Process p = Sh.start(prefixed(ns, cmd));
+        processes.add(p);
+        return p;
+    }
+
+    public static String[] prefixed(String ns, String... cmd) {
+        String[] full = new String[cmd.length + 4];
+        full[0] = "ip";
+        full[1] = "netns";
+        full[2] = "exec";
+        full[3] = ns;
+        System.arraycopy(cmd, 0, full, 4, cmd.length);
+        return full;
+    }
+
+    @Override
+    public void close() {
+        processes.forEach(Sh::stop);
+        Sh.exec(10, "ip", "netns", "del", server);
+        Sh.exec(10, "ip", "netns", "del", client);
+    }
+}
