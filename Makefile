@@ -68,7 +68,7 @@ run: build
 # privileged tiers run; in CI (CI=true) a skip of them fails the build.
 test: bpf
 	@test "$$(id -u)" = 0 || { echo "make test: the kernel tiers need root; run as root"; exit 1; }
-	$(MVN) verify
+	mvn -B -ntp verify
 
 unit-test: bpf
 	$(MVN) verify -Dgroups='!privileged'

@@ -40,6 +40,14 @@ public final class BusprobeCommand implements Runnable {
     /** The configured command line, used by Main and by tests. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new BusprobeCommand());
+        // usage errors: one line naming the problem, a pointer to --help, exit 2
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("busprobe: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, c.getErr());
+            c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help'.");
+            return c.getCommandSpec().exitCodeOnInvalidInput();
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("busprobe: " + describe(ex));
             cmd.getErr().flush();

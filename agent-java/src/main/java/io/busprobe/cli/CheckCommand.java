@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 /** {@code busprobe check}: load and attach every program, report, detach, exit. */
 @Command(name = "check",
         mixinStandardHelpOptions = true,
+        versionProvider = BusprobeCommand.Version.class,
         description = "Load and attach every BPF program, print one line per probe, detach and exit: "
                 + "0 when all attached, 1 naming what failed.",
         footer = {"", "Example:", "  busprobe check"})

@@ -27,14 +27,18 @@ final class Converters {
             if (!m.matches()) {
                 throw new TypeConversionException("'" + value + "' is not a duration; use e.g. 500ms, 30s, 2m, 1h");
             }
-            long n = Long.parseLong(m.group(1));
-            String unit = m.group(2) == null ? "s" : m.group(2);
-            return switch (unit) {
-                case "ms" -> Duration.ofMillis(n);
-                case "m" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                default -> Duration.ofSeconds(n);
-            };
+            try {
+                long n = Long.parseLong(m.group(1));
+                String unit = m.group(2) == null ? "s" : m.group(2);
+                return switch (unit) {
+                    case "ms" -> Duration.ofMillis(n);
+                    case "m" -> Duration.ofMinutes(n);
+                    case "h" -> Duration.ofHours(n);
+                    default -> Duration.ofSeconds(n);
+                };
+            } catch (NumberFormatException | ArithmeticException e) {
+                throw new TypeConversionException("duration '" + value + "' is too long");
+            }
         }
     }
 
@@ -46,13 +50,20 @@ final class Converters {
             if (!m.matches()) {
                 throw new TypeConversionException("'" + value + "' is not a size; use e.g. 256K, 8M");
             }
-            long n = Long.parseLong(m.group(1));
+            long n;
+            try {
+                n = Long.parseLong(m.group(1));
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("ring size " + value + " is too large; at most 1G");
+            }
             if (m.group(2) != null) {
-                n <<= switch (m.group(2).toUpperCase(Locale.ROOT)) {
+                int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
                     case "K" -> 10;
                     case "M" -> 20;
                     default -> 30;
                 };
+                // compare before shifting: a large count would overflow into a small size
+                n = n > (1L << 30) >> shift ? Long.MAX_VALUE : n << shift;
             }
             if (Long.bitCount(n) != 1 || n < 4096 || n > (1L << 30)) {
                 throw new TypeConversionException("ring size " + value
@@ -84,6 +95,9 @@ final class Converters {
                             + "'; choose from retransmit, state, reset, pressure, all");
                 }
                 out.add(f);
+            }
+            if (out.isEmpty()) {
+                throw new TypeConversionException("no kinds selected; choose from retransmit, state, reset, pressure, all");
             }
             return out;
         }

@@ -10,8 +10,19 @@ final class KernelOptions {
                     + "Larger absorbs longer bursts without drops.")
     long ringSize;
 
-    @Option(names = "--poll-interval", paramLabel = "MS", defaultValue = "2",
-            description = "Longest wait for new records in milliseconds (default: ${DEFAULT-VALUE}); "
-                    + "bounds delivery latency, since the kernel only wakes the reader past a fill watermark.")
     int pollMs;
+
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
+
+    @Option(names = "--poll-interval", paramLabel = "MS", defaultValue = "2",
+            description = "Longest wait for new records in milliseconds, 1-1000 (default: ${DEFAULT-VALUE}); "
+                    + "bounds delivery latency, since the kernel only wakes the reader past a fill watermark.")
+    void pollMs(int ms) {
+        if (ms < 1 || ms > 1000) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(),
+                    "--poll-interval must be between 1 and 1000 ms, got " + ms);
+        }
+        pollMs = ms;
+    }
 }

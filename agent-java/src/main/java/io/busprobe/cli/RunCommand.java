@@ -26,6 +26,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "run",
         mixinStandardHelpOptions = true,
+        versionProvider = BusprobeCommand.Version.class,
         description = "Run the busprobe daemon: load and attach every probe, consume events, log a periodic "
                 + "summary; detach and exit cleanly on SIGTERM or SIGINT.",
         footer = {"", "Examples:",
@@ -54,7 +55,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         PrintWriter log = spec.commandLine().getErr();
         long start = System.nanoTime();
-        long deadline = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+        long deadline = Deadlines.after(start, duration);
         long[] perKind = new long[EventKind.MAX];
         EventView view = new EventView();
         // the per-event path: one array increment, nothing allocated

@@ -22,6 +22,7 @@ import java.util.concurrent.Callable;
 /** {@code busprobe trace}: stream kernel TCP events to the terminal or as JSON lines. */
 @Command(name = "trace",
         mixinStandardHelpOptions = true,
+        versionProvider = BusprobeCommand.Version.class,
         description = "Load the probes, print every event as it arrives, and on exit a summary with the "
                 + "exact kernel counters per kind and the drop count.",
         footer = {"", "Examples:",
@@ -52,10 +53,6 @@ public final class TraceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (kernel.pollMs < 1 || kernel.pollMs > 1000) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--poll-interval must be between 1 and 1000 ms, got " + kernel.pollMs);
-        }
         // events go to a buffered stream of their own, flushed once per ring poll
         PrintStream out = new PrintStream(new java.io.BufferedOutputStream(System.out, 1 << 16), false);
         return run(out, spec.commandLine().getErr());
@@ -63,7 +60,7 @@ public final class TraceCommand implements Callable<Integer> {
 
     int run(PrintStream out, java.io.PrintWriter err) {
         long start = System.nanoTime();
-        long deadline = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+        long deadline = Deadlines.after(start, duration);
         try (Shutdown shutdown = new Shutdown();
              Session session = Session.start(kinds, kernel.ringSize);
              EventSink sink = json ? new JsonSink(out) : new TableSink(out)) {

@@ -101,39 +101,43 @@ final class RingConsumer {
         long published = cons;
         int n = 0;
         long prod = (long) LONG.getAcquire(producerPage, 0L);
-        while (n < limit) {
-            if (cons >= prod) {
-                // publish first so that the producer never waits for us on a re-read
-                if (cons != published) {
+        try {
+            while (n < limit) {
+                if (cons >= prod) {
+                    // publish first so that the producer never waits for us on a re-read
+                    if (cons != published) {
+                        LONG.setRelease(consumerPage, 0L, cons);
+                        published = cons;
+                    }
+                    prod = (long) LONG.getAcquire(producerPage, 0L);
+                    if (cons >= prod) {
+                        break;
+                    }
+                }
+                long at = cons & mask;
+                int len = (int) INT.getAcquire(data, at);
+                if ((len & BUSY) != 0) {
+                    break; // reserved, not yet committed: records after it must wait too
+                }
+                cons += roundUp8((len & ~DISCARD) + HEADER);
+                if ((len & DISCARD) == 0) {
+                    n++;
+                    handler.onRecord(data, at + HEADER, len);
+                } else {
+                    discarded++;
+                }
+                if (cons - published >= publishEvery) {
                     LONG.setRelease(consumerPage, 0L, cons);
                     published = cons;
                 }
-                prod = (long) LONG.getAcquire(producerPage, 0L);
-                if (cons >= prod) {
-                    break;
-                }
             }
-            long at = cons & mask;
-            int len = (int) INT.getAcquire(data, at);
-            if ((len & BUSY) != 0) {
-                break; // reserved, not yet committed: records after it must wait too
-            }
-            cons += roundUp8((len & ~DISCARD) + HEADER);
-            if ((len & DISCARD) == 0) {
-                handler.onRecord(data, at + HEADER, len);
-                n++;
-            } else {
-                discarded++;
-            }
-            if (cons - published >= publishEvery) {
+        } finally {
+            // a handler that throws must not see its records again: publish what was handed out
+            if (cons != published) {
                 LONG.setRelease(consumerPage, 0L, cons);
-                published = cons;
             }
+            consumed += n;
         }
-        if (cons != published) {
-            LONG.setRelease(consumerPage, 0L, cons);
-        }
-        consumed += n;
         return n;
     }
 

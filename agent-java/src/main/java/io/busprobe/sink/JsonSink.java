@@ -123,8 +123,9 @@ public final class JsonSink implements EventSink {
         gen.flush();
     }
 
+    /** Flushes; the stream underneath belongs to the caller and stays open. */
     @Override
     public void close() {
-        gen.close();
+        gen.flush();
     }
 }

@@ -1,0 +1,141 @@
+package io.busprobe.bindings;
+
+import io.busprobe.event.EventKind;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.GroupLayout;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.PaddingLayout;
+import java.lang.foreign.StructLayout;
+import java.util.Map;
+import java.util.function.IntSupplier;
+import java.util.stream.Stream;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The jextract layouts of bpf/events.h against the header's own size
+ * constants (each guarded by a _Static_assert in C): if C and Java ever
+ * disagree on a wire struct, this fails before any kernel is involved.
+ */
+class WireLayoutTest {
+
+    static Stream<Arguments> sizedStructs() {
+        return Stream.of(
+                Arguments.of("bp_tuple", bp_tuple.layout(), (IntSupplier) Native::BP_TUPLE_SIZE),
+                Arguments.of("bp_event", bp_event.layout(), (IntSupplier) Native::BP_EVENT_SIZE),
+                Arguments.of("bp_kind_stats", bp_kind_stats.layout(), (IntSupplier) Native::BP_KIND_STATS_SIZE),
+                Arguments.of("bp_sample_cfg", bp_sample_cfg.layout(), (IntSupplier) Native::BP_SAMPLE_CFG_SIZE),
+                Arguments.of("bp_settings", bp_settings.layout(), (IntSupplier) Native::BP_SETTINGS_SIZE));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("sizedStructs")
+    void layoutSizeMatchesHeaderConstant(String name, GroupLayout layout, IntSupplier cSize) {
+        assertThat(layout.byteSize()).as("sizeof(struct %s)", name).isEqualTo(cSize.getAsInt());
+        assertThat(layout.name()).contains(name);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("sizedStructs")
+    void sizeIsMultipleOfAlignment(String name, GroupLayout layout, IntSupplier cSize) {
+        // an array of these (per-CPU values, ring records) has no gaps
+        assertThat(layout.byteSize() % layout.byteAlignment()).as(name).isZero();
+    }
+
+    static Stream<Arguments> wireStructs() {
+        return Stream.of(
+                Arguments.of("bp_tuple", bp_tuple.layout()),
+                Arguments.of("bp_event", bp_event.layout()),
+                Arguments.of("bp_event_retransmit", bp_event_retransmit.layout()),
+                Arguments.of("bp_event_state", bp_event_state.layout()),
+                Arguments.of("bp_event_reset", bp_event_reset.layout()),
+                Arguments.of("bp_event_pressure", bp_event_pressure.layout()),
+                Arguments.of("bp_kind_stats", bp_kind_stats.layout()),
+                Arguments.of("bp_sample_cfg", bp_sample_cfg.layout()),
+                Arguments.of("bp_settings", bp_settings.layout()));
+    }
+
+    /** The header promises explicit padding only: jextract must not have inserted any. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("wireStructs")
+    void noImplicitPadding(String name, GroupLayout layout) {
+        assertThat(layout).isInstanceOf(StructLayout.class);
+        for (MemoryLayout m : layout.memberLayouts()) {
+            assertThat(m).as("%s member %s", name, m).isNotInstanceOf(PaddingLayout.class);
+        }
+    }
+
+    @Test
+    void unionMembersFitTheUnionAndTheEventEndsWithIt() {
+        GroupLayout u = bp_event.u.layout();
+        assertThat(bp_event_retransmit.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
+        assertThat(bp_event_state.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
+        assertThat(bp_event_reset.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
+        assertThat(bp_event_pressure.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
+        assertThat(u.byteSize()).isEqualTo(Math.max(
+                Math.max(bp_event_retransmit.layout().byteSize(), bp_event_state.layout().byteSize()),
+                Math.max(bp_event_reset.layout().byteSize(), bp_event_pressure.layout().byteSize())));
+        assertThat(bp_event.u$offset() + u.byteSize()).isEqualTo(Native.BP_EVENT_SIZE());
+        assertThat(bp_event.tuple$layout().byteSize()).isEqualTo(Native.BP_TUPLE_SIZE());
+    }
+
+    /** Offsets as a C compiler lays the struct out (x86-64 / BPF: natural alignment). */
+    @Test
+    void eventFieldOffsetsMatchTheCLayout() {
+        Map<String, Long> expected = Map.ofEntries(
+                Map.entry("ts_ns", 0L), Map.entry("sock_cookie", 8L), Map.entry("pid", 16L),
+                Map.entry("tid", 20L), Map.entry("netns", 24L), Map.entry("kind", 28L),
+                Map.entry("state", 30L), Map.entry("flags", 31L), Map.entry("comm", 32L),
+                Map.entry("tuple", 48L), Map.entry("u", 88L));
+        expected.forEach((field, off) ->
+                assertThat(bp_event.layout().byteOffset(groupElement(field))).as(field).isEqualTo(off));
+        assertThat(bp_event.comm$layout().byteSize()).isEqualTo(16);
+
+        assertThat(bp_tuple.saddr$offset()).isZero();
+        assertThat(bp_tuple.daddr$offset()).isEqualTo(16);
+        assertThat(bp_tuple.sport$offset()).isEqualTo(32);
+        assertThat(bp_tuple.dport$offset()).isEqualTo(34);
+        assertThat(bp_tuple.family$offset()).isEqualTo(36);
+        assertThat(bp_tuple.protocol$offset()).isEqualTo(38);
+
+        assertThat(bp_event_retransmit.retrans_kind$offset()).isEqualTo(20);
+        assertThat(bp_event_pressure.mem_kind$offset()).isEqualTo(28);
+    }
+
+    @Test
+    void eventKindIdsMatchTheHeaderEnum() {
+        assertThat(EventKind.RETRANSMIT.id()).isEqualTo(Native.BP_KIND_RETRANSMIT());
+        assertThat(EventKind.RETRANSMIT_SYNACK.id()).isEqualTo(Native.BP_KIND_RETRANSMIT_SYNACK());
+        assertThat(EventKind.STATE.id()).isEqualTo(Native.BP_KIND_STATE());
+        assertThat(EventKind.RESET_SENT.id()).isEqualTo(Native.BP_KIND_RESET_SENT());
+        assertThat(EventKind.RESET_RECEIVED.id()).isEqualTo(Native.BP_KIND_RESET_RECEIVED());
+        assertThat(EventKind.RCVQUEUE_FULL.id()).isEqualTo(Native.BP_KIND_RCVQUEUE_FULL());
+        assertThat(EventKind.EXCEED_BUF_LIMIT.id()).isEqualTo(Native.BP_KIND_EXCEED_BUF_LIMIT());
+        assertThat(EventKind.MAX).isEqualTo(Native.BP_KIND_MAX());
+    }
+
+    @Test
+    void everyKindBetweenNoneAndMaxHasAnEventKind() {
+        assertThat(EventKind.values()).hasSize(Native.BP_KIND_MAX() - 1);
+        assertThat(EventKind.ofId(Native.BP_KIND_NONE())).isNull();
+        assertThat(EventKind.ofId(Native.BP_KIND_MAX())).isNull();
+        assertThat(EventKind.ofId(-1)).isNull();
+        for (int id = 1; id < Native.BP_KIND_MAX(); id++) {
+            EventKind k = EventKind.ofId(id);
+            assertThat(k).as("kind %d", id).isNotNull();
+            assertThat(k.id()).isEqualTo(id);
+        }
+    }
+
+    @Test
+    void ringBufferHeaderConstantsAreTheKernels() {
+        assertThat(Native.BPF_RINGBUF_BUSY_BIT()).isEqualTo(1 << 31);
+        assertThat(Native.BPF_RINGBUF_DISCARD_BIT()).isEqualTo(1 << 30);
+        assertThat(Native.BPF_RINGBUF_HDR_SZ()).isEqualTo(8);
+    }
+}

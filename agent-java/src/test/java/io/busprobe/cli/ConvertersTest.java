@@ -1,0 +1,163 @@
+package io.busprobe.cli;
+
+import io.busprobe.event.EventKind.Family;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine.TypeConversionException;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Table-driven tests of the option value parsers. */
+class ConvertersTest {
+    private final Converters.DurationConverter duration = new Converters.DurationConverter();
+    private final Converters.RingSizeConverter ringSize = new Converters.RingSizeConverter();
+    private final Converters.FamiliesConverter families = new Converters.FamiliesConverter();
+
+    // durations
+
+    @ParameterizedTest(name = "{0} = {1} ms")
+    @CsvSource(delimiter = '|', textBlock = """
+            500ms   | 500
+            0ms     | 0
+            1ms     | 1
+            30s     | 30000
+            45      | 45000
+            0       | 0
+            2m      | 120000
+            1h      | 3600000
+            24h     | 86400000
+            '  5s ' | 5000
+            007s    | 7000
+            """)
+    void durations(String text, long millis) {
+        assertThat(duration.convert(text)).isEqualTo(Duration.ofMillis(millis));
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"5x", "", " ", "s", "ms", "1.5s", "-1s", "+1s", "10S", "2M", "1H", "1 s", "1d", "1w",
+            "1s2", "PT5S", "1ms500"})
+    void badDurations(String text) {
+        assertThatThrownBy(() -> duration.convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("'" + text + "'")
+                .hasMessageContaining("not a duration")
+                .hasMessageContaining("500ms");
+    }
+
+    // ring sizes
+
+    @ParameterizedTest(name = "{0} = {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            4096    | 4096
+            8192    | 8192
+            4K      | 4096
+            4k      | 4096
+            4KB     | 4096
+            4KiB    | 4096
+            4kib    | 4096
+            256K    | 262144
+            1M      | 1048576
+            8M      | 8388608
+            8MiB    | 8388608
+            8mb     | 8388608
+            16M     | 16777216
+            1G      | 1073741824
+            1g      | 1073741824
+            1GiB    | 1073741824
+            1024M   | 1073741824
+            1048576K| 1073741824
+            ' 8M '  | 8388608
+            """)
+    void ringSizes(String text, long bytes) {
+        assertThat(ringSize.convert(text)).isEqualTo(bytes);
+        assertThat(Long.bitCount(ringSize.convert(text))).isOne();
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"3000", "2048", "0", "4097", "12K", "3M", "2G", "2048M", "2K", "1K"})
+    void ringSizesOutOfRangeOrNotPowersOfTwo(String text) {
+        assertThatThrownBy(() -> ringSize.convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("ring size " + text)
+                .hasMessageContaining("power of two between 4K and 1G");
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"", "M", "lots", "-4K", "0x1000", "1.5M", "8 M", "8X", "8MM", "8Mx", "1T"})
+    void malformedRingSizes(String text) {
+        assertThatThrownBy(() -> ringSize.convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("'" + text + "' is not a size");
+    }
+
+    /** Main bug: {@code n <<= 30} overflows; 2^34+1 GiB wraps to exactly 1 GiB and is accepted. */
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"17179869185G", "17592186044417M", "99999999999999999999"})
+    void hugeRingSizesAreRejected(String text) {
+        assertThatThrownBy(() -> ringSize.convert(text)).isInstanceOf(TypeConversionException.class);
+    }
+
+    // families
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            retransmit                      | RETRANSMIT
+            state                           | STATE
+            reset                           | RESET
+            pressure                        | PRESSURE
+            retransmit,reset                | RETRANSMIT RESET
+            reset,retransmit                | RETRANSMIT RESET
+            reset,reset                     | RESET
+            ' Reset , STATE '               | STATE RESET
+            RETRANSMIT,Pressure             | RETRANSMIT PRESSURE
+            all                             | RETRANSMIT STATE RESET PRESSURE
+            ALL                             | RETRANSMIT STATE RESET PRESSURE
+            state,all                       | RETRANSMIT STATE RESET PRESSURE
+            retransmit,state,reset,pressure | RETRANSMIT STATE RESET PRESSURE
+            """)
+    void families(String text, String expected) {
+        Set<Family> want = Arrays.stream(expected.split(" ")).map(Family::valueOf)
+                .collect(Collectors.toCollection(() -> EnumSet.noneOf(Family.class)));
+        assertThat(families.convert(text)).isEqualTo(want);
+    }
+
+    @ParameterizedTest(name = "\"{0}\" names \"{1}\"")
+    @CsvSource(delimiter = '|', textBlock = """
+            bogus                  | bogus
+            retransmit,bogus       | bogus
+            retransmits            | retransmits
+            'retransmit, Bogus '   | Bogus
+            retransmit,,state      | ''
+            ''                     | ''
+            retransmit;state       | retransmit;state
+            """)
+    void unknownFamilies(String text, String named) {
+        assertThatThrownBy(() -> families.convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("unknown kind '" + named + "'")
+                .hasMessageContaining("retransmit, state, reset, pressure, all");
+    }
+
+    @Test
+    void familyLabelsAreWhatTheConverterAccepts() {
+        for (Family f : Family.values()) {
+            assertThat(families.convert(f.label())).containsExactly(f);
+        }
+    }
+
+    /** Main bug: "," splits into no parts, giving an empty set: trace then loads BPF and traces nothing. */
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {",", ",,", " , "})
+    void emptySelectionIsRejected(String text) {
+        assertThatThrownBy(() -> families.convert(text)).isInstanceOf(TypeConversionException.class);
+    }
+}
