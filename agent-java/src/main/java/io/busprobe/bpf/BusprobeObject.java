@@ -188,6 +188,13 @@ public final class BusprobeObject implements AutoCloseable {
         return new ArrayList<>(status.values());
     }
 
+    /** The kernel fd of an attached probe's program (for bpf_prog_get_info_by_fd), or -1. */
+    public int programFd(Probe p) {
+        requireLoaded();
+        ProbeStatus st = status.get(p);
+        return st != null && st.attached() ? Native.bpf_program__fd(program(p)) : -1;
+    }
+
     // ---- maps ------------------------------------------------------------
 
     public int ringFd() {

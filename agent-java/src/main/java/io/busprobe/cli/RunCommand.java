@@ -6,6 +6,7 @@ import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
+import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.ringbuf.RecordHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -42,6 +43,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "Exit after this long (for tests and benchmarks). Default: run until stopped.")
     Duration duration;
 
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", defaultValue = AgentMetrics.DEFAULT_ADDRESS,
+            description = "Serve Prometheus metrics on http://HOST:PORT/metrics (default: ${DEFAULT-VALUE}).")
+    String metricsAddress;
+
     @Mixin
     KernelOptions kernel;
 
@@ -56,12 +61,12 @@ public final class RunCommand implements Callable<Integer> {
         PrintWriter log = spec.commandLine().getErr();
         long start = System.nanoTime();
         long deadline = Deadlines.after(start, duration);
-        long[] perKind = new long[EventKind.MAX];
         EventView view = new EventView();
-        // the per-event path: one array increment, nothing allocated
-        RecordHandler handler = (data, offset, length) -> perKind[view.wrap(data, offset).kindId() % perKind.length]++;
         try (Shutdown shutdown = new Shutdown();
-             Session session = Session.start(EnumSet.allOf(Family.class), kernel.ringSize)) {
+             Session session = Session.start(EnumSet.allOf(Family.class), kernel.ringSize);
+             AgentMetrics metrics = AgentMetrics.start(metricsAddress, session)) {
+            // the per-event path: what cannot be read from a kernel map, nothing allocated
+            RecordHandler handler = (data, offset, length) -> metrics.onEvent(view.wrap(data, offset).tsNanos());
             long attached = session.probes().stream().filter(ProbeStatus::attached).count();
             log.printf("%s busprobe: started, %d/%d probes attached, ring %d KiB%n", Instant.now(), attached,
                     session.probes().size(), session.ring().size() >> 10);
