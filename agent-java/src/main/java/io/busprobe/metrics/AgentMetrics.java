@@ -1,28 +1,215 @@
 package io.busprobe.metrics;
 
 import io.busprobe.agent.Session;
+import io.busprobe.bpf.Probe;
+import io.busprobe.event.EventKind;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.core.metrics.Info;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.util.Properties;
 
 /**
- * Prometheus metrics of a running agent, served over HTTP.
- * (Stub: the metrics issue fills this in.)
+ * Prometheus metrics of a running agent, served on {@code http://HOST:PORT/metrics}
+ * by the Prometheus Java client's HTTP server (text format, or OpenMetrics when
+ * the scraper asks for it).
+ *
+ * <p>Kernel counters and program statistics are read from the maps and from
+ * {@code bpf_prog_info} when Prometheus scrapes ({@link KernelCounters},
+ * {@link ProgramCounters}, callback gauges for the ring); nothing is mirrored
+ * per event. The one thing Java measures per event is the kernel-to-Java
+ * delivery latency, in {@link #onEvent}.
+ *
+ * {@snippet :
+ * try (Session session = Session.start(families, 8 << 20);
+ *      AgentMetrics metrics = AgentMetrics.start("0.0.0.0:19477", session)) {
+ *     EventView view = new EventView();
+ *     session.ring().poll((data, off, len) -> metrics.onEvent(view.wrap(data, off).tsNanos()), 2);
+ * }
+ * }
  */
 public final class AgentMetrics implements AutoCloseable {
-    /** Default listen address of {@code busprobe run --metrics-address}. */
-    public static final String DEFAULT_ADDRESS = "0.0.0.0:9477";
+    /**
+     * Default listen address of {@code busprobe run --metrics-address}. 19477 is
+     * outside 9100-9999, the range of the Prometheus default port allocations,
+     * which is full, so no well-known exporter uses it; it is also below the
+     * Linux ephemeral range (32768-60999) and the Kubernetes NodePort range
+     * (30000-32767), and unassigned in /etc/services.
+     */
+    public static final String DEFAULT_ADDRESS = "0.0.0.0:19477";
 
-    private AgentMetrics() {
+    /**
+     * Delivery-latency buckets, seconds: 1, 1.5, 2, 3, 5, 7 per decade from 10 µs to
+     * 10 s. The consumer's 2 ms poll bounds latency when the ring is quiet, so the
+     * steps are finest where p50 and p99 usually fall.
+     */
+    static final double[] LATENCY_BUCKETS = latencyBuckets();
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final MetricsSource source;
+    private final BpfRunStats bpfStats;
+    private final Histogram deliveryLatency;
+    private final HTTPServer server;
+    private volatile DegradationView degradation;
+
+    private AgentMetrics(ListenAddress address, MetricsSource source, BpfRunStats bpfStats) {
+        this.source = source;
+        this.bpfStats = bpfStats;
+        registerKernelAndRing();
+        registerDegradation();
+        registerBuildAndJvm();
+        deliveryLatency = Histogram.builder().name("busprobe_delivery_latency_seconds").unit(Unit.SECONDS)
+                .help("Time from the kernel writing an event (bpf_ktime_get_ns) to the agent reading it "
+                        + "(System.nanoTime, the same CLOCK_MONOTONIC), per record read.")
+                // classic buckets only: a native histogram allocates a bucket object per new bucket
+                .classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry);
+        try {
+            server = HTTPServer.builder().hostname(address.host()).port(address.port()).registry(registry)
+                    .buildAndStart();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot serve metrics on " + address + ": " + e.getMessage()
+                    + "; choose another address with --metrics-address HOST:PORT", e);
+        }
     }
 
     /** Register collectors that read the session's maps at scrape time and start the HTTP server. */
     public static AgentMetrics start(String hostPort, Session session) {
-        return new AgentMetrics();
+        return start(ListenAddress.parse(hostPort), new SessionSource(session), true,
+                new PrintWriter(System.err, true));
     }
 
-    /** Per-event hook on the consumer thread; must not allocate. */
+    /**
+     * The agent's metrics over any source; {@code kernelStats} turns the kernel's
+     * BPF run-time statistics on for as long as this object is open.
+     */
+    static AgentMetrics start(ListenAddress address, MetricsSource source, boolean kernelStats, PrintWriter log) {
+        BpfRunStats stats = kernelStats ? BpfRunStats.enable(log) : null;
+        try {
+            return new AgentMetrics(address, source, stats);
+        } catch (RuntimeException e) {
+            if (stats != null) {
+                stats.close();
+            }
+            throw e;
+        }
+    }
+
+    /** The port the server listens on (the kernel's pick when started with port 0). */
+    public int port() {
+        return server.getPort();
+    }
+
+    /**
+     * Per-event hook on the consumer thread: records the delivery latency of one
+     * record. Allocation-free: an unlabelled classic histogram is a bucket search
+     * and three adder increments.
+     */
     public void onEvent(long kernelTsNanos) {
+        long nanos = System.nanoTime() - kernelTsNanos;
+        deliveryLatency.observe(nanos > 0 ? nanos / 1e9 : 0.0);
     }
 
+    /** Plug in the automatic-degradation state; read at each scrape from then on. */
+    public void degradation(DegradationView v) {
+        degradation = v;
+    }
+
+    private void registerKernelAndRing() {
+        registry.register(new KernelCounters(source));
+        registry.register(new ProgramCounters(source));
+        GaugeWithCallback.builder().name("busprobe_ring_size_bytes").unit(Unit.BYTES)
+                .help("Data size of the BPF ring buffer (--ring-size).")
+                .callback(cb -> cb.call(source.ringSizeBytes())).register(registry);
+        GaugeWithCallback.builder().name("busprobe_ring_pending_bytes").unit(Unit.BYTES)
+                .help("Bytes the kernel has written to the ring that the agent has not consumed yet.")
+                .callback(cb -> cb.call(source.ringPendingBytes())).register(registry);
+        CounterWithCallback.builder().name("busprobe_records_read")
+                .help("Event records the agent consumed from the ring buffer.")
+                .callback(cb -> cb.call(source.recordsRead())).register(registry);
+        CounterWithCallback.builder().name("busprobe_records_discarded")
+                .help("Ring records the kernel reserved and then discarded (skipped by the reader).")
+                .callback(cb -> cb.call(source.recordsDiscarded())).register(registry);
+        GaugeWithCallback.builder().name("busprobe_bpf_stats_enabled")
+                .help("1 while busprobe keeps the kernel's BPF program run statistics on "
+                        + "(kernel.bpf_stats_enabled, or BPF_ENABLE_STATS where /proc/sys is read-only); "
+                        + "busprobe_bpf_program_run* only move while it is 1.")
+                .callback(cb -> cb.call(bpfStats != null && bpfStats.enabled() ? 1 : 0)).register(registry);
+    }
+
+    private void registerDegradation() {
+        GaugeWithCallback.builder().name("busprobe_degradation_active")
+                .help("1 while the agent has lowered ring sampling on its own because the ring buffer was "
+                        + "under pressure; exact counters are unaffected.")
+                .callback(cb -> {
+                    DegradationView v = degradation;
+                    cb.call(v != null && v.active() ? 1 : 0);
+                }).register(registry);
+        GaugeWithCallback.builder().name("busprobe_sampling_ratio").unit(Unit.RATIO)
+                .help("Fraction of a kind's hits that tier 2 may write to the ring: 1/N for 1-in-N sampling, "
+                        + "0 when the kind is off. Counters are exact whatever this is.")
+                .labelNames("kind")
+                .callback(cb -> {
+                    DegradationView v = degradation;
+                    for (Probe p : Probe.values()) {
+                        EventKind k = p.kind();
+                        // without a degradation loop the settings are those load() wrote: 1-in-1 when attached
+                        int every = v != null ? v.every(k) : source.attached(p) ? 1 : 0;
+                        cb.call(every > 0 ? 1.0 / every : 0.0, k.label());
+                    }
+                }).register(registry);
+    }
+
+    private void registerBuildAndJvm() {
+        Info build = Info.builder().name("busprobe_build_info")
+                .help("busprobe build and runtime: version of the agent and of the JVM running it.")
+                .labelNames("version", "java_version").register(registry);
+        build.setLabelValues(version(), Runtime.version().toString());
+        JvmMetrics.builder().register(registry);
+    }
+
+    private static String version() {
+        Properties p = new Properties();
+        try (InputStream in = AgentMetrics.class.getResourceAsStream("/io/busprobe/version.properties")) {
+            if (in != null) {
+                p.load(in);
+            }
+        } catch (IOException e) {
+            return "unknown";
+        }
+        return p.getProperty("version", "unknown");
+    }
+
+    private static double[] latencyBuckets() {
+        String[] steps = {"1", "1.5", "2", "3", "5", "7"};
+        double[] b = new double[6 * steps.length + 1];
+        int i = 0;
+        for (int exp = -5; exp <= 0; exp++) {
+            for (String s : steps) {
+                // parsed from decimal text so that le="0.0015", not 0.0015000000000000002
+                b[i++] = Double.parseDouble(s + "e" + exp);
+            }
+        }
+        b[i] = 10;
+        return b;
+    }
+
+    /** Stop serving, then give back the kernel statistics setting. Idempotent. */
     @Override
     public void close() {
+        try {
+            server.close();
+        } finally {
+            if (bpfStats != null) {
+                bpfStats.close();
+            }
+        }
     }
 }
