@@ -130,7 +130,7 @@ _Static_assert(sizeof(struct bp_event) == BP_EVENT_SIZE, "bp_event size");
 struct bp_kind_stats {
 	__u64 seen;
 	__u64 sampled_out;  /* kind switched off or thinned by 1-in-N */
-	__u64 rate_limited; /* reserved for the token bucket */
+	__u64 rate_limited; /* the token bucket said no */
 	__u64 submitted;    /* records committed to the ring */
 	__u64 dropped;      /* bpf_ringbuf_reserve() failed: ring full */
 	__u64 segs;         /* retransmit kinds: sum of segs of sent retransmits */
@@ -138,15 +138,34 @@ struct bp_kind_stats {
 #define BP_KIND_STATS_SIZE 48
 _Static_assert(sizeof(struct bp_kind_stats) == BP_KIND_STATS_SIZE, "bp_kind_stats size");
 
-/* Per-kind sampling setting (array map `sampling`, key = enum bp_kind). */
+/* bp_sample_cfg.flags */
+#define BP_SAMPLE_NO_AUTO 0x01 /* automatic degradation leaves this kind alone */
+
+/*
+ * Per-kind sampling setting (array maps `sampling`, written by the operator
+ * through `busprobe sample`, and `sampling_auto`, written only by the daemon's
+ * degradation controller; key = enum bp_kind). The kernel applies the stricter
+ * of the two, so the operator's setting is a ceiling the automatic one never
+ * exceeds, and neither writer ever touches the other's map.
+ */
 struct bp_sample_cfg {
-	__u32 enabled;      /* 0: count only, never emit */
+	__u32 enabled;      /* 0: count only, never emit (ignored in sampling_auto) */
 	__u32 every;        /* emit 1 in N hits; 0 and 1 both mean every hit */
-	__u32 rate;         /* reserved: records per second, 0 = unlimited */
-	__u32 burst;        /* reserved: token bucket depth */
+	__u32 rate;         /* records per second, 0 = unlimited (for display; the kernel uses interval_ns) */
+	__u32 burst;        /* token-bucket depth in records */
+	__u64 interval_ns;  /* 1e9 / rate, 0 = unlimited: computed by the writer, no division in BPF */
+	__u32 flags;        /* BP_SAMPLE_* */
+	__u32 _pad;
 };
-#define BP_SAMPLE_CFG_SIZE 16
+#define BP_SAMPLE_CFG_SIZE 32
 _Static_assert(sizeof(struct bp_sample_cfg) == BP_SAMPLE_CFG_SIZE, "bp_sample_cfg size");
+
+/* Token-bucket state per kind (array map `sample_state`), GCRA form. */
+struct bp_sample_state {
+	__u64 tat_ns;       /* theoretical arrival time of the next record */
+};
+#define BP_SAMPLE_STATE_SIZE 8
+_Static_assert(sizeof(struct bp_sample_state) == BP_SAMPLE_STATE_SIZE, "bp_sample_state size");
 
 /* Ring wakeup policies (bp_settings.wakeup_policy). */
 enum bp_wakeup {
@@ -159,8 +178,31 @@ enum bp_wakeup {
 struct bp_settings {
 	__u32 wakeup_policy;     /* enum bp_wakeup */
 	__u32 wakeup_watermark;  /* bytes pending before a forced wakeup */
+	__u32 emit;              /* global switch: 0 = no ring records at all, counters only */
+	__u32 _pad;
 };
-#define BP_SETTINGS_SIZE 8
+#define BP_SETTINGS_SIZE 16
 _Static_assert(sizeof(struct bp_settings) == BP_SETTINGS_SIZE, "bp_settings size");
+
+/* bp_agent_state.flags */
+#define BP_AGENT_DEGRADED 0x01 /* the controller has thinned at least one kind */
+
+/*
+ * What the daemon publishes for `busprobe status` (array map `agent_state`,
+ * one entry), refreshed about once a second. Written only from user space.
+ */
+struct bp_agent_state {
+	__u32 pid;               /* the daemon's pid */
+	__u32 flags;             /* BP_AGENT_* */
+	__u64 heartbeat_ns;      /* CLOCK_MONOTONIC of the last refresh */
+	__u64 started_ns;
+	__u64 ring_size;
+	__u64 ring_pending;      /* bytes not yet consumed at the last refresh */
+	__u64 records_read[BP_KIND_MAX];
+	__u32 probes_attached;   /* bit (1 << kind) per attached probe */
+	__u32 _pad;
+};
+#define BP_AGENT_STATE_SIZE 112
+_Static_assert(sizeof(struct bp_agent_state) == BP_AGENT_STATE_SIZE, "bp_agent_state size");
 
 #endif /* BUSPROBE_EVENTS_H */

@@ -41,6 +41,30 @@ struct {
 	__type(value, struct bp_sample_cfg);
 } sampling SEC(".maps") __weak;
 
+/* The daemon's automatic setting; see struct bp_sample_cfg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BP_KIND_MAX);
+	__type(key, __u32);
+	__type(value, struct bp_sample_cfg);
+} sampling_auto SEC(".maps") __weak;
+
+/* Token buckets, shared by all CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BP_KIND_MAX);
+	__type(key, __u32);
+	__type(value, struct bp_sample_state);
+} sample_state SEC(".maps") __weak;
+
+/* Published by the daemon for `busprobe status`; never touched by BPF code. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_agent_state);
+} agent_state SEC(".maps") __weak;
+
 /* 1-in-N position per kind, per CPU so that the hot path never contends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -61,10 +85,56 @@ struct {
  * stats slot to finish accounting with bp_submit(), or NULL when the record
  * is not wanted (already counted as sampled out).
  */
+static __always_inline __u32 max_u32(__u32 a, __u32 b)
+{
+	return a > b ? a : b;
+}
+
+static __always_inline __u64 max_u64(__u64 a, __u64 b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * Generic cell rate algorithm: a record may go out when the theoretical
+ * arrival time is no more than burst intervals ahead of now. The state is
+ * shared by all CPUs and updated without a lock: two CPUs racing may both
+ * pass, so the limit can be exceeded by one record per CPU, never more, and
+ * every decision is still counted exactly.
+ */
+static __always_inline bool bp_rate_allows(__u32 kind, __u64 interval_ns, __u32 burst)
+{
+	struct bp_sample_state *st;
+	__u64 now, tat, tau;
+
+	st = bpf_map_lookup_elem(&sample_state, &kind);
+	if (!st)
+		return true;
+	now = bpf_ktime_get_ns();
+	tau = interval_ns * (burst ? burst : 1);
+	tat = st->tat_ns;
+	if (tat < now)
+		tat = now;
+	if (tat - now >= tau)
+		return false;
+	st->tat_ns = tat + interval_ns;
+	return true;
+}
+
+/*
+ * Count the hit and decide whether a record should be emitted (tier 2).
+ * Returns the stats slot to finish accounting with bp_reserve()/bp_submit(),
+ * or NULL when no record is wanted; the hit is then already counted as
+ * sampled out or rate limited. Either way, seen is incremented exactly once:
+ * seen = sampled_out + rate_limited + submitted + dropped.
+ */
 static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 {
+	struct bp_sample_cfg *cfg, *autocfg;
 	struct bp_kind_stats *st;
-	struct bp_sample_cfg *cfg;
+	struct bp_settings *set;
+	__u32 zero = 0, every;
+	__u64 interval;
 	__u32 *pos;
 
 	st = bpf_map_lookup_elem(&kind_stats, &kind);
@@ -76,21 +146,34 @@ static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 	 */
 	__sync_fetch_and_add(&st->seen, 1);
 
+	set = bpf_map_lookup_elem(&settings, &zero);
 	cfg = bpf_map_lookup_elem(&sampling, &kind);
-	if (!cfg || !cfg->enabled) {
-		__sync_fetch_and_add(&st->sampled_out, 1);
-		return NULL;
+	if (!cfg || !cfg->enabled || (set && !set->emit))
+		goto sampled_out;
+
+	every = cfg->every;
+	interval = cfg->interval_ns;
+	autocfg = bpf_map_lookup_elem(&sampling_auto, &kind);
+	if (autocfg && !(cfg->flags & BP_SAMPLE_NO_AUTO)) {
+		every = max_u32(every, autocfg->every);
+		interval = max_u64(interval, autocfg->interval_ns);
 	}
-	if (cfg->every > 1) {
+	if (every > 1) {
 		pos = bpf_map_lookup_elem(&sample_pos, &kind);
-		if (pos && ++*pos < cfg->every) {
-			__sync_fetch_and_add(&st->sampled_out, 1);
-			return NULL;
-		}
+		if (pos && ++*pos < every)
+			goto sampled_out;
 		if (pos)
 			*pos = 0;
 	}
+	if (interval && !bp_rate_allows(kind, interval, cfg->burst)) {
+		__sync_fetch_and_add(&st->rate_limited, 1);
+		return NULL;
+	}
 	return st;
+
+sampled_out:
+	__sync_fetch_and_add(&st->sampled_out, 1);
+	return NULL;
 }
 
 /*

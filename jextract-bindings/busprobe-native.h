@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <linux/bpf.h>
 #include <linux/btf.h>
 #include <bpf/bpf.h>

@@ -43,9 +43,20 @@ public final class Session implements AutoCloseable {
 
     /** Open, configure, load and attach, then map the ring. Releases everything on failure. */
     public static Session start(Set<Family> families, long ringSize) {
+        return start(families, ringSize, null, false);
+    }
+
+    /**
+     * As {@link #start(Set, long)}, pinning the control maps under {@code pinDir}
+     * (null: no pins) and, with {@code reuseConfig}, keeping a pinned operator config.
+     */
+    public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig) {
         BusprobeObject bpf = BusprobeObject.open();
         try {
             bpf.ringSize(ringSize).families(families);
+            if (pinDir != null) {
+                bpf.pin(pinDir, reuseConfig);
+            }
             bpf.load();
             List<ProbeStatus> probes = bpf.attach();
             RingBuffer ring = RingBuffer.map(bpf.ringFd(), bpf.ringSize());

@@ -1,9 +1,9 @@
 package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
-import io.busprobe.bindings.bp_kind_stats;
-import io.busprobe.bindings.bp_sample_cfg;
-import io.busprobe.bindings.bp_settings;
+import io.busprobe.control.ControlMaps;
+import io.busprobe.control.SampleSetting;
+import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ffi.Libbpf;
@@ -12,6 +12,8 @@ import io.busprobe.ffi.NativeException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -56,9 +58,10 @@ public final class BusprobeObject implements AutoCloseable {
     private long ringSize = 8L << 20;
     private Phase phase = Phase.OPEN;
     private int ringFd = -1;
-    private int kindStatsFd = -1;
-    private int samplingFd = -1;
-    private int settingsFd = -1;
+    private ControlMaps control;
+    private Path pinDir;
+    private boolean reuseConfig;
+    private boolean configReused;
 
     private BusprobeObject(byte[] elf) {
         MemorySegment bytes = arena.allocate(elf.length, 8);
@@ -106,6 +109,24 @@ public final class BusprobeObject implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Pin the control and counter maps under {@code dir} after load, so that
+     * {@code busprobe sample}/{@code status} reach them without the daemon. With
+     * {@code reuseConfig}, an operator config pinned by an earlier daemon
+     * ({@code sampling}, {@code settings}) is taken over as it is.
+     */
+    public BusprobeObject pin(Path dir, boolean reuseConfig) {
+        requirePhase(Phase.OPEN, "pin");
+        this.pinDir = dir;
+        this.reuseConfig = reuseConfig;
+        return this;
+    }
+
+    /** Whether load() took over a pinned operator config instead of writing defaults. */
+    public boolean configReused() {
+        return configReused;
+    }
+
     // ---- load ------------------------------------------------------------
 
     /**
@@ -132,17 +153,75 @@ public final class BusprobeObject implements AutoCloseable {
             Native.btf__free(btf);
         }
         Libbpf.check(Native.bpf_map__set_max_entries(map("rb"), (int) ringSize), "bpf_map__set_max_entries(rb)");
-        Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
+        if (pinDir != null && reuseConfig) {
+            configReused = reusePinned(ControlMaps.SAMPLING) & reusePinned(ControlMaps.SETTINGS);
+        }
+        try {
+            Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
+        } catch (NativeException e) {
+            if (configReused) {
+                throw new IllegalStateException("the config pinned in " + pinDir + " does not fit this busprobe ("
+                        + e.getMessage() + "); start with --reset-config", e);
+            }
+            throw e;
+        }
         phase = Phase.LOADED;
         ringFd = mapFd("rb");
-        kindStatsFd = mapFd("kind_stats");
-        samplingFd = mapFd("sampling");
-        settingsFd = mapFd("settings");
-        for (Probe p : Probe.values()) {
-            setSampling(p.kind(), status.get(p) == null, 1);
+        control = new ControlMaps(mapFd(ControlMaps.SAMPLING), mapFd(ControlMaps.SAMPLING_AUTO),
+                mapFd(ControlMaps.SETTINGS), mapFd(ControlMaps.KIND_STATS), mapFd(ControlMaps.AGENT_STATE));
+        if (!configReused) {
+            for (Probe p : Probe.values()) {
+                control.sampling(p.kind(), SampleSetting.DEFAULT.withEnabled(status.get(p) == null));
+            }
+            control.settings(Settings.defaults(ringSize));
         }
-        setWakeup(Native.BP_WAKEUP_WATERMARK(), (int) Math.max(ringSize / 8, 4096));
+        if (pinDir != null) {
+            pinAll();
+        }
     }
+
+    /** Point a map at the pinned one of the same name, if there is one; true when reused. */
+    private boolean reusePinned(String name) {
+        Path pin = pinDir.resolve(name);
+        if (!Files.exists(pin)) {
+            return false;
+        }
+        int fd;
+        try (Arena a = Arena.ofConfined()) {
+            fd = Libbpf.check(Native.bpf_obj_get(a.allocateFrom(pin.toString())), "bpf_obj_get(" + pin + ")");
+        }
+        try {
+            Libbpf.check(Native.bpf_map__reuse_fd(map(name), fd), "bpf_map__reuse_fd(" + name + ")");
+        } finally {
+            io.busprobe.ffi.Sys.close(fd); // libbpf keeps its own dup
+        }
+        return true;
+    }
+
+    private void pinAll() {
+        io.busprobe.control.PinDir.prepare(pinDir);
+        for (String name : PINNED) {
+            boolean config = name.equals(ControlMaps.SAMPLING) || name.equals(ControlMaps.SETTINGS);
+            if (config && configReused) {
+                continue; // already pinned there: it is the very map we reused
+            }
+            Path pin = pinDir.resolve(name);
+            try {
+                Files.deleteIfExists(pin); // a stale pin of a previous daemon
+            } catch (java.io.IOException e) {
+                throw new UncheckedIOException("cannot replace " + pin, e);
+            }
+            try (Arena a = Arena.ofConfined()) {
+                Libbpf.check(Native.bpf_map__pin(map(name), a.allocateFrom(pin.toString())),
+                        "bpf_map__pin(" + pin + ")");
+            }
+        }
+    }
+
+    /** Maps that live while the daemon lives; unpinned on close. */
+    private static final String[] RUNTIME = {ControlMaps.SAMPLING_AUTO, ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE};
+    private static final String[] PINNED = {ControlMaps.SAMPLING, ControlMaps.SETTINGS, ControlMaps.SAMPLING_AUTO,
+        ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE};
 
     private static boolean tracepointExists(MemorySegment btf, Probe p) {
         try (Arena a = Arena.ofConfined()) {
@@ -205,47 +284,13 @@ public final class BusprobeObject implements AutoCloseable {
     /** Exact counters for one kind, summed over all possible CPUs. */
     public KindStats kindStats(EventKind kind) {
         requireLoaded();
-        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
-        long stride = (bp_kind_stats.layout().byteSize() + 7) & ~7L;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, kind.id());
-            MemorySegment values = a.allocate(stride * cpus, 8);
-            Libbpf.check(Native.bpf_map_lookup_elem(kindStatsFd, key, values), "bpf_map_lookup_elem(kind_stats)");
-            KindStats sum = KindStats.ZERO;
-            for (int cpu = 0; cpu < cpus; cpu++) {
-                MemorySegment v = values.asSlice(cpu * stride, bp_kind_stats.layout().byteSize());
-                sum = sum.plus(new KindStats(bp_kind_stats.seen(v), bp_kind_stats.sampled_out(v),
-                        bp_kind_stats.rate_limited(v), bp_kind_stats.submitted(v), bp_kind_stats.dropped(v),
-                        bp_kind_stats.segs(v)));
-            }
-            return sum;
-        }
+        return control.kindStats(kind);
     }
 
-    /** Set one kind's tier-2 sampling: on/off and 1-in-N. Counters are unaffected. */
-    public void setSampling(EventKind kind, boolean enabled, int every) {
+    /** The control and counter maps of this object. */
+    public ControlMaps control() {
         requireLoaded();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, kind.id());
-            MemorySegment cfg = bp_sample_cfg.allocate(a);
-            bp_sample_cfg.enabled(cfg, enabled ? 1 : 0);
-            bp_sample_cfg.every(cfg, Math.max(every, 1));
-            Libbpf.check(Native.bpf_map_update_elem(samplingFd, key, cfg, Native.BPF_ANY()),
-                    "bpf_map_update_elem(sampling)");
-        }
-    }
-
-    /** Ring wakeup policy ({@code enum bp_wakeup}) and watermark in bytes. */
-    public void setWakeup(int policy, int watermarkBytes) {
-        requireLoaded();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, 0);
-            MemorySegment s = bp_settings.allocate(a);
-            bp_settings.wakeup_policy(s, policy);
-            bp_settings.wakeup_watermark(s, watermarkBytes);
-            Libbpf.check(Native.bpf_map_update_elem(settingsFd, key, s, Native.BPF_ANY()),
-                    "bpf_map_update_elem(settings)");
-        }
+        return control;
     }
 
     // ---- close -----------------------------------------------------------
@@ -257,6 +302,17 @@ public final class BusprobeObject implements AutoCloseable {
         }
         phase = Phase.CLOSED;
         detach();
+        if (pinDir != null && control != null) {
+            // counters and daemon state die with the daemon; the operator's config stays
+            for (String name : RUNTIME) {
+                try {
+                    Files.deleteIfExists(pinDir.resolve(name));
+                } catch (java.io.IOException e) {
+                    // not fatal on the way out: the next daemon replaces a stale pin
+                    System.err.println("busprobe: cannot unpin " + pinDir.resolve(name) + ": " + e.getMessage());
+                }
+            }
+        }
         Native.bpf_object__close(obj);
         arena.close();
     }

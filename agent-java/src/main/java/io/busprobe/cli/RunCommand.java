@@ -1,38 +1,31 @@
 package io.busprobe.cli;
 
-import io.busprobe.agent.Session;
-import io.busprobe.bpf.KindStats;
+import io.busprobe.agent.Daemon;
 import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.event.EventKind;
-import io.busprobe.event.EventKind.Family;
-import io.busprobe.event.EventView;
+import io.busprobe.control.PinDir;
 import io.busprobe.metrics.AgentMetrics;
-import io.busprobe.ringbuf.RecordHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintWriter;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.EnumSet;
-import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 
-/**
- * {@code busprobe run}: the daemon. Loads every probe family, consumes the
- * ring for as long as it runs and logs a one-line summary periodically.
- * Metrics, control and correlation attach here in later issues.
- */
+/** {@code busprobe run}: the daemon; see {@link Daemon}. */
 @Command(name = "run",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
-        description = "Run the busprobe daemon: load and attach every probe, consume events, log a periodic "
-                + "summary; detach and exit cleanly on SIGTERM or SIGINT.",
+        description = {"Run the busprobe daemon: load and attach every probe, pin the control maps under "
+                + "/sys/fs/bpf/busprobe (or $BUSPROBE_PIN_DIR), consume events, serve metrics, thin sampling "
+                + "by itself under ring pressure, log a periodic summary; detach and exit cleanly on SIGTERM "
+                + "or SIGINT.",
+                "A restarted daemon keeps the sampling config set with 'busprobe sample'."},
         footer = {"", "Examples:",
                 "  busprobe run",
-                "  busprobe run --summary-interval 10s --ring-size 16M"})
+                "  busprobe run --summary-interval 10s --ring-size 16M",
+                "  busprobe run --reset-config --metrics-address 127.0.0.1:9477"})
 public final class RunCommand implements Callable<Integer> {
     @Option(names = "--summary-interval", paramLabel = "D", defaultValue = "60s",
             converter = Converters.DurationConverter.class,
@@ -42,6 +35,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--duration", paramLabel = "D", converter = Converters.DurationConverter.class,
             description = "Exit after this long (for tests and benchmarks). Default: run until stopped.")
     Duration duration;
+
+    @Option(names = "--reset-config",
+            description = "Start from the default sampling config instead of the one pinned by an earlier daemon.")
+    boolean resetConfig;
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT", defaultValue = AgentMetrics.DEFAULT_ADDRESS,
             description = "Serve Prometheus metrics on http://HOST:PORT/metrics (default: ${DEFAULT-VALUE}).")
@@ -58,52 +55,24 @@ public final class RunCommand implements Callable<Integer> {
         if (summaryInterval.isZero() || summaryInterval.isNegative()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--summary-interval must be positive");
         }
-        PrintWriter log = spec.commandLine().getErr();
-        long start = System.nanoTime();
-        long deadline = Deadlines.after(start, duration);
-        EventView view = new EventView();
-        try (Shutdown shutdown = new Shutdown();
-             Session session = Session.start(EnumSet.allOf(Family.class), kernel.ringSize);
-             AgentMetrics metrics = AgentMetrics.start(metricsAddress, session)) {
-            // the per-event path: what cannot be read from a kernel map, nothing allocated
-            RecordHandler handler = (data, offset, length) -> metrics.onEvent(view.wrap(data, offset).tsNanos());
-            long attached = session.probes().stream().filter(ProbeStatus::attached).count();
-            log.printf("%s busprobe: started, %d/%d probes attached, ring %d KiB%n", Instant.now(), attached,
-                    session.probes().size(), session.ring().size() >> 10);
-            for (ProbeStatus p : session.probes()) {
+        Consumer<String> log = Daemon.stderrLog(spec.commandLine().getErr());
+        long deadline = Deadlines.after(System.nanoTime(), duration);
+        Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
+                metricsAddress);
+        try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
+            long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
+            log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",
+                    attached, daemon.session().probes().size(), daemon.session().ring().size() >> 10,
+                    options.pinDir(), daemon.configReused() ? "sampling config kept from the pins"
+                            : "default sampling config"));
+            for (ProbeStatus p : daemon.session().probes()) {
                 if (!p.attached()) {
-                    log.println(Instant.now() + " busprobe: probe disabled: " + p);
+                    log.accept("probe disabled: " + p);
                 }
             }
-            log.flush();
-            long nextSummary = System.nanoTime() + summaryInterval.toNanos();
-            while (!shutdown.requested() && System.nanoTime() < deadline) {
-                session.ring().poll(handler, kernel.pollMs);
-                if (System.nanoTime() >= nextSummary) {
-                    log.println(Instant.now() + " busprobe: " + summaryLine(session));
-                    log.flush();
-                    nextSummary += summaryInterval.toNanos();
-                }
-            }
-            session.stopAndDrain(handler);
-            log.println(Instant.now() + " busprobe: stopping: " + summaryLine(session));
-            log.flush();
+            daemon.run(() -> shutdown.requested() || System.nanoTime() >= deadline, summaryInterval);
+            log.accept("stopping: " + daemon.summaryLine());
         }
         return 0;
-    }
-
-    static String summaryLine(Session session) {
-        StringBuilder sb = new StringBuilder();
-        long dropped = 0;
-        for (Map.Entry<EventKind, KindStats> e : session.stats().entrySet()) {
-            KindStats k = e.getValue();
-            dropped += k.dropped();
-            if (k.seen() > 0) {
-                sb.append(e.getKey().label()).append('=').append(k.seen()).append(' ');
-            }
-        }
-        return sb.append("read=").append(session.ring().recordsRead())
-                .append(" dropped=").append(dropped)
-                .append(" pending=").append(session.ring().pendingBytes()).append('B').toString();
     }
 }

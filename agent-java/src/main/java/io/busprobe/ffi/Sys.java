@@ -34,6 +34,8 @@ public final class Sys {
     private static final MethodHandle EPOLL_WAIT =
             withErrno(Native.epoll_wait$address(), Native.epoll_wait$descriptor());
 
+    private static final MethodHandle MOUNT = withErrno(Native.mount$address(), Native.mount$descriptor());
+
     /** mmap's MAP_FAILED, ((void *) -1). */
     private static final long MAP_FAILED = -1L;
 
@@ -121,6 +123,22 @@ public final class Sys {
             throw new NativeException("epoll_wait", e);
         }
         return n;
+    }
+
+    /** mount(2) a pseudo filesystem without options, e.g. {@code mount("bpf", "/sys/fs/bpf", "bpf")}. */
+    public static void mount(String source, String target, String type) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment state = newErrnoState(a);
+            int rc = (int) MOUNT.invokeExact(state, a.allocateFrom(source), a.allocateFrom(target),
+                    a.allocateFrom(type), 0L, MemorySegment.NULL);
+            if (rc != 0) {
+                throw new NativeException("mount -t " + type + " " + source + " " + target, errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     public static void close(int fd) {

@@ -123,23 +123,59 @@ public class Native extends Native$shared {
     public static int BP_KIND_STATS_SIZE() {
         return BP_KIND_STATS_SIZE;
     }
-    private static final int BP_SAMPLE_CFG_SIZE = (int)16L;
+    private static final int BP_SAMPLE_NO_AUTO = (int)1L;
     /**
      * {@snippet lang=c :
-     * #define BP_SAMPLE_CFG_SIZE 16
+     * #define BP_SAMPLE_NO_AUTO 1
+     * }
+     */
+    public static int BP_SAMPLE_NO_AUTO() {
+        return BP_SAMPLE_NO_AUTO;
+    }
+    private static final int BP_SAMPLE_CFG_SIZE = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_SAMPLE_CFG_SIZE 32
      * }
      */
     public static int BP_SAMPLE_CFG_SIZE() {
         return BP_SAMPLE_CFG_SIZE;
     }
-    private static final int BP_SETTINGS_SIZE = (int)8L;
+    private static final int BP_SAMPLE_STATE_SIZE = (int)8L;
     /**
      * {@snippet lang=c :
-     * #define BP_SETTINGS_SIZE 8
+     * #define BP_SAMPLE_STATE_SIZE 8
+     * }
+     */
+    public static int BP_SAMPLE_STATE_SIZE() {
+        return BP_SAMPLE_STATE_SIZE;
+    }
+    private static final int BP_SETTINGS_SIZE = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_SETTINGS_SIZE 16
      * }
      */
     public static int BP_SETTINGS_SIZE() {
         return BP_SETTINGS_SIZE;
+    }
+    private static final int BP_AGENT_DEGRADED = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_AGENT_DEGRADED 1
+     * }
+     */
+    public static int BP_AGENT_DEGRADED() {
+        return BP_AGENT_DEGRADED;
+    }
+    private static final int BP_AGENT_STATE_SIZE = (int)112L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_AGENT_STATE_SIZE 112
+     * }
+     */
+    public static int BP_AGENT_STATE_SIZE() {
+        return BP_AGENT_STATE_SIZE;
     }
 
     private static class close {
@@ -589,6 +625,70 @@ public class Native extends Native$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class mount {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_POINTER,
+            Native.C_POINTER,
+            Native.C_POINTER,
+            Native.C_LONG,
+            Native.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mount");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static FunctionDescriptor mount$descriptor() {
+        return mount.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static MethodHandle mount$handle() {
+        return mount.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static MemorySegment mount$address() {
+        return mount.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static int mount(MemorySegment __special_file, MemorySegment __dir, MemorySegment __fstype, long __rwflag, MemorySegment __data) {
+        var mh$ = mount.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mount", __special_file, __dir, __fstype, __rwflag, __data);
+            }
+            return (int)mh$.invokeExact(__special_file, __dir, __fstype, __rwflag, __data);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int BPF_ANY = (int)0L;
     /**
      * {@snippet lang=c :
@@ -822,6 +922,68 @@ public class Native extends Native$shared {
                 traceDowncall("bpf_obj_get", pathname);
             }
             return (int)mh$.invokeExact(pathname);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bpf_obj_get_info_by_fd {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_INT,
+            Native.C_POINTER,
+            Native.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bpf_obj_get_info_by_fd");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len)
+     * }
+     */
+    public static FunctionDescriptor bpf_obj_get_info_by_fd$descriptor() {
+        return bpf_obj_get_info_by_fd.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len)
+     * }
+     */
+    public static MethodHandle bpf_obj_get_info_by_fd$handle() {
+        return bpf_obj_get_info_by_fd.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len)
+     * }
+     */
+    public static MemorySegment bpf_obj_get_info_by_fd$address() {
+        return bpf_obj_get_info_by_fd.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len)
+     * }
+     */
+    public static int bpf_obj_get_info_by_fd(int bpf_fd, MemorySegment info, MemorySegment info_len) {
+        var mh$ = bpf_obj_get_info_by_fd.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bpf_obj_get_info_by_fd", bpf_fd, info, info_len);
+            }
+            return (int)mh$.invokeExact(bpf_fd, info, info_len);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

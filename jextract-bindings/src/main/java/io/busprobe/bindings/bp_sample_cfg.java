@@ -19,6 +19,9 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u32 every;
  *     __u32 rate;
  *     __u32 burst;
+ *     __u64 interval_ns;
+ *     __u32 flags;
+ *     __u32 _pad;
  * }
  * }
  */
@@ -32,7 +35,10 @@ public class bp_sample_cfg {
         Native.C_INT.withName("enabled"),
         Native.C_INT.withName("every"),
         Native.C_INT.withName("rate"),
-        Native.C_INT.withName("burst")
+        Native.C_INT.withName("burst"),
+        Native.C_LONG_LONG.withName("interval_ns"),
+        Native.C_INT.withName("flags"),
+        Native.C_INT.withName("_pad")
     ).withName("bp_sample_cfg");
 
     /**
@@ -216,6 +222,138 @@ public class bp_sample_cfg {
      */
     public static void burst(MemorySegment struct, int fieldValue) {
         struct.set(burst$LAYOUT, burst$OFFSET, fieldValue);
+    }
+
+    private static final OfLong interval_ns$LAYOUT = (OfLong)$LAYOUT.select(groupElement("interval_ns"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 interval_ns
+     * }
+     */
+    public static final OfLong interval_ns$layout() {
+        return interval_ns$LAYOUT;
+    }
+
+    private static final long interval_ns$OFFSET = $LAYOUT.byteOffset(groupElement("interval_ns"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 interval_ns
+     * }
+     */
+    public static final long interval_ns$offset() {
+        return interval_ns$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 interval_ns
+     * }
+     */
+    public static long interval_ns(MemorySegment struct) {
+        return struct.get(interval_ns$LAYOUT, interval_ns$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 interval_ns
+     * }
+     */
+    public static void interval_ns(MemorySegment struct, long fieldValue) {
+        struct.set(interval_ns$LAYOUT, interval_ns$OFFSET, fieldValue);
+    }
+
+    private static final OfInt flags$LAYOUT = (OfInt)$LAYOUT.select(groupElement("flags"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 flags
+     * }
+     */
+    public static final OfInt flags$layout() {
+        return flags$LAYOUT;
+    }
+
+    private static final long flags$OFFSET = $LAYOUT.byteOffset(groupElement("flags"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 flags
+     * }
+     */
+    public static final long flags$offset() {
+        return flags$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 flags
+     * }
+     */
+    public static int flags(MemorySegment struct) {
+        return struct.get(flags$LAYOUT, flags$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 flags
+     * }
+     */
+    public static void flags(MemorySegment struct, int fieldValue) {
+        struct.set(flags$LAYOUT, flags$OFFSET, fieldValue);
+    }
+
+    private static final OfInt _pad$LAYOUT = (OfInt)$LAYOUT.select(groupElement("_pad"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static final OfInt _pad$layout() {
+        return _pad$LAYOUT;
+    }
+
+    private static final long _pad$OFFSET = $LAYOUT.byteOffset(groupElement("_pad"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static final long _pad$offset() {
+        return _pad$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static int _pad(MemorySegment struct) {
+        return struct.get(_pad$LAYOUT, _pad$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static void _pad(MemorySegment struct, int fieldValue) {
+        struct.set(_pad$LAYOUT, _pad$OFFSET, fieldValue);
     }
 
     /**

@@ -17,6 +17,8 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  * struct bp_settings {
  *     __u32 wakeup_policy;
  *     __u32 wakeup_watermark;
+ *     __u32 emit;
+ *     __u32 _pad;
  * }
  * }
  */
@@ -28,7 +30,9 @@ public class bp_settings {
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
         Native.C_INT.withName("wakeup_policy"),
-        Native.C_INT.withName("wakeup_watermark")
+        Native.C_INT.withName("wakeup_watermark"),
+        Native.C_INT.withName("emit"),
+        Native.C_INT.withName("_pad")
     ).withName("bp_settings");
 
     /**
@@ -124,6 +128,94 @@ public class bp_settings {
      */
     public static void wakeup_watermark(MemorySegment struct, int fieldValue) {
         struct.set(wakeup_watermark$LAYOUT, wakeup_watermark$OFFSET, fieldValue);
+    }
+
+    private static final OfInt emit$LAYOUT = (OfInt)$LAYOUT.select(groupElement("emit"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 emit
+     * }
+     */
+    public static final OfInt emit$layout() {
+        return emit$LAYOUT;
+    }
+
+    private static final long emit$OFFSET = $LAYOUT.byteOffset(groupElement("emit"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 emit
+     * }
+     */
+    public static final long emit$offset() {
+        return emit$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 emit
+     * }
+     */
+    public static int emit(MemorySegment struct) {
+        return struct.get(emit$LAYOUT, emit$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 emit
+     * }
+     */
+    public static void emit(MemorySegment struct, int fieldValue) {
+        struct.set(emit$LAYOUT, emit$OFFSET, fieldValue);
+    }
+
+    private static final OfInt _pad$LAYOUT = (OfInt)$LAYOUT.select(groupElement("_pad"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static final OfInt _pad$layout() {
+        return _pad$LAYOUT;
+    }
+
+    private static final long _pad$OFFSET = $LAYOUT.byteOffset(groupElement("_pad"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static final long _pad$offset() {
+        return _pad$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static int _pad(MemorySegment struct) {
+        return struct.get(_pad$LAYOUT, _pad$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 _pad
+     * }
+     */
+    public static void _pad(MemorySegment struct, int fieldValue) {
+        struct.set(_pad$LAYOUT, _pad$OFFSET, fieldValue);
     }
 
     /**

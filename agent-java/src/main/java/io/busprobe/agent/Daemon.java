@@ -1,0 +1,214 @@
+package io.busprobe.agent;
+
+import io.busprobe.bpf.KindStats;
+import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.control.AgentState;
+import io.busprobe.control.ControlMaps;
+import io.busprobe.control.Degrader;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.event.EventView;
+import io.busprobe.metrics.AgentMetrics;
+import io.busprobe.ringbuf.RecordHandler;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * The long-running agent behind {@code busprobe run}: owns the kernel session
+ * (maps pinned for the control plane), the metrics server, the degradation
+ * controller and the state it publishes for {@code busprobe status}.
+ *
+ * <p>Resources are acquired in {@link #start} and released in reverse by
+ * {@link #close}. {@link #run} is the consumer loop and must be called from a
+ * single thread.
+ *
+ * {@snippet :
+ * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 2, PinDir.resolve(), false, "0.0.0.0:9477"), log)) {
+ *     d.run(() -> stopRequested, Duration.ofSeconds(60));
+ * }
+ * }
+ */
+public final class Daemon implements AutoCloseable {
+    /**
+     * @param resetConfig start from default sampling instead of the pinned operator config
+     * @param metricsAddress HOST:PORT for /metrics
+     */
+    public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress) {
+    }
+
+    private final Options options;
+    private final Consumer<String> log;
+    private final FileChannel lockFile;
+    private final FileLock lock;
+    private final Session session;
+    private final AgentMetrics metrics;
+    private final Degrader degrader;
+    private final long startedNanos = System.nanoTime();
+    private final long[] readByKind = new long[EventKind.MAX];
+    private final int probesAttached;
+
+    private Daemon(Options options, Consumer<String> log) {
+        this.options = options;
+        this.log = log;
+        Path lockPath = lockPath(options.pinDir());
+        FileChannel ch = null;
+        FileLock l = null;
+        Session s = null;
+        AgentMetrics m = null;
+        try {
+            ch = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            l = ch.tryLock();
+            if (l == null) {
+                throw new IllegalStateException("another busprobe daemon is running (it holds " + lockPath
+                        + "); stop it first");
+            }
+            s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
+                    !options.resetConfig());
+            m = AgentMetrics.start(options.metricsAddress(), s);
+        } catch (IOException e) {
+            closeQuietly(s, m, l, ch);
+            throw new UncheckedIOException("cannot lock " + lockPath + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(s, m, l, ch);
+            throw e;
+        }
+        this.lockFile = ch;
+        this.lock = l;
+        this.session = s;
+        this.metrics = m;
+        this.degrader = new Degrader(s.bpf().control(), s.ring(), line -> log.accept(line));
+        int bits = 0;
+        for (ProbeStatus p : s.probes()) {
+            if (p.attached()) {
+                bits |= 1 << p.probe().kind().id();
+            }
+        }
+        this.probesAttached = bits;
+    }
+
+    public static Daemon start(Options options, Consumer<String> log) {
+        return new Daemon(options, log);
+    }
+
+    /** One lock per pin directory: two daemons must never share a control plane. */
+    static Path lockPath(Path pinDir) {
+        String suffix = pinDir.equals(io.busprobe.control.PinDir.DEFAULT) ? ""
+                : "-" + Integer.toHexString(pinDir.toAbsolutePath().toString().hashCode());
+        return Path.of("/run/busprobe" + suffix + ".lock");
+    }
+
+    public Session session() {
+        return session;
+    }
+
+    public Degrader degrader() {
+        return degrader;
+    }
+
+    public boolean configReused() {
+        return session.bpf().configReused();
+    }
+
+    /** Consume, control and report until {@code stop}; then detach and drain. */
+    public void run(BooleanSupplier stop, Duration summaryInterval) {
+        EventView view = new EventView();
+        // the per-event path: what cannot be read from a kernel map, nothing allocated
+        RecordHandler handler = (data, offset, length) -> {
+            EventView ev = view.wrap(data, offset);
+            readByKind[ev.kindId() % readByKind.length]++;
+            metrics.onEvent(ev.tsNanos());
+        };
+        long tick = Degrader.TICK_MILLIS * 1_000_000L;
+        long nextTick = System.nanoTime();
+        long nextSummary = System.nanoTime() + summaryInterval.toNanos();
+        while (!stop.getAsBoolean()) {
+            session.ring().poll(handler, options.pollMs());
+            long now = System.nanoTime();
+            if (now >= nextTick) {
+                degrader.tick();
+                publishState(now);
+                nextTick = now + tick;
+            }
+            if (now >= nextSummary) {
+                log.accept(summaryLine());
+                nextSummary += summaryInterval.toNanos();
+            }
+        }
+        session.stopAndDrain(handler);
+        publishState(System.nanoTime());
+    }
+
+    private void publishState(long now) {
+        session.bpf().control().agentState(new AgentState((int) ProcessHandle.current().pid(), degrader.active(),
+                now, startedNanos, session.ring().size(), session.ring().pendingBytes(), readByKind.clone(),
+                probesAttached));
+    }
+
+    /** {@code state=1234 retransmit=5 read=1239 dropped=0 pending=0B degraded=no}. */
+    public String summaryLine() {
+        StringBuilder sb = new StringBuilder();
+        long dropped = 0;
+        for (Map.Entry<EventKind, KindStats> e : session.stats().entrySet()) {
+            KindStats k = e.getValue();
+            dropped += k.dropped();
+            if (k.seen() > 0) {
+                sb.append(e.getKey().label()).append('=').append(k.seen()).append(' ');
+            }
+        }
+        return sb.append("read=").append(session.ring().recordsRead())
+                .append(" dropped=").append(dropped)
+                .append(" pending=").append(session.ring().pendingBytes()).append('B')
+                .append(" degraded=").append(degrader.active() ? "yes" : "no").toString();
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(session, metrics, lock, lockFile);
+    }
+
+    private static void closeQuietly(Session s, AgentMetrics m, FileLock l, FileChannel ch) {
+        RuntimeException first = null;
+        for (AutoCloseable c : new AutoCloseable[] {m, s, l, ch}) {
+            if (c == null) {
+                continue;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    static String timestamped(String line) {
+        return Instant.now() + " busprobe: " + line;
+    }
+
+    /** Log sink that prefixes a timestamp, for {@code run}'s stderr. */
+    public static Consumer<String> stderrLog(java.io.PrintWriter err) {
+        return line -> {
+            err.println(timestamped(line));
+            err.flush();
+        };
+    }
+
+    public static ControlMaps controlOf(Daemon d) {
+        return d.session.bpf().control();
+    }
+}

@@ -1,0 +1,269 @@
+package io.busprobe.kernel;
+
+import io.busprobe.testkit.BusprobeProcess;
+import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import io.busprobe.testutil.UnitJson;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The control plane end to end: a real daemon in its own JVM, changed live by
+ * {@code busprobe sample} from other processes through the pinned maps, and
+ * observed with {@code busprobe status --json}.
+ */
+@Privileged
+class SamplingControlTest {
+    private static final int CPUS = Runtime.getRuntime().availableProcessors();
+
+    private BusprobeProcess busprobe;
+    private int port = 19_000 + (int) (ProcessHandle.current().pid() % 1000);
+
+    @BeforeEach
+    void setUp() {
+        busprobe = new BusprobeProcess(Path.of("/sys/fs/bpf/busprobe-test-" + ProcessHandle.current().pid()
+                + "-" + System.nanoTime()));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        Path dir = busprobe.pinDir();
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private BusprobeProcess.Daemon daemon(String... extra) {
+        String[] args = new String[4 + extra.length];
+        args[0] = "run";
+        args[1] = "--metrics-address";
+        args[2] = "127.0.0.1:" + (port++);
+        args[3] = "--summary-interval=1h";
+        System.arraycopy(extra, 0, args, 4, extra.length);
+        return busprobe.startDaemon(args).awaitStarted();
+    }
+
+    private String ok(String... args) {
+        Sh.Result r = busprobe.run(args);
+        assertThat(r.exit()).as("busprobe %s: %s", String.join(" ", args), r.err()).isZero();
+        return r.out();
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> kind(Map<String, Object> status, String kind) {
+        return (Map<String, Object>) ((Map<String, Object>) status.get("kinds")).get(kind);
+    }
+
+    private static long n(Map<String, Object> m, String key) {
+        return ((Number) m.get(key)).longValue();
+    }
+
+    private Map<String, Object> status() {
+        return UnitJson.object(ok("status", "--json"));
+    }
+
+    private static void assertBalanced(Map<String, Object> k) {
+        assertThat(n(k, "seen")).as("seen = sampled_out + rate_limited + submitted + dropped: %s", k)
+                .isEqualTo(n(k, "sampled_out") + n(k, "rate_limited") + n(k, "submitted") + n(k, "dropped"));
+    }
+
+    @Test
+    void everyTenCutsRecordsToATenthWhileCountersStayExact() throws Exception {
+        try (BusprobeProcess.Daemon d = daemon(); NetnsPair net = NetnsPair.create()) {
+            assertThat(ok("sample", "--kind", "retransmit", "--every", "10")).contains("retransmit", "on 1/10");
+            net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");
+            Map<String, Object> before = kind(status(), "retransmit");
+            long mibBefore = retransSegs(net);
+            net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp());
+            Thread.sleep(300);
+            net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-t", "3", "--connect-timeout", "5000");
+            // wait for quiet (late FIN/ACK retransmits), then compare one consistent snapshot
+            Map<String, Object> after = null;
+            long mibAfter = -1;
+            for (int i = 0; i < 20; i++) {
+                Thread.sleep(500);
+                Map<String, Object> a1 = kind(status(), "retransmit");
+                long m = retransSegs(net);
+                Map<String, Object> a2 = kind(status(), "retransmit");
+                if (n(a1, "segs") == n(a2, "segs") && n(a2, "read") == n(a2, "submitted")) {
+                    after = a2;
+                    mibAfter = m;
+                    break;
+                }
+            }
+            assertThat(after).as("retransmits settle within 10 s").isNotNull();
+
+            long seen = n(after, "seen") - n(before, "seen");
+            long submitted = n(after, "submitted") - n(before, "submitted");
+            assertThat(seen).as("retransmits under 5 %% loss").isGreaterThan(50);
+            // 1-in-N is counted per CPU: each CPU can be up to N-1 hits short of a tenth
+            assertThat(submitted).isBetween(seen / 10 - CPUS, seen / 10 + CPUS);
+            assertThat(n(after, "read") - n(before, "read")).as("records reaching Java").isEqualTo(submitted);
+            assertThat(n(after, "segs") - n(before, "segs")).as("exact segs vs TcpRetransSegs of every namespace")
+                    .isEqualTo(mibAfter - mibBefore);
+            assertBalanced(after);
+            assertThat(d.stop()).isIn(0, 143);
+        }
+    }
+
+    /** TcpRetransSegs of the host and of the two test namespaces together. */
+    private static long retransSegs(NetnsPair net) throws Exception {
+        long host = 0;
+        List<String> lines = Files.readAllLines(Path.of("/proc/net/snmp"));
+        for (int i = 0; i + 1 < lines.size(); i++) {
+            if (lines.get(i).startsWith("Tcp:") && lines.get(i + 1).startsWith("Tcp:")) {
+                List<String> names = List.of(lines.get(i).split("\\s+"));
+                host = Long.parseLong(lines.get(i + 1).split("\\s+")[names.indexOf("RetransSegs")]);
+                break;
+            }
+        }
+        return host + net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+    }
+
+    @Test
+    void offStopsRecordsAndOnRestoresThemWithoutARestart() throws Exception {
+        try (BusprobeProcess.Daemon d = daemon(); NetnsPair net = NetnsPair.create()) {
+            net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
+            assertThat(ok("sample", "--kind", "reset_received", "--off")).containsPattern("reset_received\\s+off");
+            Map<String, Object> k0 = kind(status(), "reset_received");
+            rejected(net, 10);
+            Thread.sleep(600);
+            Map<String, Object> k1 = kind(status(), "reset_received");
+            assertThat(n(k1, "seen") - n(k0, "seen")).isEqualTo(10);
+            assertThat(n(k1, "sampled_out") - n(k0, "sampled_out")).isEqualTo(10);
+            assertThat(n(k1, "read") - n(k0, "read")).isZero();
+
+            ok("sample", "--kind", "reset_received", "--on");
+            rejected(net, 10);
+            Thread.sleep(600);
+            Map<String, Object> k2 = kind(status(), "reset_received");
+            assertThat(n(k2, "seen") - n(k1, "seen")).isEqualTo(10);
+            assertThat(n(k2, "read") - n(k1, "read")).isEqualTo(10);
+            assertThat(d.pid()).as("same daemon throughout").isEqualTo(d.pid());
+            assertThat(d.log()).doesNotContain("stopping");
+        }
+    }
+
+    private static void rejected(NetnsPair net, int count) {
+        String out = net.exec(net.client(), 30, "python3", "-c", """
+                import socket
+                n = 0
+                for _ in range(%d):
+                    try: socket.create_connection(("%s", 7001), timeout=5)
+                    except ConnectionRefusedError: n += 1
+                print(n)
+                """.formatted(count, net.serverIp())).trim();
+        assertThat(out).isEqualTo(Integer.toString(count));
+    }
+
+    @Test
+    void stormAgainstATinyRingDegradesVisiblyAndAccountsForEveryHit() throws Exception {
+        try (BusprobeProcess.Daemon d = daemon("--ring-size", "4K")) {
+            Sh.run(120, "python3", "-c", """
+                    import socket, time
+                    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(512)
+                    end = time.time() + 2
+                    while time.time() < end:
+                        c = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.close(); a.close()
+                    """);
+            Map<String, Object> st = status();
+            assertThat(st.get("degraded")).as("status right after the storm: %s", st).isEqualTo(true);
+            assertThat(n(kind(st, "state"), "dropped")).isPositive();
+            assertThat(n(kind(st, "state"), "auto_every")).isGreaterThan(1);
+            assertThat(d.log()).contains("ring pressure", "automatic sampling state 1/1 -> 1/");
+            @SuppressWarnings("unchecked")
+            Map<String, Map<String, Object>> kinds = (Map<String, Map<String, Object>>) (Map<?, ?>) st.get("kinds");
+            kinds.values().forEach(SamplingControlTest::assertBalanced);
+            assertThat(ok("status")).contains("automatic degradation ACTIVE");
+        }
+    }
+
+    @Test
+    void rateLimitCapsRecordsAndCountsTheRest() throws Exception {
+        try (BusprobeProcess.Daemon d = daemon()) {
+            ok("sample", "--kind", "state", "--rate", "20/s", "--burst", "5");
+            Map<String, Object> k0 = kind(status(), "state");
+            long start = System.nanoTime();
+            Sh.run(60, "python3", "-c", """
+                    import socket
+                    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(512)
+                    for _ in range(500):
+                        c = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.close(); a.close()
+                    """);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Thread.sleep(600);
+            Map<String, Object> k1 = kind(status(), "state");
+            long submitted = n(k1, "submitted") - n(k0, "submitted");
+            assertThat(n(k1, "seen") - n(k0, "seen")).isGreaterThanOrEqualTo(500 * 8);
+            assertThat(submitted).isLessThanOrEqualTo((long) Math.ceil(20 * seconds) + 5 + CPUS);
+            assertThat(n(k1, "rate_limited") - n(k0, "rate_limited")).isPositive();
+            assertBalanced(k1);
+        }
+    }
+
+    @Test
+    void aRestartedDaemonKeepsThePinnedConfigUnlessReset() {
+        try (BusprobeProcess.Daemon d = daemon()) {
+            ok("sample", "--kind", "state", "--every", "7", "--no-auto");
+        }
+        try (BusprobeProcess.Daemon d = daemon()) {
+            assertThat(d.log()).contains("sampling config kept from the pins");
+            assertThat(ok("sample")).containsPattern("state\\s+on 1/7 no-auto");
+        }
+        try (BusprobeProcess.Daemon d = daemon("--reset-config")) {
+            assertThat(d.log()).contains("default sampling config");
+            assertThat(ok("sample")).containsPattern("state\\s+on\\s+1/1");
+        }
+    }
+
+    @Test
+    void withoutADaemonOrWithoutPrivilegeSampleFailsInOneLine() {
+        Sh.Result none = busprobe.run("sample", "--kind", "state", "--every", "2");
+        assertThat(none.exit()).isEqualTo(1);
+        assertThat(none.err().strip()).doesNotContain("\n").contains("no busprobe daemon is running", "busprobe run");
+
+        try (BusprobeProcess.Daemon d = daemon()) {
+            // an unprivileged user: the pins live in a root-only (0700) directory
+            Sh.Result denied = busprobe.runAsNobody("sample", "--kind", "state", "--every", "2");
+            assertThat(denied.exit()).isEqualTo(1);
+            assertThat(denied.err().strip()).doesNotContain("\n").contains("busprobe needs root");
+            assertThat(ok("sample")).containsPattern("state\\s+on\\s+1/1");
+        }
+    }
+
+    @Test
+    void badValuesAreRejectedBeforeAnythingIsWritten() {
+        try (BusprobeProcess.Daemon d = daemon()) {
+            String before = ok("sample");
+            for (String[] bad : List.of(new String[] {"--kind", "state", "--every", "0"},
+                    new String[] {"--kind", "state", "--rate", "-5"},
+                    new String[] {"--kind", "state", "--rate", "99999999999"},
+                    new String[] {"--kind", "bogus", "--every", "2"},
+                    new String[] {"--kind", "state,bogus", "--off"},
+                    new String[] {"--kind", "all", "--every", "3", "--burst", "0"},
+                    new String[] {"--wakeup", "sometimes"})) {
+                String[] args = new String[bad.length + 1];
+                args[0] = "sample";
+                System.arraycopy(bad, 0, args, 1, bad.length);
+                Sh.Result r = busprobe.run(args);
+                assertThat(r.exit()).as(String.join(" ", args)).isEqualTo(2);
+                assertThat(r.err().lines().findFirst().orElse("")).startsWith("busprobe: ");
+            }
+            assertThat(ok("sample")).isEqualTo(before);
+        }
+    }
+}

@@ -1,0 +1,209 @@
+package io.busprobe.testkit;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code busprobe} as a user runs it: a separate JVM on the test classpath,
+ * with its own pin directory so tests never touch a real daemon's maps.
+ */
+public final class BusprobeProcess {
+    private final Path pinDir;
+
+    public BusprobeProcess(Path pinDir) {
+        this.pinDir = pinDir;
+    }
+
+    public Path pinDir() {
+        return pinDir;
+    }
+
+    private static String nobodyClasspath;
+
+    /**
+     * The test classpath copied where an unprivileged user can read it (the
+     * Maven repository under /root is not), for running busprobe as nobody.
+     */
+    static synchronized String nobodyClasspath() {
+        if (nobodyClasspath != null) {
+            return nobodyClasspath;
+        }
+        try {
+            Path dir = Files.createTempDirectory("busprobe-cp-");
+            List<String> entries = new ArrayList<>();
+            int i = 0;
+            for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+                Path src = Path.of(entry);
+                if (!Files.exists(src)) {
+                    continue;
+                }
+                Path dst = dir.resolve((i++) + "-" + src.getFileName());
+                Sh.run("cp", "-r", src.toString(), dst.toString());
+                entries.add(dst.toString());
+            }
+            Sh.run("chmod", "-R", "a+rX", dir.toString());
+            nobodyClasspath = String.join(java.io.File.pathSeparator, entries);
+            return nobodyClasspath;
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Run as the unprivileged user nobody (uid 65534), no capabilities. */
+    public Sh.Result runAsNobody(String... args) {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                "--inh-caps", "-all"));
+        List<String> java = command(List.of(), args);
+        int cp = java.indexOf("-cp");
+        java.set(cp + 1, nobodyClasspath());
+        cmd.addAll(java);
+        return runCommand(cmd, args);
+    }
+
+    private List<String> command(List<String> prefix, String... args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-XX:+UseSerialGC");
+        cmd.add("-XX:TieredStopAtLevel=1"); // short-lived CLI calls: start fast
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("io.busprobe.cli.Main");
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private ProcessBuilder builder(List<String> cmd) {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        Map<String, String> env = pb.environment();
+        env.put("BUSPROBE_PIN_DIR", pinDir.toString());
+        return pb;
+    }
+
+    /** Start a long-running command (the daemon); stderr is captured. */
+    public Daemon startDaemon(String... args) {
+        try {
+            Process p = builder(command(List.of(), args)).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
+            return new Daemon(p);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    public Sh.Result run(String... args) {
+        return run(List.of(), args);
+    }
+
+    /** Run a command to completion, optionally under a wrapper such as setpriv. */
+    public Sh.Result run(List<String> wrapper, String... args) {
+        return runCommand(command(wrapper, args), args);
+    }
+
+    private Sh.Result runCommand(List<String> cmd, String... args) {
+        try {
+            Process p = builder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
+            CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("busprobe " + String.join(" ", args) + " did not finish in 60 s");
+            }
+            return new Sh.Result(p.exitValue(), out.join(), err.join());
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private static String read(java.io.InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** A daemon process; {@link #stop} sends SIGTERM and waits. */
+    public static final class Daemon implements AutoCloseable {
+        private final Process process;
+        private final StringBuffer log = new StringBuffer();
+
+        Daemon(Process process) {
+            this.process = process;
+            Thread.ofVirtual().start(() -> {
+                try (var r = new java.io.BufferedReader(new java.io.InputStreamReader(process.getErrorStream()))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        log.append(line).append('\n');
+                    }
+                } catch (IOException e) {
+                    log.append("log reader: ").append(e.getMessage());
+                }
+            });
+            Thread.ofVirtual().start(() -> read(process.getInputStream()));
+        }
+
+        public String log() {
+            return log.toString();
+        }
+
+        public long pid() {
+            return process.pid();
+        }
+
+        /** Wait until the daemon logged that it started, or fail with its log. */
+        public Daemon awaitStarted() {
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                if (log().contains(" started, ")) {
+                    try {
+                        Thread.sleep(300); // first state publication
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return this;
+                }
+                if (!process.isAlive()) {
+                    throw new AssertionError("daemon exited " + process.exitValue() + ": " + log());
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            throw new AssertionError("daemon did not start in 30 s: " + log());
+        }
+
+        public int stop() {
+            Sh.run("kill", "-TERM", Long.toString(process.pid()));
+            try {
+                if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    throw new AssertionError("daemon did not stop on SIGTERM: " + log());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return process.exitValue();
+        }
+
+        @Override
+        public void close() {
+            if (process.isAlive()) {
+                stop();
+            }
+        }
+    }
+}
