@@ -88,6 +88,18 @@ public final class Daemon implements AutoCloseable {
         this.session = s;
         this.metrics = m;
         this.degrader = new Degrader(s.bpf().control(), s.ring(), line -> log.accept(line));
+        Degrader d = degrader;
+        m.degradation(new io.busprobe.metrics.DegradationView() {
+            @Override
+            public boolean active() {
+                return d.active();
+            }
+
+            @Override
+            public int every(EventKind k) {
+                return d.every(k);
+            }
+        });
         int bits = 0;
         for (ProbeStatus p : s.probes()) {
             if (p.attached()) {

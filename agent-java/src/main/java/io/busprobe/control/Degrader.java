@@ -6,6 +6,7 @@ import io.busprobe.ringbuf.RingBuffer;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.Consumer;
 
 /**
@@ -38,15 +39,16 @@ public final class Degrader {
     private final Consumer<String> log;
     private final long[] lastAttempts = new long[EventKind.MAX];
     private final long[] lastDropped = new long[EventKind.MAX];
-    private final int[] every = new int[EventKind.MAX];
+    /** Read by the metrics scrape thread: atomic so that it always sees the last decision. */
+    private final AtomicIntegerArray every = new AtomicIntegerArray(EventKind.MAX);
     private int calmTicks;
 
     public Degrader(ControlMaps maps, RingBuffer ring, Consumer<String> log) {
         this.maps = maps;
         this.ring = ring;
         this.log = log;
-        java.util.Arrays.fill(every, 1);
         for (EventKind k : EventKind.values()) {
+            every.set(k.id(), 1);
             maps.autoEvery(k, 1);
             KindStats s = maps.kindStats(k);
             lastAttempts[k.id()] = s.submitted() + s.dropped();
@@ -56,8 +58,8 @@ public final class Degrader {
 
     /** Whether any kind is currently thinned by the controller. */
     public boolean active() {
-        for (int e : every) {
-            if (e > 1) {
+        for (int i = 0; i < every.length(); i++) {
+            if (every.get(i) > 1) {
                 return true;
             }
         }
@@ -66,7 +68,7 @@ public final class Degrader {
 
     /** The controller's current 1-in-N for a kind (1: not degraded). */
     public int every(EventKind k) {
-        return every[k.id()];
+        return every.get(k.id());
     }
 
     public void tick() {
@@ -90,13 +92,14 @@ public final class Degrader {
             List<String> changes = new ArrayList<>();
             for (EventKind k : EventKind.values()) {
                 int i = k.id();
-                if (attempts == 0 || kindAttempts[i] < NOISY_SHARE * attempts || every[i] >= MAX_EVERY
+                int cur = every.get(i);
+                if (attempts == 0 || kindAttempts[i] < NOISY_SHARE * attempts || cur >= MAX_EVERY
                         || maps.sampling(k).noAuto()) {
                     continue;
                 }
-                int next = Math.min(MAX_EVERY, every[i] * factor);
-                changes.add(k.label() + " 1/" + every[i] + " -> 1/" + next);
-                every[i] = next;
+                int next = Math.min(MAX_EVERY, cur * factor);
+                changes.add(k.label() + " 1/" + cur + " -> 1/" + next);
+                every.set(i, next);
                 maps.autoEvery(k, next);
             }
             if (!changes.isEmpty()) {
@@ -108,10 +111,11 @@ public final class Degrader {
             List<String> changes = new ArrayList<>();
             for (EventKind k : EventKind.values()) {
                 int i = k.id();
-                if (every[i] > 1) {
-                    int next = Math.max(1, every[i] / 2);
-                    changes.add(k.label() + " 1/" + every[i] + " -> 1/" + next);
-                    every[i] = next;
+                int cur = every.get(i);
+                if (cur > 1) {
+                    int next = Math.max(1, cur / 2);
+                    changes.add(k.label() + " 1/" + cur + " -> 1/" + next);
+                    every.set(i, next);
                     maps.autoEvery(k, next);
                 }
             }
