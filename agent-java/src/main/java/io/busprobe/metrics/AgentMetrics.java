@@ -5,7 +5,6 @@ import io.busprobe.bpf.Probe;
 import io.busprobe.event.EventKind;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
-import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.core.metrics.Info;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -26,7 +25,8 @@ import java.util.Properties;
  * {@code bpf_prog_info} when Prometheus scrapes ({@link KernelCounters},
  * {@link ProgramCounters}, callback gauges for the ring); nothing is mirrored
  * per event. The one thing Java measures per event is the kernel-to-Java
- * delivery latency, in {@link #onEvent}.
+ * delivery latency, in {@link #onEvent}, into a histogram that does not
+ * allocate ({@link DeliveryLatency}).
  *
  * {@snippet :
  * try (Session session = Session.start(families, 8 << 20);
@@ -56,7 +56,7 @@ public final class AgentMetrics implements AutoCloseable {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final MetricsSource source;
     private final BpfRunStats bpfStats;
-    private final Histogram deliveryLatency;
+    private final DeliveryLatency deliveryLatency;
     private final HTTPServer server;
     private volatile DegradationView degradation;
 
@@ -66,11 +66,8 @@ public final class AgentMetrics implements AutoCloseable {
         registerKernelAndRing();
         registerDegradation();
         registerBuildAndJvm();
-        deliveryLatency = Histogram.builder().name("busprobe_delivery_latency_seconds").unit(Unit.SECONDS)
-                .help("Time from the kernel writing an event (bpf_ktime_get_ns) to the agent reading it "
-                        + "(System.nanoTime, the same CLOCK_MONOTONIC), per record read.")
-                // classic buckets only: a native histogram allocates a bucket object per new bucket
-                .classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry);
+        deliveryLatency = new DeliveryLatency(LATENCY_BUCKETS);
+        registry.register(deliveryLatency);
         try {
             server = HTTPServer.builder().hostname(address.host()).port(address.port()).registry(registry)
                     .buildAndStart();
@@ -109,12 +106,10 @@ public final class AgentMetrics implements AutoCloseable {
 
     /**
      * Per-event hook on the consumer thread: records the delivery latency of one
-     * record. Allocation-free: an unlabelled classic histogram is a bucket search
-     * and three adder increments.
+     * record. Allocation-free (see {@link DeliveryLatency}).
      */
     public void onEvent(long kernelTsNanos) {
-        long nanos = System.nanoTime() - kernelTsNanos;
-        deliveryLatency.observe(nanos > 0 ? nanos / 1e9 : 0.0);
+        deliveryLatency.record(System.nanoTime() - kernelTsNanos);
     }
 
     /** Plug in the automatic-degradation state; read at each scrape from then on. */

@@ -1,0 +1,223 @@
+package io.busprobe.metrics;
+
+import io.busprobe.bpf.KindStats;
+import io.busprobe.bpf.Probe;
+import io.busprobe.event.EventKind;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.management.ManagementFactory;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The exporter over a fixed source, no kernel: names, labels, values, both
+ * exposition formats, a clean {@code promtool check metrics}, and an
+ * allocation-free per-event hook.
+ */
+class AgentMetricsTest {
+    private final Map<EventKind, KindStats> stats = new EnumMap<>(EventKind.class);
+    private AgentMetrics metrics;
+
+    private final MetricsSource source = new MetricsSource() {
+        @Override
+        public Map<EventKind, KindStats> kindStats() {
+            return stats;
+        }
+
+        @Override
+        public boolean attached(Probe p) {
+            return p != Probe.SOCK_EXCEED_BUF_LIMIT;
+        }
+
+        @Override
+        public ProgramRunStats programStats(Probe p) {
+            return new ProgramRunStats(p.ordinal() * 10L, p.ordinal() * 1_500_000L, 0);
+        }
+
+        @Override
+        public long ringSizeBytes() {
+            return 8 << 20;
+        }
+
+        @Override
+        public long ringPendingBytes() {
+            return 4096;
+        }
+
+        @Override
+        public long recordsRead() {
+            return 123;
+        }
+
+        @Override
+        public long recordsDiscarded() {
+            return 0;
+        }
+    };
+
+    @BeforeEach
+    void start() {
+        for (EventKind k : EventKind.values()) {
+            stats.put(k, KindStats.ZERO);
+        }
+        stats.put(EventKind.RETRANSMIT, new KindStats(10, 2, 1, 6, 1, 14));
+        stats.put(EventKind.RESET_RECEIVED, new KindStats(5, 0, 0, 5, 0, 0));
+        stats.put(EventKind.STATE, new KindStats(80, 0, 0, 80, 0, 0));
+        metrics = AgentMetrics.start(ListenAddress.parse("127.0.0.1:0"), source, false,
+                new PrintWriter(new StringWriter()));
+    }
+
+    @AfterEach
+    void stop() {
+        metrics.close();
+    }
+
+    private String scrape(String accept) throws Exception {
+        Tools.Response r = Tools.get("http://127.0.0.1:" + metrics.port() + "/metrics", accept);
+        assertThat(r.status()).isEqualTo(200);
+        return r.body();
+    }
+
+    private static double value(String exposition, String series) {
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(exposition);
+        assertThat(m.find()).as("series %s in scrape", series).isTrue();
+        return Double.parseDouble(m.group(1));
+    }
+
+    @Test
+    void kernelCountersAreExportedByKindWithPrometheusNames() throws Exception {
+        String text = scrape(null);
+        assertThat(value(text, "busprobe_tcp_retransmitted_skbs_total{kind=\"retransmit\"}")).isEqualTo(10);
+        assertThat(value(text, "busprobe_tcp_retransmitted_segments_total{kind=\"retransmit\"}")).isEqualTo(14);
+        assertThat(value(text, "busprobe_tcp_resets_total{kind=\"reset_received\"}")).isEqualTo(5);
+        assertThat(value(text, "busprobe_tcp_resets_total{kind=\"reset_sent\"}")).isZero();
+        assertThat(value(text, "busprobe_tcp_state_transitions_total")).isEqualTo(80);
+        assertThat(value(text, "busprobe_socket_pressure_events_total{kind=\"rcvqueue_full\"}")).isZero();
+        assertThat(value(text, "busprobe_events_total{kind=\"retransmit\"}")).isEqualTo(10);
+        assertThat(value(text, "busprobe_records_submitted_total{kind=\"retransmit\"}")).isEqualTo(6);
+        assertThat(value(text, "busprobe_records_dropped_total{kind=\"retransmit\"}")).isEqualTo(1);
+        assertThat(value(text, "busprobe_records_sampled_out_total{kind=\"retransmit\"}")).isEqualTo(2);
+        assertThat(value(text, "busprobe_records_rate_limited_total{kind=\"retransmit\"}")).isEqualTo(1);
+        for (EventKind k : EventKind.values()) {
+            assertThat(text).contains("busprobe_events_total{kind=\"" + k.label() + "\"}");
+        }
+    }
+
+    @Test
+    void selfMetricsProgramsRingBuildAndJvm() throws Exception {
+        String text = scrape(null);
+        assertThat(value(text, "busprobe_bpf_program_runs_total{program=\"handle_inet_sock_set_state\"}"))
+                .isEqualTo(Probe.INET_SOCK_SET_STATE.ordinal() * 10);
+        assertThat(value(text, "busprobe_bpf_program_run_seconds_total{program=\"handle_inet_sock_set_state\"}"))
+                .isEqualTo(Probe.INET_SOCK_SET_STATE.ordinal() * 0.0015);
+        assertThat(value(text, "busprobe_probe_attached{program=\"handle_sock_exceed_buf_limit\"}")).isZero();
+        assertThat(text).doesNotContain("busprobe_bpf_program_runs_total{program=\"handle_sock_exceed_buf_limit\"}");
+        assertThat(value(text, "busprobe_ring_size_bytes")).isEqualTo(8 << 20);
+        assertThat(value(text, "busprobe_ring_pending_bytes")).isEqualTo(4096);
+        assertThat(value(text, "busprobe_records_read_total")).isEqualTo(123);
+        assertThat(value(text, "busprobe_bpf_stats_enabled")).isZero();
+        assertThat(text).containsPattern("busprobe_build_info\\{java_version=\"[^\"]+\",version=\"[^\"]+\"} 1")
+                .contains("jvm_memory_used_bytes{area=\"heap\"}", "process_cpu_seconds_total",
+                        "jvm_gc_collection_seconds_count");
+        // labels stay bounded: no pid, port or address anywhere in busprobe's own series
+        assertThat(text.lines().filter(l -> l.startsWith("busprobe_")))
+                .noneMatch(l -> l.matches(".*(pid|port|addr|saddr|daddr)=.*"));
+    }
+
+    @Test
+    void degradationIsInactiveUntilAViewIsPluggedIn() throws Exception {
+        String text = scrape(null);
+        assertThat(value(text, "busprobe_degradation_active")).isZero();
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"state\"}")).isEqualTo(1);
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"exceed_buf_limit\"}")).isZero();
+
+        metrics.degradation(new DegradationView() {
+            @Override
+            public boolean active() {
+                return true;
+            }
+
+            @Override
+            public int every(EventKind k) {
+                return k == EventKind.STATE ? 4 : k == EventKind.RETRANSMIT ? 0 : 1;
+            }
+        });
+        text = scrape(null);
+        assertThat(value(text, "busprobe_degradation_active")).isEqualTo(1);
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"state\"}")).isEqualTo(0.25);
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"retransmit\"}")).isZero();
+    }
+
+    @Test
+    void deliveryLatencyHistogramInSeconds() throws Exception {
+        long now = System.nanoTime();
+        metrics.onEvent(now - 1_200_000); // ~1.2 ms ago
+        metrics.onEvent(now - 200_000_000); // ~200 ms ago
+        String text = scrape(null);
+        assertThat(value(text, "busprobe_delivery_latency_seconds_count")).isEqualTo(2);
+        assertThat(value(text, "busprobe_delivery_latency_seconds_bucket{le=\"0.001\"}")).isZero();
+        assertThat(value(text, "busprobe_delivery_latency_seconds_bucket{le=\"0.0015\"}")).isEqualTo(1);
+        assertThat(value(text, "busprobe_delivery_latency_seconds_bucket{le=\"0.3\"}")).isEqualTo(2);
+        assertThat(value(text, "busprobe_delivery_latency_seconds_sum")).isBetween(0.2, 0.5);
+    }
+
+    @Test
+    void textFormatPassesPromtoolAndOpenMetricsIsServed() throws Exception {
+        String text = scrape(null);
+        assertThat(Tools.lintMetrics(text)).as("promtool check metrics").isEmpty();
+
+        Tools.Response om = Tools.get("http://127.0.0.1:" + metrics.port() + "/metrics",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8");
+        assertThat(om.contentType()).startsWith("application/openmetrics-text");
+        assertThat(om.body()).contains("# TYPE busprobe_tcp_resets counter",
+                "busprobe_tcp_resets_total{kind=\"reset_received\"} 5", "# UNIT busprobe_delivery_latency_seconds seconds")
+                .endsWith("# EOF\n");
+    }
+
+    @Test
+    void onEventDoesNotAllocate() {
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().threadId();
+        long ts = System.nanoTime();
+        for (int i = 0; i < 200_000; i++) { // warm up: JIT, adder cells
+            metrics.onEvent(ts);
+        }
+        long before = threads.getThreadAllocatedBytes(tid);
+        for (int i = 0; i < 1_000_000; i++) {
+            metrics.onEvent(ts);
+        }
+        long allocated = threads.getThreadAllocatedBytes(tid) - before;
+        // a million events: anything per event would be megabytes; allow the probe's own noise
+        assertThat(allocated).as("bytes allocated by 1M onEvent calls").isLessThan(64 * 1024);
+    }
+
+    @Test
+    void busyPortIsOneLineNamingTheFix() {
+        assertThatThrownBy(() -> AgentMetrics.start(ListenAddress.parse("127.0.0.1:" + metrics.port()), source,
+                false, new PrintWriter(new StringWriter())))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("cannot serve metrics on 127.0.0.1:" + metrics.port())
+                .hasMessageContaining("--metrics-address");
+    }
+
+    @Test
+    void listenAddressForms() {
+        assertThat(ListenAddress.parse("0.0.0.0:19477")).isEqualTo(new ListenAddress("0.0.0.0", 19477));
+        assertThat(ListenAddress.parse(":19477")).isEqualTo(new ListenAddress("0.0.0.0", 19477));
+        assertThat(ListenAddress.parse("[::1]:9")).isEqualTo(new ListenAddress("::1", 9));
+        assertThat(ListenAddress.parse(AgentMetrics.DEFAULT_ADDRESS).port()).isEqualTo(19477);
+        for (String bad : new String[] {"19477", "host:", "host:70000", "::1:80", "h:-1"}) {
+            assertThatThrownBy(() -> ListenAddress.parse(bad)).as(bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--metrics-address");
+        }
+    }
+}
