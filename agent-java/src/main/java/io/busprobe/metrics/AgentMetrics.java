@@ -153,13 +153,22 @@ public final class AgentMetrics implements AutoCloseable {
                 .labelNames("kind")
                 .callback(cb -> {
                     DegradationView v = degradation;
-                    for (Probe p : Probe.values()) {
-                        EventKind k = p.kind();
+                    for (EventKind k : EventKind.values()) {
                         // without a degradation loop the settings are those load() wrote: 1-in-1 when attached
-                        int every = v != null ? v.every(k) : source.attached(p) ? 1 : 0;
+                        int every = v != null ? v.every(k) : attached(k) ? 1 : 0;
                         cb.call(every > 0 ? 1.0 / every : 0.0, k.label());
                     }
                 }).register(registry);
+    }
+
+    /** Whether any probe emitting {@code k} is attached (several programs may feed one kind). */
+    private boolean attached(EventKind k) {
+        for (Probe p : Probe.values()) {
+            if (p.kind() == k && source.attached(p)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void registerBuildAndJvm() {
