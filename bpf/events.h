@@ -44,6 +44,7 @@ enum bp_retrans_kind {
 /* bp_event.flags */
 #define BP_F_TASK_VALID  0x01 /* pid/comm are the task that owns the work */
 #define BP_F_NO_SOCKET   0x02 /* tuple taken from the packet, no socket */
+#define BP_F_OWNER       0x04 /* pid/comm/cgroup_id are the socket's owner, learned in process context */
 
 /* bp_event_exceed.mem_kind, mirrors SK_MEM_SEND / SK_MEM_RECV */
 #define BP_MEM_SEND 0
@@ -75,10 +76,20 @@ struct bp_event_retransmit {
 	__u8  _pad[2];
 };
 
+/*
+ * The socket's own counters ride along on every state change of a full
+ * socket, so the transition to CLOSE is a complete tcplife record.
+ */
 struct bp_event_state {
 	__u8  old_state;
 	__u8  new_state;
-	__u8  _pad[6];
+	__u8  _pad[2];
+	__u32 total_retrans; /* tp->total_retrans */
+	__u64 bytes_sent;    /* tp->bytes_sent (v5.3+), retransmissions included */
+	__u64 bytes_received;/* tp->bytes_received */
+	__u32 segs_out;      /* tp->segs_out */
+	__u32 segs_in;       /* tp->segs_in */
+	__u64 duration_ns;   /* since connect()/SYN, when busprobe saw the start; else 0 */
 };
 
 struct bp_event_reset {
@@ -97,6 +108,15 @@ struct bp_event_pressure {
 	__u8  _pad[3];
 };
 
+/* bp_event.direction, and the direction index of endpoint counters */
+#define BP_DIR_NONE   0 /* matched no endpoint: the "other" bucket */
+#define BP_DIR_CLIENT 1 /* this host connects to the endpoint */
+#define BP_DIR_SERVER 2 /* this host serves the endpoint */
+#define BP_DIRS       3
+
+/* Endpoint ids: 0 is "other", configured endpoints are 1..BP_MAX_ENDPOINTS-1. */
+#define BP_MAX_ENDPOINTS 64
+
 /*
  * One ring-buffer record. Fixed size for every kind: the ring allocator
  * rounds to 8 bytes anyway, and one size keeps the reserve path branch-free.
@@ -104,13 +124,17 @@ struct bp_event_pressure {
 struct bp_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC, same as System.nanoTime() */
 	__u64 sock_cookie; /* bpf_get_socket_cookie(sk), 0 without a socket */
-	__u32 pid;         /* tgid of the current task */
-	__u32 tid;
+	__u64 cgroup_id;   /* cgroup (v2) of pid below */
+	__u32 pid;         /* socket owner's tgid with BP_F_OWNER, else the current task's */
+	__u32 tid;         /* current task's thread id */
 	__u32 netns;       /* network namespace inode number */
 	__u16 kind;        /* enum bp_kind */
 	__u8  state;       /* TCP state of the socket (new state for BP_KIND_STATE) */
 	__u8  flags;       /* BP_F_* */
-	__u8  comm[16];
+	__u16 endpoint;    /* bus endpoint id, 0 = other */
+	__u8  direction;   /* BP_DIR_* */
+	__u8  _pad[5];
+	__u8  comm[16];    /* owner's comm with BP_F_OWNER, else the current task's */
 	struct bp_tuple tuple;
 	union {
 		struct bp_event_retransmit retransmit;
@@ -119,7 +143,7 @@ struct bp_event {
 		struct bp_event_pressure   pressure;
 	} u;
 };
-#define BP_EVENT_SIZE 120
+#define BP_EVENT_SIZE 144
 _Static_assert(sizeof(struct bp_event) == BP_EVENT_SIZE, "bp_event size");
 
 /*
@@ -204,5 +228,83 @@ struct bp_agent_state {
 };
 #define BP_AGENT_STATE_SIZE 112
 _Static_assert(sizeof(struct bp_agent_state) == BP_AGENT_STATE_SIZE, "bp_agent_state size");
+
+/*
+ * Bus endpoint rules (LPM trie `endpoints`, written by the agent). data is
+ * port (big-endian) | family | address (16 bytes, IPv4 in the first 4) | pad;
+ * a port-only rule has prefixlen 16, an address rule 16 + 8 + prefix length.
+ */
+struct bp_endpoint_key {
+	__u32 prefixlen;
+	__u8  data[20];
+};
+#define BP_ENDPOINT_KEY_SIZE 24
+_Static_assert(sizeof(struct bp_endpoint_key) == BP_ENDPOINT_KEY_SIZE, "bp_endpoint_key size");
+#define BP_ENDPOINT_KEY_BITS 152 /* port 16 + family 8 + address 128 */
+
+/* Endpoint names for the CLI (array map `endpoint_names`, written by the daemon). */
+struct bp_endpoint_name {
+	__u8  name[32];
+	__u32 bus;  /* bus type id, see BusType in Java */
+	__u32 _pad;
+};
+#define BP_ENDPOINT_NAME_SIZE 40
+_Static_assert(sizeof(struct bp_endpoint_name) == BP_ENDPOINT_NAME_SIZE, "bp_endpoint_name size");
+
+#define BP_LIFETIME_SLOTS 32 /* log2 of microseconds: up to ~36 min, the last slot holds the rest */
+
+/*
+ * Exact per-endpoint, per-direction bus traffic (per-CPU array
+ * `endpoint_stats`, key = endpoint * BP_DIRS + direction).
+ */
+struct bp_endpoint_stats {
+	__u64 conn_opened;     /* reached ESTABLISHED */
+	__u64 conn_closed;     /* closed after being established */
+	__u64 conn_failed;     /* closed from SYN_SENT or SYN_RECV */
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u64 segs_out;
+	__u64 segs_in;
+	__u64 retrans_segs;
+	__u64 resets_sent;
+	__u64 resets_received;
+	__u64 pressure;        /* rcvqueue_full + exceed_buf_limit */
+	__u64 lifetime_us_log2[BP_LIFETIME_SLOTS];
+};
+#define BP_ENDPOINT_STATS_SIZE 344
+_Static_assert(sizeof(struct bp_endpoint_stats) == BP_ENDPOINT_STATS_SIZE, "bp_endpoint_stats size");
+
+/* Worst processes per endpoint (LRU hash `endpoint_procs`). */
+struct bp_proc_key {
+	__u16 endpoint;
+	__u8  direction;
+	__u8  _pad;
+	__u32 tgid;
+};
+struct bp_proc_stats {
+	__u64 retrans_segs;
+	__u64 resets;
+	__u8  comm[16];
+};
+#define BP_PROC_KEY_SIZE 8
+#define BP_PROC_STATS_SIZE 32
+_Static_assert(sizeof(struct bp_proc_key) == BP_PROC_KEY_SIZE, "bp_proc_key size");
+_Static_assert(sizeof(struct bp_proc_stats) == BP_PROC_STATS_SIZE, "bp_proc_stats size");
+
+/* Worst peers per endpoint (LRU hash `endpoint_peers`). */
+struct bp_peer_key {
+	__u16 endpoint;
+	__u8  direction;
+	__u8  family;
+	__u8  addr[16];
+};
+struct bp_peer_stats {
+	__u64 retrans_segs;
+	__u64 resets;
+};
+#define BP_PEER_KEY_SIZE 20
+#define BP_PEER_STATS_SIZE 16
+_Static_assert(sizeof(struct bp_peer_key) == BP_PEER_KEY_SIZE, "bp_peer_key size");
+_Static_assert(sizeof(struct bp_peer_stats) == BP_PEER_STATS_SIZE, "bp_peer_stats size");
 
 #endif /* BUSPROBE_EVENTS_H */

@@ -53,22 +53,18 @@ static __always_inline __u16 bp_sk_protocol(const struct sock *sk)
 }
 
 /*
- * Tuple and identity from a socket. Works for full sockets, request and
- * time-wait sockets alike: everything read here lives in sock_common.
+ * The 4-tuple of a socket. Works for full sockets, request and time-wait
+ * sockets alike: everything read here lives in sock_common, except the
+ * source port of a full socket, read like the kernel's own tracepoints do:
+ * inet_sport, which tcp_set_state(TCP_CLOSE) still has.
  */
-static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *sk)
+static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
-	struct bp_tuple *t = &e->tuple;
 	__u16 family = BPF_CORE_READ(skc, skc_family);
 	__u8 state = BPF_CORE_READ(skc, skc_state);
 
 	t->family = family;
-	/*
-	 * Like the kernel's own tracepoints: inet_sport of a full socket, which
-	 * tcp_set_state(TCP_CLOSE) still has; request and time-wait sockets have
-	 * no inet_sock, only skc_num.
-	 */
 	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
 		t->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	else
@@ -81,7 +77,15 @@ static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *
 		BPF_CORE_READ_INTO((__u32 *)t->saddr, skc, skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)t->daddr, skc, skc_daddr);
 	}
-	e->state = state;
+}
+
+/* Tuple and identity from a socket into a record. */
+static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+
+	bp_read_tuple(&e->tuple, sk);
+	e->state = BPF_CORE_READ(skc, skc_state);
 	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
 }

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
+#include "owner.bpf.h"
 
 static __always_inline void fill_buffers(struct bp_event *e, const struct sock *sk)
 {
@@ -19,12 +20,26 @@ static __always_inline void fill_buffers(struct bp_event *e, const struct sock *
 	e->u.pressure.sndbuf = sk->sk_sndbuf;
 }
 
+/* Pressure on a TCP socket counts for its endpoint; other protocols land in "other". */
+static __always_inline void count_pressure(const struct sock *sk, struct bp_attr *a)
+{
+	struct bp_endpoint_stats *es;
+
+	if (bp_sk_protocol(sk) == IPPROTO_TCP)
+		bp_attribute(sk, a);
+	es = bp_endpoint_stats(a);
+	if (es)
+		__sync_fetch_and_add(&es->pressure, 1);
+}
+
 SEC("tp_btf/sock_rcvqueue_full")
 int BPF_PROG(handle_sock_rcvqueue_full, const struct sock *sk, const struct sk_buff *skb)
 {
 	struct bp_kind_stats *st;
+	struct bp_attr a = {};
 	struct bp_event *e;
 
+	count_pressure(sk, &a);
 	st = bp_account(BP_KIND_RCVQUEUE_FULL);
 	if (!st)
 		return 0;
@@ -37,6 +52,7 @@ int BPF_PROG(handle_sock_rcvqueue_full, const struct sock *sk, const struct sk_b
 	e->tuple.protocol = bp_sk_protocol(sk);
 	fill_buffers(e, sk);
 	e->u.pressure.truesize = skb->truesize;
+	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }
@@ -47,8 +63,10 @@ int BPF_PROG(handle_sock_exceed_buf_limit, const struct sock *sk, const struct p
 	     long allocated, int kind)
 {
 	struct bp_kind_stats *st;
+	struct bp_attr a = {};
 	struct bp_event *e;
 
+	count_pressure(sk, &a);
 	st = bp_account(BP_KIND_EXCEED_BUF_LIMIT);
 	if (!st)
 		return 0;
@@ -63,6 +81,7 @@ int BPF_PROG(handle_sock_exceed_buf_limit, const struct sock *sk, const struct p
 	fill_buffers(e, sk);
 	e->u.pressure.allocated = allocated;
 	e->u.pressure.mem_kind = kind;
+	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }

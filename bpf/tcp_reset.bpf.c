@@ -7,6 +7,7 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
+#include "owner.bpf.h"
 
 /*
  * The reset reason argument arrived in v6.10 (enum sk_rst_reason,
@@ -16,11 +17,38 @@ struct trace_event_raw_tcp_send_reset___bp {
 	__u32 reason;
 } __attribute__((preserve_access_index));
 
+static __always_inline void count_reset(const struct bp_attr *a, const struct bp_tuple *t, bool sent)
+{
+	struct bp_endpoint_stats *es = bp_endpoint_stats(a);
+
+	if (es)
+		__sync_fetch_and_add(sent ? &es->resets_sent : &es->resets_received, 1);
+	bp_charge_offenders(a, t, 0, 1);
+}
+
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(handle_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
 	struct bp_kind_stats *st;
+	struct bp_attr a = {};
 	struct bp_event *e;
+	struct bp_event tmp;
+	bool from_sock = sk && sk->__sk_common.skc_state != TCP_LISTEN;
+
+	/*
+	 * Like the tracepoint itself: a socket's own tuple when there is a
+	 * connection socket (active resets pass no skb), otherwise the reverse
+	 * of the offending packet (a SYN to a closed port passes no socket).
+	 */
+	__builtin_memset(&tmp.tuple, 0, sizeof(tmp.tuple));
+	if (from_sock) {
+		bp_attribute(sk, &a);
+		bp_read_tuple(&tmp.tuple, sk);
+	} else if (skb) {
+		bp_fill_reply_tuple(&tmp, skb);
+		bp_match_endpoint(&tmp.tuple, &a.endpoint, &a.direction);
+	}
+	count_reset(&a, &tmp.tuple, true);
 
 	st = bp_account(BP_KIND_RESET_SENT);
 	if (!st)
@@ -31,19 +59,16 @@ int BPF_PROG(handle_tcp_send_reset, const struct sock *sk, const struct sk_buff 
 
 	/* an active reset without a packet comes from close()/abort in the caller */
 	bp_fill_common(e, BP_KIND_RESET_SENT, sk && !skb);
-	/*
-	 * Like the tracepoint itself: a socket's own tuple when there is a
-	 * connection socket (active resets pass no skb), otherwise the reverse
-	 * of the offending packet (a SYN to a closed port passes no socket).
-	 */
-	if (sk && sk->__sk_common.skc_state != TCP_LISTEN) {
+	if (from_sock) {
 		bp_fill_sock(e, sk);
 		e->tuple.protocol = IPPROTO_TCP;
 	} else if (skb) {
 		bp_fill_reply_tuple(e, skb);
+		e->flags &= ~BP_F_TASK_VALID;
 	}
 	if (bpf_core_field_exists(struct trace_event_raw_tcp_send_reset___bp, reason))
 		e->u.reset.reason = (__u32)ctx[2];
+	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }
@@ -52,8 +77,13 @@ SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
 {
 	struct bp_kind_stats *st;
+	struct bp_attr a = {};
+	struct bp_tuple t = {};
 	struct bp_event *e;
 
+	bp_attribute(sk, &a);
+	bp_read_tuple(&t, sk);
+	count_reset(&a, &t, false);
 	st = bp_account(BP_KIND_RESET_RECEIVED);
 	if (!st)
 		return 0;
@@ -64,6 +94,7 @@ int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
 	bp_fill_common(e, BP_KIND_RESET_RECEIVED, false);
 	bp_fill_sock(e, sk);
 	e->tuple.protocol = IPPROTO_TCP;
+	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }

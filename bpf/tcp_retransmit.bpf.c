@@ -14,6 +14,7 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
+#include "owner.bpf.h"
 
 /* include/net/inet_connection_sock.h; #defines, so not in BTF */
 #define ICSK_TIME_LOSS_PROBE 5
@@ -51,6 +52,8 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	const struct tcp_sock *tp = (const void *)sk;
 	const struct tcp_skb_cb *tcb = (const void *)skb->cb;
 	struct bp_kind_stats *st;
+	struct bp_attr a = {};
+	struct bp_tuple t = {};
 	struct bp_event *e;
 	int err = 0;
 	__u32 segs;
@@ -64,15 +67,24 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	if (!segs)
 		segs = 1;
 
-	st = bp_account(BP_KIND_RETRANSMIT);
+	bp_attribute(sk, &a);
 	if (err == 0) {
 		struct bp_kind_stats *tot;
+		struct bp_endpoint_stats *es;
 		__u32 kind = BP_KIND_RETRANSMIT;
 
-		tot = st ? st : bpf_map_lookup_elem(&kind_stats, &kind);
+		tot = bpf_map_lookup_elem(&kind_stats, &kind);
 		if (tot)
 			__sync_fetch_and_add(&tot->segs, segs);
+		es = bp_endpoint_stats(&a);
+		if (es) {
+			__sync_fetch_and_add(&es->retrans_segs, segs);
+			bp_add_traffic(es, sk, a.info);
+		}
+		bp_read_tuple(&t, sk);
+		bp_charge_offenders(&a, &t, segs, 0);
 	}
+	st = bp_account(BP_KIND_RETRANSMIT);
 	if (!st)
 		return 0;
 	e = bp_reserve(st);
@@ -90,6 +102,7 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	e->u.retransmit.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	e->u.retransmit.snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
 	e->u.retransmit.total_retrans = BPF_CORE_READ(tp, total_retrans);
+	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }
@@ -97,18 +110,23 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct request_sock *req)
 {
-	struct bp_kind_stats *st;
+	struct bp_kind_stats *st, *tot;
+	struct bp_endpoint_stats *es;
+	struct bp_attr a = {};
 	struct bp_event *e;
 	__u32 kind = BP_KIND_RETRANSMIT_SYNACK;
 
+	/* a SYN-ACK we retransmit: this host serves the endpoint on the request's local port */
+	bp_attribute((const struct sock *)&req->__req_common, &a);
+	es = bp_endpoint_stats(&a);
+	if (es)
+		__sync_fetch_and_add(&es->retrans_segs, 1);
+	tot = bpf_map_lookup_elem(&kind_stats, &kind);
+	if (tot)
+		__sync_fetch_and_add(&tot->segs, 1);
 	st = bp_account(kind);
-	if (!st) {
-		st = bpf_map_lookup_elem(&kind_stats, &kind);
-		if (st)
-			__sync_fetch_and_add(&st->segs, 1);
+	if (!st)
 		return 0;
-	}
-	__sync_fetch_and_add(&st->segs, 1);
 	e = bp_reserve(st);
 	if (!e)
 		return 0;
@@ -120,6 +138,7 @@ int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct r
 	e->state = TCP_SYN_RECV;
 	e->u.retransmit.segs = 1;
 	e->u.retransmit.retrans_kind = BP_RETRANS_SYNACK;
+	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Socket-state family: sock:inet_sock_set_state, TCP sockets only. */
+/*
+ * Socket-state family: sock:inet_sock_set_state, TCP sockets only; and the
+ * connection bookkeeping that hangs off it: socket owners, per-endpoint
+ * opens, closes, failures, lifetimes and traffic.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -7,6 +11,7 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
+#include "owner.bpf.h"
 
 /*
  * Transitions that only a system call makes: connect() (CLOSE -> SYN_SENT),
@@ -31,29 +36,149 @@ static __always_inline bool user_transition(int oldstate, int newstate)
 	return false;
 }
 
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = 0;
+
+	/* unrolled, bounded: the verifier needs no loop */
+#pragma unroll
+	for (int i = 5; i >= 0; i--) {
+		__u32 shift = 1u << i;
+
+		if (v >> shift) {
+			v >>= shift;
+			r += shift;
+		}
+	}
+	return r < BP_LIFETIME_SLOTS ? r : BP_LIFETIME_SLOTS - 1;
+}
+
+/* Per-endpoint connection accounting; returns the lifetime in ns when known. */
+static __always_inline __u64 count_connection(const struct sock *sk, struct bp_attr *a, int oldstate,
+					      int newstate)
+{
+	struct bp_endpoint_stats *es = bp_endpoint_stats(a);
+	__u64 life = 0;
+
+	if (!es)
+		return 0;
+	if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
+		__sync_fetch_and_add(&es->conn_opened, 1);
+	} else if (newstate == TCP_CLOSE) {
+		if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) {
+			__sync_fetch_and_add(&es->conn_failed, 1);
+		} else if (oldstate != TCP_LISTEN) {
+			__sync_fetch_and_add(&es->conn_closed, 1);
+			if (a->info && a->info->start_ns) {
+				__u32 slot;
+
+				life = bpf_ktime_get_ns() - a->info->start_ns;
+				slot = log2_slot(life / 1000);
+				__sync_fetch_and_add(&es->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
+			}
+			bp_add_traffic(es, sk, a->info);
+		}
+	}
+	return life;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	const struct tcp_sock *tp = (const void *)sk;
 	struct bp_kind_stats *st;
+	struct bp_attr a = {};
 	struct bp_event *e;
+	bool user;
+	__u64 key = (__u64)sk, life;
 
 	if (bp_sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
-	st = bp_account(BP_KIND_STATE);
-	if (!st)
-		return 0;
-	e = bp_reserve(st);
-	if (!e)
-		return 0;
+	user = user_transition(oldstate, newstate);
 
-	bp_fill_common(e, BP_KIND_STATE, user_transition(oldstate, newstate));
-	bp_fill_sock(e, sk);
-	e->tuple.protocol = IPPROTO_TCP;
-	/* fired from tcp_set_state() before the new state is stored */
-	e->state = newstate;
-	e->u.state.old_state = oldstate;
-	e->u.state.new_state = newstate;
-	bp_submit(st, e);
+	/* learn the socket where its start is seen: connect() in the owner's context, the SYN in softirq */
+	if (newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE)
+		a.info = bp_learn(sk, true, true);
+	else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
+		a.info = bp_learn(sk, false, true);
+	else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE)
+		a.info = bp_learn(sk, true, false); /* late: a connection older than the agent */
+	if (a.info) {
+		a.endpoint = a.info->endpoint;
+		a.direction = a.info->direction;
+	} else {
+		bp_attribute(sk, &a);
+	}
+	life = count_connection(sk, &a, oldstate, newstate);
+
+	st = bp_account(BP_KIND_STATE);
+	if (st && (e = bp_reserve(st))) {
+		bp_fill_common(e, BP_KIND_STATE, user);
+		bp_fill_sock(e, sk);
+		e->tuple.protocol = IPPROTO_TCP;
+		/* fired from tcp_set_state() before the new state is stored */
+		e->state = newstate;
+		e->u.state.old_state = oldstate;
+		e->u.state.new_state = newstate;
+		e->u.state.total_retrans = BPF_CORE_READ(tp, total_retrans);
+		e->u.state.bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+		e->u.state.bytes_received = BPF_CORE_READ(tp, bytes_received);
+		e->u.state.segs_out = BPF_CORE_READ(tp, segs_out);
+		e->u.state.segs_in = BPF_CORE_READ(tp, segs_in);
+		e->u.state.duration_ns = life;
+		bp_apply_attr(e, &a);
+		bp_submit(st, e);
+	}
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&sock_info, &key);
+	return 0;
+}
+
+/*
+ * accept() hands a connection to its owner: the one moment the server-side
+ * owner is the current task. The syscall-exit tracepoints are the portable
+ * hook: kprobes and fentry may be compiled out or refused (both are on the
+ * 6.18 kernel busprobe is tested on), while inet_csk_accept()'s argument
+ * list changed in v6.10 anyway. The new socket is found through the returned
+ * fd in the task's file table.
+ */
+struct sys_exit_args___bp {
+	__u64 common;  /* struct trace_entry */
+	__s64 nr;      /* int __syscall_nr, padded */
+	__s64 ret;
+};
+
+static __always_inline void learn_accepted(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	/* accept() returns socket files only: private_data is the struct socket */
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || bp_sk_protocol(sk) != IPPROTO_TCP)
+		return;
+	bp_learn(sk, true, false);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int handle_sys_exit_accept4(struct sys_exit_args___bp *ctx)
+{
+	learn_accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int handle_sys_exit_accept(struct sys_exit_args___bp *ctx)
+{
+	learn_accepted(ctx->ret);
 	return 0;
 }
 

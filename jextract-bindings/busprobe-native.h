@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <linux/bpf.h>
 #include <linux/btf.h>
 #include <bpf/bpf.h>

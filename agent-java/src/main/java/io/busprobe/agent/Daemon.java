@@ -8,6 +8,8 @@ import io.busprobe.control.Degrader;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
+import io.busprobe.endpoint.ConfigException;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.ringbuf.RecordHandler;
 
@@ -44,7 +46,12 @@ public final class Daemon implements AutoCloseable {
      * @param resetConfig start from default sampling instead of the pinned operator config
      * @param metricsAddress HOST:PORT for /metrics
      */
-    public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress) {
+    public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
+                          Path endpointConfig) {
+        /** The endpoint config as the file says now, or the defaults without a file. */
+        EndpointConfig loadEndpoints() {
+            return endpointConfig == null ? EndpointConfig.defaults() : EndpointConfig.load(endpointConfig);
+        }
     }
 
     private final Options options;
@@ -57,6 +64,7 @@ public final class Daemon implements AutoCloseable {
     private final long startedNanos = System.nanoTime();
     private final long[] readByKind = new long[EventKind.MAX];
     private final int probesAttached;
+    private volatile boolean reloadRequested;
 
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
@@ -74,7 +82,7 @@ public final class Daemon implements AutoCloseable {
                         + "); stop it first");
             }
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
-                    !options.resetConfig());
+                    !options.resetConfig(), options.loadEndpoints());
             m = AgentMetrics.start(options.metricsAddress(), s);
         } catch (IOException e) {
             closeQuietly(s, m, l, ch);
@@ -132,8 +140,26 @@ public final class Daemon implements AutoCloseable {
         return session.bpf().configReused();
     }
 
+    /** Ask the consumer loop to re-read the endpoint config (what SIGHUP does). */
+    public void requestReload() {
+        reloadRequested = true;
+    }
+
+    /** Re-read the endpoint config; a bad file keeps the running config and says why. */
+    void reloadEndpoints() {
+        try {
+            EndpointConfig next = options.loadEndpoints();
+            session.bpf().endpointMaps().install(next);
+            log.accept("endpoints reloaded: " + next.endpoints().size() + " endpoint(s)"
+                    + (options.endpointConfig() == null ? " (defaults)" : " from " + options.endpointConfig()));
+        } catch (ConfigException e) {
+            log.accept("endpoints not reloaded, keeping the running config: " + e.getMessage());
+        }
+    }
+
     /** Consume, control and report until {@code stop}; then detach and drain. */
     public void run(BooleanSupplier stop, Duration summaryInterval) {
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
         EventView view = new EventView();
         // the per-event path: what cannot be read from a kernel map, nothing allocated
         RecordHandler handler = (data, offset, length) -> {
@@ -147,6 +173,10 @@ public final class Daemon implements AutoCloseable {
         while (!stop.getAsBoolean()) {
             session.ring().poll(handler, options.pollMs());
             long now = System.nanoTime();
+            if (reloadRequested) {
+                reloadRequested = false;
+                reloadEndpoints();
+            }
             if (now >= nextTick) {
                 degrader.tick();
                 publishState(now);

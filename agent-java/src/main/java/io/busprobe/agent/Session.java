@@ -3,6 +3,7 @@ package io.busprobe.agent;
 import io.busprobe.bpf.BusprobeObject;
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ringbuf.RecordHandler;
@@ -43,14 +44,16 @@ public final class Session implements AutoCloseable {
 
     /** Open, configure, load and attach, then map the ring. Releases everything on failure. */
     public static Session start(Set<Family> families, long ringSize) {
-        return start(families, ringSize, null, false);
+        return start(families, ringSize, null, false, EndpointConfig.defaults());
     }
 
     /**
      * As {@link #start(Set, long)}, pinning the control maps under {@code pinDir}
-     * (null: no pins) and, with {@code reuseConfig}, keeping a pinned operator config.
+     * (null: no pins), with {@code reuseConfig} keeping a pinned operator config,
+     * and labelling sockets with the given bus endpoints.
      */
-    public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig) {
+    public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
+                                EndpointConfig endpoints) {
         BusprobeObject bpf = BusprobeObject.open();
         try {
             bpf.ringSize(ringSize).families(families);
@@ -58,6 +61,8 @@ public final class Session implements AutoCloseable {
                 bpf.pin(pinDir, reuseConfig);
             }
             bpf.load();
+            // rules before attach: the first event is already labelled
+            bpf.endpointMaps().install(endpoints);
             List<ProbeStatus> probes = bpf.attach();
             RingBuffer ring = RingBuffer.map(bpf.ringFd(), bpf.ringSize());
             return new Session(bpf, ring, probes);

@@ -2,6 +2,7 @@ package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.control.ControlMaps;
+import io.busprobe.control.EndpointMaps;
 import io.busprobe.control.SampleSetting;
 import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
@@ -59,6 +60,7 @@ public final class BusprobeObject implements AutoCloseable {
     private Phase phase = Phase.OPEN;
     private int ringFd = -1;
     private ControlMaps control;
+    private EndpointMaps endpointMaps;
     private Path pinDir;
     private boolean reuseConfig;
     private boolean configReused;
@@ -139,14 +141,17 @@ public final class BusprobeObject implements AutoCloseable {
         try {
             for (Probe p : Probe.values()) {
                 MemorySegment prog = program(p);
-                boolean selected = families.contains(p.family());
+                // the state family is where owners and endpoints are learned: always loaded,
+                // and only its records follow the selection (see below)
+                boolean selected = families.contains(p.family()) || (p.family() == Family.STATE && !families.isEmpty());
                 boolean present = selected && tracepointExists(btf, p);
                 Libbpf.check(Native.bpf_program__set_autoload(prog, selected && present), "bpf_program__set_autoload");
                 if (!selected) {
                     status.put(p, new ProbeStatus(p, ProbeStatus.State.NOT_SELECTED, ""));
                 } else if (!present) {
                     status.put(p, new ProbeStatus(p, ProbeStatus.State.MISSING_TRACEPOINT,
-                            "no " + p.btfTypedef() + " in kernel BTF"));
+                            p.isClassic() ? "no " + p.tracepoint() + " in tracefs (CONFIG_FTRACE_SYSCALLS)"
+                                    : "no " + p.btfTypedef() + " in kernel BTF"));
                 }
             }
         } finally {
@@ -169,9 +174,14 @@ public final class BusprobeObject implements AutoCloseable {
         ringFd = mapFd("rb");
         control = new ControlMaps(mapFd(ControlMaps.SAMPLING), mapFd(ControlMaps.SAMPLING_AUTO),
                 mapFd(ControlMaps.SETTINGS), mapFd(ControlMaps.KIND_STATS), mapFd(ControlMaps.AGENT_STATE));
+        endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.NAMES),
+                mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS), mapFd(EndpointMaps.PEERS));
         if (!configReused) {
             for (Probe p : Probe.values()) {
-                control.sampling(p.kind(), SampleSetting.DEFAULT.withEnabled(status.get(p) == null));
+                if (!p.learnsOnly()) {
+                    control.sampling(p.kind(), SampleSetting.DEFAULT.withEnabled(status.get(p) == null
+                            && families.contains(p.family())));
+                }
             }
             control.settings(Settings.defaults(ringSize));
         }
@@ -219,12 +229,17 @@ public final class BusprobeObject implements AutoCloseable {
     }
 
     /** Maps that live while the daemon lives; unpinned on close. */
-    private static final String[] RUNTIME = {ControlMaps.SAMPLING_AUTO, ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE};
+    private static final String[] RUNTIME = {ControlMaps.SAMPLING_AUTO, ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE,
+        EndpointMaps.ENDPOINTS, EndpointMaps.NAMES, EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS};
     private static final String[] PINNED = {ControlMaps.SAMPLING, ControlMaps.SETTINGS, ControlMaps.SAMPLING_AUTO,
-        ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE};
+        ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE, EndpointMaps.ENDPOINTS, EndpointMaps.NAMES,
+        EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS};
 
     private static boolean tracepointExists(MemorySegment btf, Probe p) {
         try (Arena a = Arena.ofConfined()) {
+            if (p.isClassic()) {
+                return Tracefs.exists(p.tracefsPath());
+            }
             return Native.btf__find_by_name_kind(btf, a.allocateFrom(p.btfTypedef()), Native.BTF_KIND_TYPEDEF()) > 0;
         }
     }
@@ -285,6 +300,12 @@ public final class BusprobeObject implements AutoCloseable {
     public KindStats kindStats(EventKind kind) {
         requireLoaded();
         return control.kindStats(kind);
+    }
+
+    /** The bus-endpoint rules, names and counters of this object. */
+    public EndpointMaps endpointMaps() {
+        requireLoaded();
+        return endpointMaps;
     }
 
     /** The control and counter maps of this object. */

@@ -16,7 +16,10 @@ public enum Probe {
     TCP_RECEIVE_RESET("handle_tcp_receive_reset", "tcp", "tcp_receive_reset", EventKind.RESET_RECEIVED),
     SOCK_RCVQUEUE_FULL("handle_sock_rcvqueue_full", "sock", "sock_rcvqueue_full", EventKind.RCVQUEUE_FULL),
     SOCK_EXCEED_BUF_LIMIT("handle_sock_exceed_buf_limit", "sock", "sock_exceed_buf_limit",
-            EventKind.EXCEED_BUF_LIMIT);
+            EventKind.EXCEED_BUF_LIMIT),
+    /** Not event sources: they learn the owner of accepted sockets for attribution. */
+    SYS_EXIT_ACCEPT4("handle_sys_exit_accept4", "syscalls", "sys_exit_accept4", EventKind.STATE),
+    SYS_EXIT_ACCEPT("handle_sys_exit_accept", "syscalls", "sys_exit_accept", EventKind.STATE);
 
     private final String program;
     private final String system;
@@ -39,9 +42,24 @@ public enum Probe {
         return system + ":" + tracepoint;
     }
 
+    /** A classic tracepoint (found through tracefs) rather than a BTF-enabled raw one. */
+    boolean isClassic() {
+        return system.equals("syscalls");
+    }
+
+    /** Whether this probe only feeds attribution and emits no records of its own. */
+    public boolean learnsOnly() {
+        return isClassic();
+    }
+
     /** The typedef the kernel's BTF has for every raw tracepoint, which tp_btf programs attach through. */
     String btfTypedef() {
         return "btf_trace_" + tracepoint;
+    }
+
+    /** tracefs path of a classic tracepoint, relative to the tracefs mount. */
+    String tracefsPath() {
+        return "events/" + system + "/" + tracepoint;
     }
 
     public EventKind kind() {

@@ -54,7 +54,9 @@ public final class BusprobeCommand implements Runnable {
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("busprobe: " + describe(ex));
             cmd.getErr().flush();
-            return EXIT_FAILURE;
+            // a bad config file is bad input, like a bad flag: exit 2, nothing started
+            return ex instanceof io.busprobe.endpoint.ConfigException ? cmd.getCommandSpec().exitCodeOnInvalidInput()
+                    : EXIT_FAILURE;
         });
         return cl;
     }
@@ -69,7 +71,7 @@ public final class BusprobeCommand implements Runnable {
             return "cannot load libbpf.so.1: install it (apt-get install libbpf1)";
         }
         if (t instanceof NativeException || t instanceof IllegalStateException
-                || t instanceof IllegalArgumentException) {
+                || t instanceof IllegalArgumentException || t instanceof io.busprobe.endpoint.ConfigException) {
             return t.getMessage();
         }
         return t.toString();

@@ -25,7 +25,8 @@ import java.util.function.Consumer;
         footer = {"", "Examples:",
                 "  busprobe run",
                 "  busprobe run --summary-interval 10s --ring-size 16M",
-                "  busprobe run --reset-config --metrics-address 127.0.0.1:9477"})
+                "  busprobe run --reset-config --metrics-address 127.0.0.1:19477",
+                "  busprobe run --config /etc/busprobe/endpoints.yaml   # reload: busprobe endpoints reload"})
 public final class RunCommand implements Callable<Integer> {
     @Option(names = "--summary-interval", paramLabel = "D", defaultValue = "60s",
             converter = Converters.DurationConverter.class,
@@ -47,6 +48,9 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     KernelOptions kernel;
 
+    @Mixin
+    EndpointOptions endpointOptions;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -57,8 +61,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         Consumer<String> log = Daemon.stderrLog(spec.commandLine().getErr());
         long deadline = Deadlines.after(System.nanoTime(), duration);
+        endpointOptions.load(); // validate before anything starts
         Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
-                metricsAddress);
+                metricsAddress, endpointOptions.config);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
             log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",

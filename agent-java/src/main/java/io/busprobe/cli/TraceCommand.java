@@ -48,6 +48,9 @@ public final class TraceCommand implements Callable<Integer> {
     @Mixin
     KernelOptions kernel;
 
+    @Mixin
+    EndpointOptions endpointOptions;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -59,11 +62,13 @@ public final class TraceCommand implements Callable<Integer> {
     }
 
     int run(PrintStream out, java.io.PrintWriter err) {
+        io.busprobe.endpoint.EndpointConfig endpoints = endpointOptions.load();
+        io.busprobe.sink.EndpointNames names = new io.busprobe.sink.EndpointNames(endpoints);
         long start = System.nanoTime();
         long deadline = Deadlines.after(start, duration);
         try (Shutdown shutdown = new Shutdown();
-             Session session = Session.start(kinds, kernel.ringSize);
-             EventSink sink = json ? new JsonSink(out) : new TableSink(out)) {
+             Session session = Session.start(kinds, kernel.ringSize, null, false, endpoints);
+             EventSink sink = json ? new JsonSink(out, names) : new TableSink(out, names)) {
             for (ProbeStatus p : session.probes()) {
                 if (p.state() != ProbeStatus.State.ATTACHED && p.state() != ProbeStatus.State.NOT_SELECTED) {
                     err.println("busprobe: probe disabled: " + p);

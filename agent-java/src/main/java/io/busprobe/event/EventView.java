@@ -42,6 +42,9 @@ public final class EventView {
     private static final long STATE = off("state");
     private static final long FLAGS = off("flags");
     private static final long COMM = off("comm");
+    private static final long CGROUP = off("cgroup_id");
+    private static final long ENDPOINT = off("endpoint");
+    private static final long DIRECTION = off("direction");
     private static final long COMM_LEN = bp_event.comm$layout().byteSize();
 
     private static final long TUPLE = off("tuple");
@@ -63,6 +66,12 @@ public final class EventView {
 
     private static final long S_OLD = off("u", "state") + bp_event_state.old_state$offset();
     private static final long S_NEW = off("u", "state") + bp_event_state.new_state$offset();
+    private static final long S_RETRANS = off("u", "state") + bp_event_state.total_retrans$offset();
+    private static final long S_BYTES_SENT = off("u", "state") + bp_event_state.bytes_sent$offset();
+    private static final long S_BYTES_RECEIVED = off("u", "state") + bp_event_state.bytes_received$offset();
+    private static final long S_SEGS_OUT = off("u", "state") + bp_event_state.segs_out$offset();
+    private static final long S_SEGS_IN = off("u", "state") + bp_event_state.segs_in$offset();
+    private static final long S_DURATION = off("u", "state") + bp_event_state.duration_ns$offset();
     private static final long RST_REASON = off("u", "reset") + bp_event_reset.reason$offset();
 
     private static final long PRESSURE = off("u", "pressure");
@@ -78,6 +87,7 @@ public final class EventView {
     public static final int AF_INET6 = 10;
     public static final int FLAG_TASK_VALID = io.busprobe.bindings.Native.BP_F_TASK_VALID();
     public static final int FLAG_NO_SOCKET = io.busprobe.bindings.Native.BP_F_NO_SOCKET();
+    public static final int FLAG_OWNER = io.busprobe.bindings.Native.BP_F_OWNER();
 
     private MemorySegment seg = MemorySegment.NULL;
     private long base;
@@ -133,6 +143,26 @@ public final class EventView {
 
     public int flags() {
         return Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, base + FLAGS));
+    }
+
+    /** Bus endpoint id (0: other); names come from the endpoint config. */
+    public int endpoint() {
+        return Short.toUnsignedInt(seg.get(ValueLayout.JAVA_SHORT, base + ENDPOINT));
+    }
+
+    /** {@code BP_DIR_*}: 0 none, 1 this host is the client, 2 the server. */
+    public int direction() {
+        return Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, base + DIRECTION));
+    }
+
+    /** cgroup id of the owner (or of the current task when that is meaningful), else 0. */
+    public long cgroupId() {
+        return seg.get(ValueLayout.JAVA_LONG, base + CGROUP);
+    }
+
+    /** Whether pid/comm/cgroup are the socket's owner, learned where it acted on the socket. */
+    public boolean ownerKnown() {
+        return (flags() & FLAG_OWNER) != 0;
     }
 
     /** Whether pid/comm name the task the event is about, not one a softirq interrupted. */
@@ -234,6 +264,32 @@ public final class EventView {
 
     public int newState() {
         return Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, base + S_NEW));
+    }
+
+    /** State events: the socket's tp->total_retrans at the transition. */
+    public long stateTotalRetrans() {
+        return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + S_RETRANS));
+    }
+
+    public long stateBytesSent() {
+        return seg.get(ValueLayout.JAVA_LONG, base + S_BYTES_SENT);
+    }
+
+    public long stateBytesReceived() {
+        return seg.get(ValueLayout.JAVA_LONG, base + S_BYTES_RECEIVED);
+    }
+
+    public long stateSegsOut() {
+        return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + S_SEGS_OUT));
+    }
+
+    public long stateSegsIn() {
+        return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + S_SEGS_IN));
+    }
+
+    /** Connection age at this transition, 0 when busprobe did not see it start. */
+    public long stateDurationNanos() {
+        return seg.get(ValueLayout.JAVA_LONG, base + S_DURATION);
     }
 
     // reset

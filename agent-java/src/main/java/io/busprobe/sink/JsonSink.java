@@ -20,8 +20,14 @@ import java.util.Map;
  */
 public final class JsonSink implements EventSink {
     private final JsonGenerator gen;
+    private final EndpointNames endpoints;
 
     public JsonSink(OutputStream out) {
+        this(out, new EndpointNames(io.busprobe.endpoint.EndpointConfig.defaults()));
+    }
+
+    public JsonSink(OutputStream out, EndpointNames endpoints) {
+        this.endpoints = endpoints;
         // one object per line: the newline is written explicitly, so no root separator
         JsonFactory factory = JsonFactory.builder().rootValueSeparator((String) null).build();
         this.gen = factory.createGenerator(ObjectWriteContext.empty(), out);
@@ -44,6 +50,11 @@ public final class JsonSink implements EventSink {
         gen.writeNumberProperty("tid", ev.tid());
         gen.writeStringProperty("comm", ev.comm());
         gen.writeBooleanProperty("task_valid", ev.taskValid());
+        gen.writeBooleanProperty("owner", ev.ownerKnown());
+        gen.writeNumberProperty("cgroup_id", ev.cgroupId());
+        gen.writeStringProperty("endpoint", endpoints.name(ev.endpoint()));
+        gen.writeStringProperty("bus", endpoints.bus(ev.endpoint()));
+        gen.writeStringProperty("direction", EndpointNames.direction(ev.direction()));
         gen.writeNumberProperty("netns", ev.netns());
         gen.writeNumberProperty("sock_cookie", ev.sockCookie());
         gen.writeNumberProperty("protocol", ev.protocol());
@@ -61,6 +72,12 @@ public final class JsonSink implements EventSink {
                 case STATE -> {
                     gen.writeStringProperty("old_state", TcpState.name(ev.oldState()));
                     gen.writeStringProperty("new_state", TcpState.name(ev.newState()));
+                    gen.writeNumberProperty("total_retrans", ev.stateTotalRetrans());
+                    gen.writeNumberProperty("bytes_sent", ev.stateBytesSent());
+                    gen.writeNumberProperty("bytes_received", ev.stateBytesReceived());
+                    gen.writeNumberProperty("segs_out", ev.stateSegsOut());
+                    gen.writeNumberProperty("segs_in", ev.stateSegsIn());
+                    gen.writeNumberProperty("duration_ns", ev.stateDurationNanos());
                 }
                 case RESET_SENT, RESET_RECEIVED -> gen.writeNumberProperty("reason", ev.resetReason());
                 case RCVQUEUE_FULL, EXCEED_BUF_LIMIT -> {

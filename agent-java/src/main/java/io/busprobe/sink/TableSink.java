@@ -11,27 +11,33 @@ import java.util.Map;
 
 /** Human-readable columns in the style of bcc's tcpretrans/tcpstates. */
 public final class TableSink implements EventSink {
-    private static final String FORMAT = "%-12s %-17s %7s %-16s %-22s %-22s %-12s %s%n";
+    private static final String FORMAT = "%-12s %-17s %7s %-16s %-22s %-22s %-12s %-16s %s%n";
 
     private final PrintStream out;
+    private final EndpointNames endpoints;
     private final long startNanos = System.nanoTime();
     private boolean header;
 
-    public TableSink(PrintStream out) {
+    public TableSink(PrintStream out, EndpointNames endpoints) {
         this.out = out;
+        this.endpoints = endpoints;
     }
 
     @Override
     public void event(EventView ev) {
         if (!header) {
-            out.printf(FORMAT, "TIME(s)", "KIND", "PID", "COMM", "LADDR:LPORT", "RADDR:RPORT", "STATE", "DETAIL");
+            out.printf(FORMAT, "TIME(s)", "KIND", "PID", "COMM", "LADDR:LPORT", "RADDR:RPORT", "STATE", "ENDPOINT",
+                    "DETAIL");
             header = true;
         }
         EventKind kind = ev.kind();
         String detail = kind == null ? "" : switch (kind) {
             case RETRANSMIT, RETRANSMIT_SYNACK -> "segs=" + ev.retransmitSegs() + " "
                     + RetransKind.name(ev.retransmitKind()) + (ev.retransmitErr() != 0 ? " err=" + ev.retransmitErr() : "");
-            case STATE -> TcpState.name(ev.oldState()) + " -> " + TcpState.name(ev.newState());
+            case STATE -> TcpState.name(ev.oldState()) + " -> " + TcpState.name(ev.newState())
+                    + (ev.newState() == 7 && ev.stateSegsOut() > 0 ? String.format(" tx=%dB rx=%dB retrans=%d%s",
+                    ev.stateBytesSent(), ev.stateBytesReceived(), ev.stateTotalRetrans(),
+                    ev.stateDurationNanos() > 0 ? String.format(" %.3fs", ev.stateDurationNanos() / 1e9) : "") : "");
             case RESET_SENT, RESET_RECEIVED -> ev.resetReason() != 0 ? "reason=" + ev.resetReason() : "";
             case RCVQUEUE_FULL -> "rmem=" + ev.rmemAlloc() + "/" + ev.rcvbuf() + " truesize=" + ev.truesize();
             case EXCEED_BUF_LIMIT -> ev.memKind() + " rmem=" + ev.rmemAlloc() + " wmem=" + ev.wmemQueued();
@@ -44,7 +50,9 @@ public final class TableSink implements EventSink {
                 task ? ev.comm() : "-",
                 endpoint(Addresses.source(ev), ev.sport(), ev.family()),
                 endpoint(Addresses.destination(ev), ev.dport(), ev.family()),
-                TcpState.name(ev.state()), detail);
+                TcpState.name(ev.state()),
+                endpoints.name(ev.endpoint()) + (ev.direction() == 0 ? "" : "/" + EndpointNames.direction(ev.direction())),
+                detail);
     }
 
     private static String endpoint(String addr, int port, int family) {

@@ -60,6 +60,15 @@ public class Native extends Native$shared {
     public static int EPOLL_CTL_ADD() {
         return EPOLL_CTL_ADD;
     }
+    private static final int BTF_KIND_FUNC = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * #define BTF_KIND_FUNC 12
+     * }
+     */
+    public static int BTF_KIND_FUNC() {
+        return BTF_KIND_FUNC;
+    }
     private static final int BP_F_TASK_VALID = (int)1L;
     /**
      * {@snippet lang=c :
@@ -77,6 +86,15 @@ public class Native extends Native$shared {
      */
     public static int BP_F_NO_SOCKET() {
         return BP_F_NO_SOCKET;
+    }
+    private static final int BP_F_OWNER = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_F_OWNER 4
+     * }
+     */
+    public static int BP_F_OWNER() {
+        return BP_F_OWNER;
     }
     private static final int BP_MEM_SEND = (int)0L;
     /**
@@ -105,10 +123,55 @@ public class Native extends Native$shared {
     public static int BP_TUPLE_SIZE() {
         return BP_TUPLE_SIZE;
     }
-    private static final int BP_EVENT_SIZE = (int)120L;
+    private static final int BP_DIR_NONE = (int)0L;
     /**
      * {@snippet lang=c :
-     * #define BP_EVENT_SIZE 120
+     * #define BP_DIR_NONE 0
+     * }
+     */
+    public static int BP_DIR_NONE() {
+        return BP_DIR_NONE;
+    }
+    private static final int BP_DIR_CLIENT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DIR_CLIENT 1
+     * }
+     */
+    public static int BP_DIR_CLIENT() {
+        return BP_DIR_CLIENT;
+    }
+    private static final int BP_DIR_SERVER = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DIR_SERVER 2
+     * }
+     */
+    public static int BP_DIR_SERVER() {
+        return BP_DIR_SERVER;
+    }
+    private static final int BP_DIRS = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DIRS 3
+     * }
+     */
+    public static int BP_DIRS() {
+        return BP_DIRS;
+    }
+    private static final int BP_MAX_ENDPOINTS = (int)64L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_MAX_ENDPOINTS 64
+     * }
+     */
+    public static int BP_MAX_ENDPOINTS() {
+        return BP_MAX_ENDPOINTS;
+    }
+    private static final int BP_EVENT_SIZE = (int)144L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_EVENT_SIZE 144
      * }
      */
     public static int BP_EVENT_SIZE() {
@@ -176,6 +239,87 @@ public class Native extends Native$shared {
      */
     public static int BP_AGENT_STATE_SIZE() {
         return BP_AGENT_STATE_SIZE;
+    }
+    private static final int BP_ENDPOINT_KEY_SIZE = (int)24L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_ENDPOINT_KEY_SIZE 24
+     * }
+     */
+    public static int BP_ENDPOINT_KEY_SIZE() {
+        return BP_ENDPOINT_KEY_SIZE;
+    }
+    private static final int BP_ENDPOINT_KEY_BITS = (int)152L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_ENDPOINT_KEY_BITS 152
+     * }
+     */
+    public static int BP_ENDPOINT_KEY_BITS() {
+        return BP_ENDPOINT_KEY_BITS;
+    }
+    private static final int BP_ENDPOINT_NAME_SIZE = (int)40L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_ENDPOINT_NAME_SIZE 40
+     * }
+     */
+    public static int BP_ENDPOINT_NAME_SIZE() {
+        return BP_ENDPOINT_NAME_SIZE;
+    }
+    private static final int BP_LIFETIME_SLOTS = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_LIFETIME_SLOTS 32
+     * }
+     */
+    public static int BP_LIFETIME_SLOTS() {
+        return BP_LIFETIME_SLOTS;
+    }
+    private static final int BP_ENDPOINT_STATS_SIZE = (int)344L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_ENDPOINT_STATS_SIZE 344
+     * }
+     */
+    public static int BP_ENDPOINT_STATS_SIZE() {
+        return BP_ENDPOINT_STATS_SIZE;
+    }
+    private static final int BP_PROC_KEY_SIZE = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_PROC_KEY_SIZE 8
+     * }
+     */
+    public static int BP_PROC_KEY_SIZE() {
+        return BP_PROC_KEY_SIZE;
+    }
+    private static final int BP_PROC_STATS_SIZE = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_PROC_STATS_SIZE 32
+     * }
+     */
+    public static int BP_PROC_STATS_SIZE() {
+        return BP_PROC_STATS_SIZE;
+    }
+    private static final int BP_PEER_KEY_SIZE = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_PEER_KEY_SIZE 20
+     * }
+     */
+    public static int BP_PEER_KEY_SIZE() {
+        return BP_PEER_KEY_SIZE;
+    }
+    private static final int BP_PEER_STATS_SIZE = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_PEER_STATS_SIZE 16
+     * }
+     */
+    public static int BP_PEER_STATS_SIZE() {
+        return BP_PEER_STATS_SIZE;
     }
 
     private static class close {
@@ -689,6 +833,67 @@ public class Native extends Native$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class kill {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_INT,
+            Native.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("kill");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static FunctionDescriptor kill$descriptor() {
+        return kill.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static MethodHandle kill$handle() {
+        return kill.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static MemorySegment kill$address() {
+        return kill.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static int kill(int __pid, int __sig) {
+        var mh$ = kill.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("kill", __pid, __sig);
+            }
+            return (int)mh$.invokeExact(__pid, __sig);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int BPF_ANY = (int)0L;
     /**
      * {@snippet lang=c :
@@ -862,6 +1067,129 @@ public class Native extends Native$shared {
                 traceDowncall("bpf_map_lookup_elem", fd, key, value);
             }
             return (int)mh$.invokeExact(fd, key, value);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bpf_map_delete_elem {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_INT,
+            Native.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bpf_map_delete_elem");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int bpf_map_delete_elem(int fd, const void *key)
+     * }
+     */
+    public static FunctionDescriptor bpf_map_delete_elem$descriptor() {
+        return bpf_map_delete_elem.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int bpf_map_delete_elem(int fd, const void *key)
+     * }
+     */
+    public static MethodHandle bpf_map_delete_elem$handle() {
+        return bpf_map_delete_elem.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int bpf_map_delete_elem(int fd, const void *key)
+     * }
+     */
+    public static MemorySegment bpf_map_delete_elem$address() {
+        return bpf_map_delete_elem.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int bpf_map_delete_elem(int fd, const void *key)
+     * }
+     */
+    public static int bpf_map_delete_elem(int fd, MemorySegment key) {
+        var mh$ = bpf_map_delete_elem.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bpf_map_delete_elem", fd, key);
+            }
+            return (int)mh$.invokeExact(fd, key);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bpf_map_get_next_key {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_INT,
+            Native.C_POINTER,
+            Native.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bpf_map_get_next_key");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int bpf_map_get_next_key(int fd, const void *key, void *next_key)
+     * }
+     */
+    public static FunctionDescriptor bpf_map_get_next_key$descriptor() {
+        return bpf_map_get_next_key.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int bpf_map_get_next_key(int fd, const void *key, void *next_key)
+     * }
+     */
+    public static MethodHandle bpf_map_get_next_key$handle() {
+        return bpf_map_get_next_key.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int bpf_map_get_next_key(int fd, const void *key, void *next_key)
+     * }
+     */
+    public static MemorySegment bpf_map_get_next_key$address() {
+        return bpf_map_get_next_key.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int bpf_map_get_next_key(int fd, const void *key, void *next_key)
+     * }
+     */
+    public static int bpf_map_get_next_key(int fd, MemorySegment key, MemorySegment next_key) {
+        var mh$ = bpf_map_get_next_key.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bpf_map_get_next_key", fd, key, next_key);
+            }
+            return (int)mh$.invokeExact(fd, key, next_key);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

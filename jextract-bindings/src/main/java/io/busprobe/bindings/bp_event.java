@@ -17,12 +17,16 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  * struct bp_event {
  *     __u64 ts_ns;
  *     __u64 sock_cookie;
+ *     __u64 cgroup_id;
  *     __u32 pid;
  *     __u32 tid;
  *     __u32 netns;
  *     __u16 kind;
  *     __u8 state;
  *     __u8 flags;
+ *     __u16 endpoint;
+ *     __u8 direction;
+ *     __u8 _pad[5];
  *     __u8 comm[16];
  *     struct bp_tuple tuple;
  *     union {
@@ -43,12 +47,16 @@ public class bp_event {
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
         Native.C_LONG_LONG.withName("ts_ns"),
         Native.C_LONG_LONG.withName("sock_cookie"),
+        Native.C_LONG_LONG.withName("cgroup_id"),
         Native.C_INT.withName("pid"),
         Native.C_INT.withName("tid"),
         Native.C_INT.withName("netns"),
         Native.C_SHORT.withName("kind"),
         Native.C_CHAR.withName("state"),
         Native.C_CHAR.withName("flags"),
+        Native.C_SHORT.withName("endpoint"),
+        Native.C_CHAR.withName("direction"),
+        MemoryLayout.sequenceLayout(5, Native.C_CHAR).withName("_pad"),
         MemoryLayout.sequenceLayout(16, Native.C_CHAR).withName("comm"),
         bp_tuple.layout().withName("tuple"),
         bp_event.u.layout().withName("u")
@@ -147,6 +155,50 @@ public class bp_event {
      */
     public static void sock_cookie(MemorySegment struct, long fieldValue) {
         struct.set(sock_cookie$LAYOUT, sock_cookie$OFFSET, fieldValue);
+    }
+
+    private static final OfLong cgroup_id$LAYOUT = (OfLong)$LAYOUT.select(groupElement("cgroup_id"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 cgroup_id
+     * }
+     */
+    public static final OfLong cgroup_id$layout() {
+        return cgroup_id$LAYOUT;
+    }
+
+    private static final long cgroup_id$OFFSET = $LAYOUT.byteOffset(groupElement("cgroup_id"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 cgroup_id
+     * }
+     */
+    public static final long cgroup_id$offset() {
+        return cgroup_id$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 cgroup_id
+     * }
+     */
+    public static long cgroup_id(MemorySegment struct) {
+        return struct.get(cgroup_id$LAYOUT, cgroup_id$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 cgroup_id
+     * }
+     */
+    public static void cgroup_id(MemorySegment struct, long fieldValue) {
+        struct.set(cgroup_id$LAYOUT, cgroup_id$OFFSET, fieldValue);
     }
 
     private static final OfInt pid$LAYOUT = (OfInt)$LAYOUT.select(groupElement("pid"));
@@ -413,6 +465,171 @@ public class bp_event {
         struct.set(flags$LAYOUT, flags$OFFSET, fieldValue);
     }
 
+    private static final OfShort endpoint$LAYOUT = (OfShort)$LAYOUT.select(groupElement("endpoint"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u16 endpoint
+     * }
+     */
+    public static final OfShort endpoint$layout() {
+        return endpoint$LAYOUT;
+    }
+
+    private static final long endpoint$OFFSET = $LAYOUT.byteOffset(groupElement("endpoint"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u16 endpoint
+     * }
+     */
+    public static final long endpoint$offset() {
+        return endpoint$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u16 endpoint
+     * }
+     */
+    public static short endpoint(MemorySegment struct) {
+        return struct.get(endpoint$LAYOUT, endpoint$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u16 endpoint
+     * }
+     */
+    public static void endpoint(MemorySegment struct, short fieldValue) {
+        struct.set(endpoint$LAYOUT, endpoint$OFFSET, fieldValue);
+    }
+
+    private static final OfByte direction$LAYOUT = (OfByte)$LAYOUT.select(groupElement("direction"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u8 direction
+     * }
+     */
+    public static final OfByte direction$layout() {
+        return direction$LAYOUT;
+    }
+
+    private static final long direction$OFFSET = $LAYOUT.byteOffset(groupElement("direction"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u8 direction
+     * }
+     */
+    public static final long direction$offset() {
+        return direction$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u8 direction
+     * }
+     */
+    public static byte direction(MemorySegment struct) {
+        return struct.get(direction$LAYOUT, direction$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u8 direction
+     * }
+     */
+    public static void direction(MemorySegment struct, byte fieldValue) {
+        struct.set(direction$LAYOUT, direction$OFFSET, fieldValue);
+    }
+
+    private static final SequenceLayout _pad$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("_pad"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static final SequenceLayout _pad$layout() {
+        return _pad$LAYOUT;
+    }
+
+    private static final long _pad$OFFSET = $LAYOUT.byteOffset(groupElement("_pad"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static final long _pad$offset() {
+        return _pad$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static MemorySegment _pad(MemorySegment struct) {
+        return struct.asSlice(_pad$OFFSET, _pad$LAYOUT.byteSize());
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static void _pad(MemorySegment struct, MemorySegment fieldValue) {
+        MemorySegment.copy(fieldValue, 0L, struct, _pad$OFFSET, _pad$LAYOUT.byteSize());
+    }
+
+    private static long[] _pad$DIMS = { 5 };
+
+    /**
+     * Dimensions for array field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static long[] _pad$dimensions() {
+        return _pad$DIMS;
+    }
+    private static final VarHandle _pad$ELEM_HANDLE = _pad$LAYOUT.varHandle(sequenceElement());
+
+    /**
+     * Indexed getter for field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static byte _pad(MemorySegment struct, long index0) {
+        return (byte)_pad$ELEM_HANDLE.get(struct, _pad$OFFSET, index0);
+    }
+
+    /**
+     * Indexed setter for field:
+     * {@snippet lang=c :
+     * __u8 _pad[5]
+     * }
+     */
+    public static void _pad(MemorySegment struct, long index0, byte fieldValue) {
+        _pad$ELEM_HANDLE.set(struct, _pad$OFFSET, index0, fieldValue);
+    }
+
     private static final SequenceLayout comm$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("comm"));
 
     /**
@@ -555,7 +772,7 @@ public class bp_event {
             bp_event_state.layout().withName("state"),
             bp_event_reset.layout().withName("reset"),
             bp_event_pressure.layout().withName("pressure")
-        ).withName("$anon$115:2");
+        ).withName("$anon$139:2");
 
         /**
          * The layout of this union

@@ -17,7 +17,13 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  * struct bp_event_state {
  *     __u8 old_state;
  *     __u8 new_state;
- *     __u8 _pad[6];
+ *     __u8 _pad[2];
+ *     __u32 total_retrans;
+ *     __u64 bytes_sent;
+ *     __u64 bytes_received;
+ *     __u32 segs_out;
+ *     __u32 segs_in;
+ *     __u64 duration_ns;
  * }
  * }
  */
@@ -30,7 +36,13 @@ public class bp_event_state {
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
         Native.C_CHAR.withName("old_state"),
         Native.C_CHAR.withName("new_state"),
-        MemoryLayout.sequenceLayout(6, Native.C_CHAR).withName("_pad")
+        MemoryLayout.sequenceLayout(2, Native.C_CHAR).withName("_pad"),
+        Native.C_INT.withName("total_retrans"),
+        Native.C_LONG_LONG.withName("bytes_sent"),
+        Native.C_LONG_LONG.withName("bytes_received"),
+        Native.C_INT.withName("segs_out"),
+        Native.C_INT.withName("segs_in"),
+        Native.C_LONG_LONG.withName("duration_ns")
     ).withName("bp_event_state");
 
     /**
@@ -133,7 +145,7 @@ public class bp_event_state {
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static final SequenceLayout _pad$layout() {
@@ -145,7 +157,7 @@ public class bp_event_state {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static final long _pad$offset() {
@@ -155,7 +167,7 @@ public class bp_event_state {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static MemorySegment _pad(MemorySegment struct) {
@@ -165,19 +177,19 @@ public class bp_event_state {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static void _pad(MemorySegment struct, MemorySegment fieldValue) {
         MemorySegment.copy(fieldValue, 0L, struct, _pad$OFFSET, _pad$LAYOUT.byteSize());
     }
 
-    private static long[] _pad$DIMS = { 6 };
+    private static long[] _pad$DIMS = { 2 };
 
     /**
      * Dimensions for array field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static long[] _pad$dimensions() {
@@ -188,7 +200,7 @@ public class bp_event_state {
     /**
      * Indexed getter for field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static byte _pad(MemorySegment struct, long index0) {
@@ -198,11 +210,275 @@ public class bp_event_state {
     /**
      * Indexed setter for field:
      * {@snippet lang=c :
-     * __u8 _pad[6]
+     * __u8 _pad[2]
      * }
      */
     public static void _pad(MemorySegment struct, long index0, byte fieldValue) {
         _pad$ELEM_HANDLE.set(struct, _pad$OFFSET, index0, fieldValue);
+    }
+
+    private static final OfInt total_retrans$LAYOUT = (OfInt)$LAYOUT.select(groupElement("total_retrans"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 total_retrans
+     * }
+     */
+    public static final OfInt total_retrans$layout() {
+        return total_retrans$LAYOUT;
+    }
+
+    private static final long total_retrans$OFFSET = $LAYOUT.byteOffset(groupElement("total_retrans"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 total_retrans
+     * }
+     */
+    public static final long total_retrans$offset() {
+        return total_retrans$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 total_retrans
+     * }
+     */
+    public static int total_retrans(MemorySegment struct) {
+        return struct.get(total_retrans$LAYOUT, total_retrans$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 total_retrans
+     * }
+     */
+    public static void total_retrans(MemorySegment struct, int fieldValue) {
+        struct.set(total_retrans$LAYOUT, total_retrans$OFFSET, fieldValue);
+    }
+
+    private static final OfLong bytes_sent$LAYOUT = (OfLong)$LAYOUT.select(groupElement("bytes_sent"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 bytes_sent
+     * }
+     */
+    public static final OfLong bytes_sent$layout() {
+        return bytes_sent$LAYOUT;
+    }
+
+    private static final long bytes_sent$OFFSET = $LAYOUT.byteOffset(groupElement("bytes_sent"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 bytes_sent
+     * }
+     */
+    public static final long bytes_sent$offset() {
+        return bytes_sent$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 bytes_sent
+     * }
+     */
+    public static long bytes_sent(MemorySegment struct) {
+        return struct.get(bytes_sent$LAYOUT, bytes_sent$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 bytes_sent
+     * }
+     */
+    public static void bytes_sent(MemorySegment struct, long fieldValue) {
+        struct.set(bytes_sent$LAYOUT, bytes_sent$OFFSET, fieldValue);
+    }
+
+    private static final OfLong bytes_received$LAYOUT = (OfLong)$LAYOUT.select(groupElement("bytes_received"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 bytes_received
+     * }
+     */
+    public static final OfLong bytes_received$layout() {
+        return bytes_received$LAYOUT;
+    }
+
+    private static final long bytes_received$OFFSET = $LAYOUT.byteOffset(groupElement("bytes_received"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 bytes_received
+     * }
+     */
+    public static final long bytes_received$offset() {
+        return bytes_received$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 bytes_received
+     * }
+     */
+    public static long bytes_received(MemorySegment struct) {
+        return struct.get(bytes_received$LAYOUT, bytes_received$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 bytes_received
+     * }
+     */
+    public static void bytes_received(MemorySegment struct, long fieldValue) {
+        struct.set(bytes_received$LAYOUT, bytes_received$OFFSET, fieldValue);
+    }
+
+    private static final OfInt segs_out$LAYOUT = (OfInt)$LAYOUT.select(groupElement("segs_out"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 segs_out
+     * }
+     */
+    public static final OfInt segs_out$layout() {
+        return segs_out$LAYOUT;
+    }
+
+    private static final long segs_out$OFFSET = $LAYOUT.byteOffset(groupElement("segs_out"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 segs_out
+     * }
+     */
+    public static final long segs_out$offset() {
+        return segs_out$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 segs_out
+     * }
+     */
+    public static int segs_out(MemorySegment struct) {
+        return struct.get(segs_out$LAYOUT, segs_out$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 segs_out
+     * }
+     */
+    public static void segs_out(MemorySegment struct, int fieldValue) {
+        struct.set(segs_out$LAYOUT, segs_out$OFFSET, fieldValue);
+    }
+
+    private static final OfInt segs_in$LAYOUT = (OfInt)$LAYOUT.select(groupElement("segs_in"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 segs_in
+     * }
+     */
+    public static final OfInt segs_in$layout() {
+        return segs_in$LAYOUT;
+    }
+
+    private static final long segs_in$OFFSET = $LAYOUT.byteOffset(groupElement("segs_in"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 segs_in
+     * }
+     */
+    public static final long segs_in$offset() {
+        return segs_in$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 segs_in
+     * }
+     */
+    public static int segs_in(MemorySegment struct) {
+        return struct.get(segs_in$LAYOUT, segs_in$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 segs_in
+     * }
+     */
+    public static void segs_in(MemorySegment struct, int fieldValue) {
+        struct.set(segs_in$LAYOUT, segs_in$OFFSET, fieldValue);
+    }
+
+    private static final OfLong duration_ns$LAYOUT = (OfLong)$LAYOUT.select(groupElement("duration_ns"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 duration_ns
+     * }
+     */
+    public static final OfLong duration_ns$layout() {
+        return duration_ns$LAYOUT;
+    }
+
+    private static final long duration_ns$OFFSET = $LAYOUT.byteOffset(groupElement("duration_ns"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 duration_ns
+     * }
+     */
+    public static final long duration_ns$offset() {
+        return duration_ns$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 duration_ns
+     * }
+     */
+    public static long duration_ns(MemorySegment struct) {
+        return struct.get(duration_ns$LAYOUT, duration_ns$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 duration_ns
+     * }
+     */
+    public static void duration_ns(MemorySegment struct, long fieldValue) {
+        struct.set(duration_ns$LAYOUT, duration_ns$OFFSET, fieldValue);
     }
 
     /**

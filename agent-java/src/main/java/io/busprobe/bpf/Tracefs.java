@@ -1,0 +1,34 @@
+package io.busprobe.bpf;
+
+import io.busprobe.ffi.NativeException;
+import io.busprobe.ffi.Sys;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * tracefs, which libbpf reads to attach classic tracepoints. Mounted at
+ * /sys/kernel/tracing on first use when the system has not done it.
+ */
+final class Tracefs {
+    private static final Path MOUNT = Path.of("/sys/kernel/tracing");
+    private static final Path LEGACY = Path.of("/sys/kernel/debug/tracing");
+
+    private Tracefs() {
+    }
+
+    /** Whether {@code relative} (e.g. events/syscalls/sys_exit_accept4) exists, mounting tracefs if needed. */
+    static boolean exists(String relative) {
+        if (Files.exists(MOUNT.resolve(relative)) || Files.exists(LEGACY.resolve(relative))) {
+            return true;
+        }
+        if (!Files.exists(MOUNT.resolve("events")) && Files.isDirectory(MOUNT)) {
+            try {
+                Sys.mount("nodev", MOUNT.toString(), "tracefs");
+            } catch (NativeException e) {
+                return false; // reported as a missing tracepoint, the rest runs
+            }
+        }
+        return Files.exists(MOUNT.resolve(relative));
+    }
+}

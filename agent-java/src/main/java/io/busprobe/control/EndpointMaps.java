@@ -1,0 +1,301 @@
+package io.busprobe.control;
+
+import io.busprobe.bindings.Native;
+import io.busprobe.bindings.bp_endpoint_key;
+import io.busprobe.bindings.bp_endpoint_name;
+import io.busprobe.bindings.bp_endpoint_stats;
+import io.busprobe.bindings.bp_peer_key;
+import io.busprobe.bindings.bp_peer_stats;
+import io.busprobe.bindings.bp_proc_key;
+import io.busprobe.bindings.bp_proc_stats;
+import io.busprobe.endpoint.Direction;
+import io.busprobe.endpoint.Endpoint;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.endpoint.LpmEntry;
+import io.busprobe.ffi.Errno;
+import io.busprobe.ffi.Libbpf;
+import io.busprobe.ffi.Sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The bus-endpoint maps: the rules the kernel matches sockets against
+ * ({@code endpoints}, an LPM trie), the names the CLI shows
+ * ({@code endpoint_names}), and the exact per-endpoint counters and
+ * worst-offender tables the probes fill.
+ *
+ * {@snippet :
+ * EndpointMaps maps = bpf.endpointMaps();
+ * maps.install(EndpointConfig.defaults());
+ * EndpointMaps.Totals t = maps.totals(1, Direction.CLIENT);
+ * }
+ */
+public final class EndpointMaps implements AutoCloseable {
+    public static final String ENDPOINTS = "endpoints";
+    public static final String NAMES = "endpoint_names";
+    public static final String STATS = "endpoint_stats";
+    public static final String PROCS = "endpoint_procs";
+    public static final String PEERS = "endpoint_peers";
+    public static final String[] ALL = {ENDPOINTS, NAMES, STATS, PROCS, PEERS};
+    public static final int MAX_ENDPOINTS = Native.BP_MAX_ENDPOINTS();
+    public static final int DIRS = Native.BP_DIRS();
+    public static final int LIFETIME_SLOTS = Native.BP_LIFETIME_SLOTS();
+
+    private final int rules;
+    private final int names;
+    private final int stats;
+    private final int procs;
+    private final int peers;
+    private final boolean ownsFds;
+    private final List<LpmEntry> installed = new ArrayList<>();
+
+    public EndpointMaps(int rules, int names, int stats, int procs, int peers) {
+        this(rules, names, stats, procs, peers, false);
+    }
+
+    private EndpointMaps(int rules, int names, int stats, int procs, int peers, boolean ownsFds) {
+        this.rules = rules;
+        this.names = names;
+        this.stats = stats;
+        this.procs = procs;
+        this.peers = peers;
+        this.ownsFds = ownsFds;
+    }
+
+    /** The maps a running daemon pinned under {@code dir}. */
+    public static EndpointMaps openPinned(Path dir) {
+        for (String name : ALL) {
+            if (!Files.exists(dir.resolve(name))) {
+                if (Files.exists(dir) && !Files.isReadable(dir)) {
+                    throw new io.busprobe.ffi.NativeException("open " + dir, Errno.EACCES);
+                }
+                throw new NoDaemonException(dir);
+            }
+        }
+        int[] fds = new int[ALL.length];
+        try {
+            for (int i = 0; i < ALL.length; i++) {
+                fds[i] = ControlMaps.objGet(dir.resolve(ALL[i]));
+            }
+        } catch (RuntimeException e) {
+            for (int fd : fds) {
+                if (fd > 0) {
+                    Sys.close(fd);
+                }
+            }
+            throw e;
+        }
+        return new EndpointMaps(fds[0], fds[1], fds[2], fds[3], fds[4], true);
+    }
+
+    /**
+     * Replace the rules and names with {@code config}'s. New rules go in before
+     * stale ones go out, so no socket is briefly unmatched during a reload.
+     */
+    public void install(EndpointConfig config) {
+        List<LpmEntry> next = config.lpmEntries();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = bp_endpoint_key.allocate(a);
+            MemorySegment value = a.allocate(ValueLayout.JAVA_INT);
+            for (LpmEntry e : next) {
+                writeKey(key, e);
+                value.set(ValueLayout.JAVA_INT, 0, e.endpointId());
+                Libbpf.check(Native.bpf_map_update_elem(rules, key, value, Native.BPF_ANY()),
+                        "bpf_map_update_elem(endpoints)");
+            }
+            for (LpmEntry old : installed) {
+                if (next.stream().noneMatch(n -> n.prefixLen() == old.prefixLen()
+                        && java.util.Arrays.equals(n.data(), old.data()))) {
+                    writeKey(key, old);
+                    int rc = Native.bpf_map_delete_elem(rules, key);
+                    if (rc < 0 && -rc != Errno.ENOENT) {
+                        Libbpf.check(rc, "bpf_map_delete_elem(endpoints)");
+                    }
+                }
+            }
+            MemorySegment idx = a.allocate(ValueLayout.JAVA_INT);
+            MemorySegment name = bp_endpoint_name.allocate(a);
+            for (int id = 0; id < MAX_ENDPOINTS; id++) {
+                name.fill((byte) 0);
+                String label = id == 0 ? "other" : config.byId(id).map(Endpoint::name).orElse("");
+                int bus = id == 0 ? 0 : config.byId(id).map(ep -> ep.bus().id()).orElse(0);
+                byte[] b = label.getBytes(StandardCharsets.UTF_8);
+                MemorySegment.copy(b, 0, name, ValueLayout.JAVA_BYTE, bp_endpoint_name.name$offset(),
+                        Math.min(b.length, 32)); // names are at most 32 ASCII bytes; no NUL needed at 32
+                bp_endpoint_name.bus(name, bus);
+                idx.set(ValueLayout.JAVA_INT, 0, id);
+                Libbpf.check(Native.bpf_map_update_elem(names, idx, name, Native.BPF_ANY()),
+                        "bpf_map_update_elem(endpoint_names)");
+            }
+        }
+        installed.clear();
+        installed.addAll(next);
+    }
+
+    private static void writeKey(MemorySegment key, LpmEntry e) {
+        key.fill((byte) 0);
+        bp_endpoint_key.prefixlen(key, e.prefixLen());
+        MemorySegment.copy(e.data(), 0, key, ValueLayout.JAVA_BYTE, bp_endpoint_key.data$offset(), e.data().length);
+    }
+
+    /** An endpoint's name and bus type id as the daemon published them; empty name when unused. */
+    public record Name(int id, String name, int bus) {
+    }
+
+    public List<Name> names() {
+        List<Name> out = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment idx = a.allocate(ValueLayout.JAVA_INT);
+            MemorySegment v = bp_endpoint_name.allocate(a);
+            for (int id = 0; id < MAX_ENDPOINTS; id++) {
+                idx.set(ValueLayout.JAVA_INT, 0, id);
+                Libbpf.check(Native.bpf_map_lookup_elem(names, idx, v), "bpf_map_lookup_elem(endpoint_names)");
+                out.add(new Name(id, cString(v.asSlice(bp_endpoint_name.name$offset(), 32)), bp_endpoint_name.bus(v)));
+            }
+        }
+        return out;
+    }
+
+    /** Exact traffic of one endpoint and direction, summed over CPUs. */
+    public record Totals(long connOpened, long connClosed, long connFailed, long bytesSent, long bytesReceived,
+                         long segsOut, long segsIn, long retransSegs, long resetsSent, long resetsReceived,
+                         long pressure, long[] lifetimeUsLog2) {
+        /** Retransmitted segments per segment sent: the headline ratio. */
+        public double retransRatio() {
+            return segsOut == 0 ? 0 : (double) retransSegs / segsOut;
+        }
+
+        public Totals minus(Totals o) {
+            long[] life = new long[lifetimeUsLog2.length];
+            for (int i = 0; i < life.length; i++) {
+                life[i] = lifetimeUsLog2[i] - o.lifetimeUsLog2[i];
+            }
+            return new Totals(connOpened - o.connOpened, connClosed - o.connClosed, connFailed - o.connFailed,
+                    bytesSent - o.bytesSent, bytesReceived - o.bytesReceived, segsOut - o.segsOut, segsIn - o.segsIn,
+                    retransSegs - o.retransSegs, resetsSent - o.resetsSent, resetsReceived - o.resetsReceived,
+                    pressure - o.pressure, life);
+        }
+
+        public boolean isZero() {
+            return connOpened == 0 && connClosed == 0 && connFailed == 0 && segsOut == 0 && segsIn == 0
+                    && retransSegs == 0 && resetsSent == 0 && resetsReceived == 0 && pressure == 0;
+        }
+    }
+
+    public Totals totals(int endpoint, Direction direction) {
+        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
+        long size = bp_endpoint_stats.layout().byteSize();
+        long stride = (size + 7) & ~7L;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, endpoint * DIRS + direction.ordinal());
+            MemorySegment all = a.allocate(stride * cpus, 8);
+            Libbpf.check(Native.bpf_map_lookup_elem(stats, key, all), "bpf_map_lookup_elem(endpoint_stats)");
+            long[] f = new long[11];
+            long[] life = new long[LIFETIME_SLOTS];
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                MemorySegment v = all.asSlice(cpu * stride, size);
+                f[0] += bp_endpoint_stats.conn_opened(v);
+                f[1] += bp_endpoint_stats.conn_closed(v);
+                f[2] += bp_endpoint_stats.conn_failed(v);
+                f[3] += bp_endpoint_stats.bytes_sent(v);
+                f[4] += bp_endpoint_stats.bytes_received(v);
+                f[5] += bp_endpoint_stats.segs_out(v);
+                f[6] += bp_endpoint_stats.segs_in(v);
+                f[7] += bp_endpoint_stats.retrans_segs(v);
+                f[8] += bp_endpoint_stats.resets_sent(v);
+                f[9] += bp_endpoint_stats.resets_received(v);
+                f[10] += bp_endpoint_stats.pressure(v);
+                for (int i = 0; i < LIFETIME_SLOTS; i++) {
+                    life[i] += bp_endpoint_stats.lifetime_us_log2(v, i);
+                }
+            }
+            return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life);
+        }
+    }
+
+    /** One row of a worst-offender table. */
+    public record Offender(int endpoint, Direction direction, String who, long retransSegs, long resets) {
+    }
+
+    /** Processes charged with retransmits or resets, per endpoint. */
+    public List<Offender> processes() {
+        List<Offender> out = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = bp_proc_key.allocate(a);
+            MemorySegment next = bp_proc_key.allocate(a);
+            MemorySegment v = bp_proc_stats.allocate(a);
+            MemorySegment cur = MemorySegment.NULL;
+            while (Native.bpf_map_get_next_key(procs, cur, next) == 0) {
+                MemorySegment.copy(next, 0, key, 0, key.byteSize());
+                cur = key;
+                if (Native.bpf_map_lookup_elem(procs, key, v) != 0) {
+                    continue; // evicted between the two calls
+                }
+                out.add(new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)),
+                        Direction.values()[bp_proc_key.direction(key)],
+                        bp_proc_key.tgid(key) + "/" + cString(v.asSlice(bp_proc_stats.comm$offset(), 16)),
+                        bp_proc_stats.retrans_segs(v), bp_proc_stats.resets(v)));
+            }
+        }
+        return out;
+    }
+
+    /** Remote addresses charged with retransmits or resets, per endpoint. */
+    public List<Offender> peers() {
+        List<Offender> out = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = bp_peer_key.allocate(a);
+            MemorySegment next = bp_peer_key.allocate(a);
+            MemorySegment v = bp_peer_stats.allocate(a);
+            MemorySegment cur = MemorySegment.NULL;
+            while (Native.bpf_map_get_next_key(peers, cur, next) == 0) {
+                MemorySegment.copy(next, 0, key, 0, key.byteSize());
+                cur = key;
+                if (Native.bpf_map_lookup_elem(peers, key, v) != 0) {
+                    continue;
+                }
+                int family = Byte.toUnsignedInt(bp_peer_key.family(key));
+                byte[] addr = new byte[family == 10 ? 16 : 4];
+                MemorySegment.copy(key, ValueLayout.JAVA_BYTE, bp_peer_key.addr$offset(), addr, 0, addr.length);
+                String who;
+                try {
+                    who = InetAddress.getByAddress(addr).getHostAddress();
+                } catch (UnknownHostException e) {
+                    who = "?";
+                }
+                out.add(new Offender(Short.toUnsignedInt(bp_peer_key.endpoint(key)),
+                        Direction.values()[bp_peer_key.direction(key)], who, bp_peer_stats.retrans_segs(v),
+                        bp_peer_stats.resets(v)));
+            }
+        }
+        return out;
+    }
+
+    private static String cString(MemorySegment s) {
+        int n = 0;
+        while (n < s.byteSize() && s.get(ValueLayout.JAVA_BYTE, n) != 0) {
+            n++;
+        }
+        byte[] b = new byte[n];
+        MemorySegment.copy(s, ValueLayout.JAVA_BYTE, 0, b, 0, n);
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public void close() {
+        if (ownsFds) {
+            for (int fd : new int[] {rules, names, stats, procs, peers}) {
+                Sys.close(fd);
+            }
+        }
+    }
+}

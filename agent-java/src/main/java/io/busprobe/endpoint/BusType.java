@@ -1,0 +1,57 @@
+package io.busprobe.endpoint;
+
+import java.util.Locale;
+
+/**
+ * The kind of event bus an endpoint speaks. The bus only labels metrics and output; matching
+ * is by port and address, never by protocol inspection.
+ *
+ * <p>{@link #id()} is the number stored next to an endpoint in kernel maps and must never be
+ * renumbered: a daemon and a {@code busprobe status} of another build read the same pinned maps.
+ *
+ * {@snippet :
+ * BusType bus = BusType.ofLabel("kafka"); // BusType.KAFKA
+ * int id = bus.id();                      // 1
+ * }
+ */
+public enum BusType {
+    KAFKA(1),
+    REDIS(2),
+    NATS(3),
+    AMQP(4),
+    HTTP(5),
+    OTHER(6);
+
+    // The "choose ..." hint of an unknown bus, in declaration order.
+    private static final String CHOICES = "kafka, redis, nats, amqp, http or other";
+
+    private final int id;
+
+    BusType(int id) {
+        this.id = id;
+    }
+
+    /** Stable wire number, 1..6; 0 is left for "no endpoint". */
+    public int id() {
+        return id;
+    }
+
+    /** Lowercase name used in the config file, JSON and metric labels. */
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * The bus for a config label, exactly as {@link #label()} writes it.
+     *
+     * @throws IllegalArgumentException naming the label and the choices
+     */
+    public static BusType ofLabel(String label) {
+        for (BusType b : values()) {
+            if (b.label().equals(label)) {
+                return b;
+            }
+        }
+        throw new IllegalArgumentException("unknown bus '" + label + "'; choose " + CHOICES);
+    }
+}

@@ -1,0 +1,355 @@
+package io.busprobe.endpoint;
+
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
+import org.snakeyaml.engine.v2.exceptions.ReaderException;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+import org.snakeyaml.engine.v2.nodes.MappingNode;
+import org.snakeyaml.engine.v2.nodes.Node;
+import org.snakeyaml.engine.v2.nodes.NodeTuple;
+import org.snakeyaml.engine.v2.nodes.ScalarNode;
+import org.snakeyaml.engine.v2.nodes.SequenceNode;
+import org.snakeyaml.engine.v2.nodes.Tag;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Reads the endpoint file. It works on snakeyaml's node tree (compose), not on constructed Java
+ * objects, because only nodes keep the line each value came from, and every error must point
+ * at one; it also keeps YAML's own typing (an unquoted {@code 010}, {@code yes}) out of the way.
+ */
+final class EndpointYaml {
+    private static final List<String> ROOT_KEYS = List.of("endpoints");
+    private static final List<String> ENDPOINT_KEYS = List.of("name", "bus", "ports", "addresses");
+
+    private final String file;
+
+    private EndpointYaml(String file) {
+        this.file = file;
+    }
+
+    static EndpointConfig load(Path path) {
+        EndpointYaml y = new EndpointYaml(path.toString());
+        return y.parse(y.read(path));
+    }
+
+    // One parsed endpoint and where its parts were, for errors found after parsing.
+    private record Parsed(Endpoint endpoint, int line, Map<Integer, Integer> portLines) {
+    }
+
+    private String read(Path path) {
+        if (Files.isDirectory(path)) {
+            throw new ConfigException(file + ": is a directory; give the endpoint YAML file");
+        }
+        try {
+            return Files.readString(path);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": no such file", e);
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(file + ": permission denied; make it readable by the user running busprobe", e);
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + ": not UTF-8 text", e);
+        } catch (FileSystemException e) {
+            throw new ConfigException(file + ": cannot read: " + (e.getReason() == null ? e : e.getReason()), e);
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e, e);
+        }
+    }
+
+    private EndpointConfig parse(String text) {
+        Optional<Node> root;
+        try {
+            root = new Compose(LoadSettings.builder().setLabel(file).build()).composeString(text);
+        } catch (MarkedYamlEngineException e) {
+            throw syntaxError(e);
+        } catch (ReaderException e) {
+            throw new ConfigException(file + ":" + lineOfCodePoint(text, e.getPosition())
+                    + ": invalid YAML: " + oneLine(e.getMessage()) + String.format(" (U+%04X)", e.getCodePoint()), e);
+        } catch (YamlEngineException e) {
+            throw new ConfigException(file + ": invalid YAML: " + oneLine(e.getMessage()), e);
+        }
+        if (root.isEmpty()) {
+            throw new ConfigException(file + ":1: empty file; expected 'endpoints:' and a list of endpoints");
+        }
+        MappingNode top = mapping(root.get(), "the file");
+        Map<String, NodeTuple> keys = keys(top, ROOT_KEYS);
+        NodeTuple list = keys.get("endpoints");
+        if (list == null) {
+            throw error(top, "missing key 'endpoints'; list the endpoints under it");
+        }
+        Node items = value(list, "endpoints");
+        if (!(items instanceof SequenceNode seq)) {
+            throw error(items, "'endpoints' must be a list of endpoints (lines starting with '- '), found "
+                    + describe(items));
+        }
+        if (seq.getValue().isEmpty()) {
+            throw error(seq, "'endpoints' is empty; list at least one endpoint");
+        }
+
+        List<Parsed> parsed = new ArrayList<>();
+        Map<String, Integer> nameLines = new HashMap<>();
+        int rules = 0;
+        for (Node item : seq.getValue()) {
+            if (parsed.size() == EndpointConfig.MAX_ENDPOINTS) {
+                throw error(item, "too many endpoints; at most " + EndpointConfig.MAX_ENDPOINTS
+                        + " (ids 1.." + Endpoint.MAX_ID + ", 0 is the 'other' bucket)");
+            }
+            Parsed p = endpoint(item, parsed.size() + 1);
+            Integer first = nameLines.putIfAbsent(p.endpoint.name(), p.line);
+            if (first != null) {
+                throw new ConfigException(file + ":" + p.line + ": duplicate name '" + p.endpoint.name()
+                        + "', first used on line " + first + "; names must be unique");
+            }
+            rules += EndpointConfig.ruleCount(p.endpoint);
+            if (rules > EndpointConfig.MAX_RULES) {
+                throw new ConfigException(file + ":" + p.line + ": too many rules; the endpoints up to '"
+                        + p.endpoint.name() + "' need " + rules + " kernel entries (ports x addresses), at most "
+                        + EndpointConfig.MAX_RULES);
+            }
+            parsed.add(p);
+        }
+
+        List<Endpoint> endpoints = parsed.stream().map(Parsed::endpoint).toList();
+        EndpointConfig.findOverlap(endpoints).ifPresent(o -> {
+            Parsed first = parsed.get(o.first().id() - 1);
+            Parsed second = parsed.get(o.second().id() - 1);
+            throw new ConfigException(file + ":" + second.portLines.get(o.port()) + ": "
+                    + o.message(" (line " + first.portLines.get(o.port()) + ")"));
+        });
+        try {
+            return EndpointConfig.of(endpoints);
+        } catch (IllegalArgumentException e) {
+            // Every rule of of() is checked above with a line; this is the backstop.
+            throw new ConfigException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Parsed endpoint(Node item, int id) {
+        MappingNode m = mapping(item, "an endpoint");
+        int line = line(m);
+        Map<String, NodeTuple> keys = keys(m, ENDPOINT_KEYS);
+
+        NodeTuple nameKey = keys.get("name");
+        if (nameKey == null) {
+            throw error(m, "endpoint has no name; add name: followed by a-z, 0-9, '_', '.', '-'");
+        }
+        ScalarNode nameNode = scalar(value(nameKey, "name"), "'name'");
+        String name = nameNode.getValue();
+        validate(nameNode, () -> Endpoint.checkName(name));
+
+        NodeTuple busKey = keys.get("bus");
+        if (busKey == null) {
+            throw error(m, "endpoint '" + name + "' has no bus; add bus: kafka, redis, nats, amqp, http or other");
+        }
+        ScalarNode busNode = scalar(value(busKey, "bus"), "'bus'");
+        BusType bus = check(busNode, () -> BusType.ofLabel(busNode.getValue()));
+
+        NodeTuple portsKey = keys.get("ports");
+        if (portsKey == null) {
+            throw error(m, "endpoint '" + name + "' has no ports; add ports: [PORT, ...]");
+        }
+        List<Integer> ports = new ArrayList<>();
+        Map<Integer, Integer> portLines = new LinkedHashMap<>();
+        for (ScalarNode n : list(value(portsKey, "ports"), "ports", "ports: [9092]", false)) {
+            String t = n.getValue();
+            if (!t.matches("[0-9]{1,9}")) {
+                throw error(n, "bad port '" + t + "'; ports are numbers 1..65535");
+            }
+            int port = Integer.parseInt(t);
+            validate(n, () -> Endpoint.checkPort(port));
+            if (portLines.putIfAbsent(port, line(n)) != null) {
+                throw error(n, "port " + port + " listed twice in '" + name + "'");
+            }
+            ports.add(port);
+        }
+
+        List<Prefix> addresses = new ArrayList<>();
+        NodeTuple addrKey = keys.get("addresses");
+        if (addrKey != null) {
+            // An empty list is the same as no key: any address.
+            for (ScalarNode n : list(value(addrKey, "addresses"), "addresses", "addresses: [10.0.0.0/8]", true)) {
+                Prefix p = check(n, () -> Prefix.parse(n.getValue()));
+                if (addresses.contains(p)) {
+                    throw error(n, "address " + p + " listed twice in '" + name + "'");
+                }
+                addresses.add(p);
+            }
+        }
+        Endpoint e = check(m, () -> new Endpoint(id, name, bus, ports, addresses));
+        return new Parsed(e, line, portLines);
+    }
+
+    // --- node helpers: each turns a shape problem into a located one-line error
+
+    private MappingNode mapping(Node n, String what) {
+        if (n instanceof MappingNode m) {
+            return m;
+        }
+        String hint = what.equals("the file") ? " starting with 'endpoints:'" : " with name, bus and ports";
+        throw error(n, what + " must be a mapping" + hint + ", found " + describe(n));
+    }
+
+    /** The known keys of a mapping; unknown or repeated keys are errors. */
+    private Map<String, NodeTuple> keys(MappingNode m, List<String> known) {
+        Map<String, NodeTuple> out = new LinkedHashMap<>();
+        for (NodeTuple t : m.getValue()) {
+            Node k = t.getKeyNode();
+            if (!(k instanceof ScalarNode s)) {
+                throw error(k, "a key must be a plain word, found " + describe(k));
+            }
+            String key = s.getValue();
+            if (!known.contains(key)) {
+                throw error(k, "unknown key '" + key + "'; " + suggest(key, known));
+            }
+            NodeTuple first = out.putIfAbsent(key, t);
+            if (first != null) {
+                throw error(k, "duplicate key '" + key + "', first on line " + line(first.getKeyNode()));
+            }
+        }
+        return out;
+    }
+
+    private Node value(NodeTuple t, String key) {
+        Node v = t.getValueNode();
+        if (v instanceof ScalarNode s && s.getTag().equals(Tag.NULL)) {
+            throw error(t.getKeyNode(), "'" + key + "' has no value");
+        }
+        return v;
+    }
+
+    private ScalarNode scalar(Node n, String what) {
+        if (n instanceof ScalarNode s) {
+            return s;
+        }
+        throw error(n, what + " must be a single value, found " + describe(n));
+    }
+
+    private List<ScalarNode> list(Node n, String key, String example, boolean mayBeEmpty) {
+        if (!(n instanceof SequenceNode seq)) {
+            throw error(n, "'" + key + "' must be a list, e.g. " + example + ", found " + describe(n));
+        }
+        if (seq.getValue().isEmpty() && !mayBeEmpty) {
+            throw error(n, "'" + key + "' is empty; list at least one, e.g. " + example);
+        }
+        List<ScalarNode> out = new ArrayList<>();
+        for (Node item : seq.getValue()) {
+            out.add(scalar(item, "each item of '" + key + "'"));
+        }
+        return out;
+    }
+
+    private interface Check<T> {
+        T run();
+    }
+
+    /** Runs a validator of the model types and puts the node's line on its message. */
+    private <T> T check(Node at, Check<T> check) {
+        try {
+            return check.run();
+        } catch (IllegalArgumentException e) {
+            throw error(at, e.getMessage());
+        }
+    }
+
+    private void validate(Node at, Runnable validator) {
+        check(at, () -> {
+            validator.run();
+            return null;
+        });
+    }
+
+    private ConfigException error(Node at, String problem) {
+        return new ConfigException(file + ":" + line(at) + ": " + problem);
+    }
+
+    private ConfigException syntaxError(MarkedYamlEngineException e) {
+        Optional<Mark> mark = e.getProblemMark().or(e::getContextMark);
+        String context = e.getContext() == null || e.getContext().isBlank() ? "" : e.getContext() + ", ";
+        String problem = e.getProblem() == null ? "" : e.getProblem();
+        // A plain scalar cannot start with ':' and "::1" is the commonest one in this file.
+        String hint = problem.contains("found ':'") ? "; quote IPv6 addresses, e.g. \"::1\""
+                : problem.contains("<block end>") || problem.contains("mapping values are not allowed")
+                ? "; check the indentation" : "";
+        return new ConfigException(file + mark.map(m -> ":" + (m.getLine() + 1)).orElse("")
+                + ": invalid YAML: " + oneLine(context + problem) + hint, e);
+    }
+
+    private static int line(Node n) {
+        return n.getStartMark().map(m -> m.getLine() + 1).orElse(1);
+    }
+
+    private static int lineOfCodePoint(String text, int position) {
+        int line = 1;
+        int[] cps = text.codePoints().limit(position).toArray();
+        for (int cp : cps) {
+            if (cp == '\n') {
+                line++;
+            }
+        }
+        return line;
+    }
+
+    private static String describe(Node n) {
+        return switch (n) {
+            case MappingNode _ -> "a mapping";
+            case SequenceNode _ -> "a list";
+            case ScalarNode s when s.getTag().equals(Tag.NULL) -> "nothing";
+            case ScalarNode s -> "'" + s.getValue() + "'";
+            default -> "a " + n.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
+        };
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    /** "did you mean" for a near miss (typo, singular/plural), else the list of keys. */
+    private static String suggest(String key, List<String> known) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String k : known) {
+            int d = distance(key.toLowerCase(java.util.Locale.ROOT), k);
+            if (d < bestDistance) {
+                best = k;
+                bestDistance = d;
+            }
+        }
+        if (best != null && bestDistance <= Math.max(2, best.length() / 3)) {
+            return "did you mean '" + best + "'?";
+        }
+        return "the keys here are " + String.join(", ", known);
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j], cur[j - 1]) + 1);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Attribution: which process owns a socket and which bus endpoint it talks
+ * to, learned where that is known and attached to every later event on the
+ * socket; and the exact per-endpoint traffic counters. BPF side only.
+ */
+#ifndef BUSPROBE_OWNER_BPF_H
+#define BUSPROBE_OWNER_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+#include "sock.bpf.h"
+
+/* What busprobe knows of one socket; kernel-only, keyed by the sock pointer. */
+struct bp_sock_info {
+	__u64 start_ns;           /* connect() or the SYN, 0 when not seen */
+	__u64 cgroup_id;
+	__u64 bytes_sent_rep;     /* socket counters already added to the endpoint */
+	__u64 bytes_received_rep;
+	__u32 segs_out_rep;
+	__u32 segs_in_rep;
+	__u32 tgid;
+	__u16 endpoint;
+	__u8  direction;
+	__u8  owner_known;
+	__u8  comm[16];
+};
+
+/*
+ * Keyed by the sock pointer, deleted when the socket reaches TCP_CLOSE (every
+ * TCP socket that was ever connected passes through it). 64k live
+ * connections per host is well above what a bus client or broker holds; an
+ * LRU map because a full map must never stop attribution of new sockets: the
+ * least recently used entry is evicted, and that socket's later events carry
+ * the current task and a fresh endpoint lookup instead of its owner.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct bp_sock_info);
+} sock_info SEC(".maps") __weak;
+
+/* Endpoint rules, longest prefix wins; see struct bp_endpoint_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bp_endpoint_key);
+	__type(value, __u32);
+} endpoints SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BP_MAX_ENDPOINTS * BP_DIRS);
+	__type(key, __u32);
+	__type(value, struct bp_endpoint_stats);
+} endpoint_stats SEC(".maps") __weak;
+
+/* Written by the daemon for the CLI; never touched by BPF code. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BP_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct bp_endpoint_name);
+} endpoint_names SEC(".maps") __weak;
+
+/* Bounded worst-offender tables; LRU so that old offenders age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct bp_proc_key);
+	__type(value, struct bp_proc_stats);
+} endpoint_procs SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct bp_peer_key);
+	__type(value, struct bp_peer_stats);
+} endpoint_peers SEC(".maps") __weak;
+
+/* Attribution of one event: the endpoint, and the socket's info if known. */
+struct bp_attr {
+	struct bp_sock_info *info;
+	__u16 endpoint;
+	__u8  direction;
+};
+
+static __always_inline __u32 bp_lookup_rule(__u16 port, __u16 family, const __u8 *addr)
+{
+	struct bp_endpoint_key key = {};
+	__u32 *id;
+
+	key.prefixlen = BP_ENDPOINT_KEY_BITS;
+	key.data[0] = port >> 8;
+	key.data[1] = port & 0xff;
+	key.data[2] = family;
+	__builtin_memcpy(&key.data[3], addr, 16);
+	id = bpf_map_lookup_elem(&endpoints, &key);
+	return id ? *id : 0;
+}
+
+/* The remote side names an endpoint we are a client of; else the local side one we serve. */
+static __always_inline void bp_match_endpoint(const struct bp_tuple *t, __u16 *endpoint, __u8 *direction)
+{
+	__u32 id;
+
+	id = bp_lookup_rule(t->dport, t->family, t->daddr);
+	if (id) {
+		*endpoint = id;
+		*direction = BP_DIR_CLIENT;
+		return;
+	}
+	id = bp_lookup_rule(t->sport, t->family, t->saddr);
+	if (id) {
+		*endpoint = id;
+		*direction = BP_DIR_SERVER;
+		return;
+	}
+	*endpoint = 0;
+	*direction = BP_DIR_NONE;
+}
+
+/* Attribute an event on sk: cached socket info, else a rule lookup on the tuple. */
+static __always_inline void bp_attribute(const struct sock *sk, struct bp_attr *a)
+{
+	struct bp_tuple t = {};
+	__u64 key = (__u64)sk;
+
+	a->info = bpf_map_lookup_elem(&sock_info, &key);
+	if (a->info) {
+		a->endpoint = a->info->endpoint;
+		a->direction = a->info->direction;
+		return;
+	}
+	bp_read_tuple(&t, sk);
+	bp_match_endpoint(&t, &a->endpoint, &a->direction);
+}
+
+/* Remember sk, owned by the current task when owner is true. Returns the entry. */
+static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool owner, bool started)
+{
+	struct bp_sock_info fresh = {}, *info;
+	struct bp_tuple t = {};
+	__u64 key = (__u64)sk;
+
+	info = bpf_map_lookup_elem(&sock_info, &key);
+	if (!info) {
+		bp_read_tuple(&t, sk);
+		bp_match_endpoint(&t, &fresh.endpoint, &fresh.direction);
+		if (started)
+			fresh.start_ns = bpf_ktime_get_ns();
+		bpf_map_update_elem(&sock_info, &key, &fresh, BPF_ANY);
+		info = bpf_map_lookup_elem(&sock_info, &key);
+		if (!info)
+			return NULL;
+	}
+	if (owner && !info->owner_known) {
+		info->tgid = bpf_get_current_pid_tgid() >> 32;
+		info->cgroup_id = bpf_get_current_cgroup_id();
+		bpf_get_current_comm(info->comm, sizeof(info->comm));
+		info->owner_known = 1;
+	}
+	return info;
+}
+
+static __always_inline struct bp_endpoint_stats *bp_endpoint_stats(const struct bp_attr *a)
+{
+	__u32 idx = (__u32)a->endpoint * BP_DIRS + a->direction;
+
+	return bpf_map_lookup_elem(&endpoint_stats, &idx);
+}
+
+/*
+ * Add what the socket's own counters gained since last time to the endpoint:
+ * called at retransmits and at close, so the retransmit ratio's denominator
+ * is current whenever its numerator moves.
+ */
+static __always_inline void bp_add_traffic(struct bp_endpoint_stats *es, const struct sock *sk,
+					   struct bp_sock_info *info)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	__u64 sent = BPF_CORE_READ(tp, bytes_sent);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u32 out = BPF_CORE_READ(tp, segs_out);
+	__u32 in = BPF_CORE_READ(tp, segs_in);
+
+	if (info) {
+		__sync_fetch_and_add(&es->bytes_sent, sent - info->bytes_sent_rep);
+		__sync_fetch_and_add(&es->bytes_received, received - info->bytes_received_rep);
+		__sync_fetch_and_add(&es->segs_out, out - info->segs_out_rep);
+		__sync_fetch_and_add(&es->segs_in, in - info->segs_in_rep);
+		info->bytes_sent_rep = sent;
+		info->bytes_received_rep = received;
+		info->segs_out_rep = out;
+		info->segs_in_rep = in;
+	} else {
+		/* never seen before its close: count its whole life once */
+		__sync_fetch_and_add(&es->bytes_sent, sent);
+		__sync_fetch_and_add(&es->bytes_received, received);
+		__sync_fetch_and_add(&es->segs_out, out);
+		__sync_fetch_and_add(&es->segs_in, in);
+	}
+}
+
+/* Charge a retransmit or reset to the socket's owner and peer in the worst-offender tables. */
+static __always_inline void bp_charge_offenders(const struct bp_attr *a, const struct bp_tuple *t,
+						__u64 retrans_segs, __u64 resets)
+{
+	struct bp_proc_key pk = {.endpoint = a->endpoint, .direction = a->direction};
+	struct bp_peer_key rk = {.endpoint = a->endpoint, .direction = a->direction};
+	struct bp_proc_stats *ps, pfresh = {};
+	struct bp_peer_stats *rs, rfresh = {};
+
+	if (a->info && a->info->owner_known) {
+		pk.tgid = a->info->tgid;
+		ps = bpf_map_lookup_elem(&endpoint_procs, &pk);
+		if (!ps) {
+			__builtin_memcpy(pfresh.comm, a->info->comm, sizeof(pfresh.comm));
+			bpf_map_update_elem(&endpoint_procs, &pk, &pfresh, BPF_NOEXIST);
+			ps = bpf_map_lookup_elem(&endpoint_procs, &pk);
+		}
+		if (ps) {
+			__sync_fetch_and_add(&ps->retrans_segs, retrans_segs);
+			__sync_fetch_and_add(&ps->resets, resets);
+		}
+	}
+	rk.family = t->family;
+	__builtin_memcpy(rk.addr, t->daddr, 16);
+	rs = bpf_map_lookup_elem(&endpoint_peers, &rk);
+	if (!rs) {
+		bpf_map_update_elem(&endpoint_peers, &rk, &rfresh, BPF_NOEXIST);
+		rs = bpf_map_lookup_elem(&endpoint_peers, &rk);
+	}
+	if (rs) {
+		__sync_fetch_and_add(&rs->retrans_segs, retrans_segs);
+		__sync_fetch_and_add(&rs->resets, resets);
+	}
+}
+
+/* Put the attribution into a record: endpoint, direction, and the owner when known. */
+static __always_inline void bp_apply_attr(struct bp_event *e, const struct bp_attr *a)
+{
+	e->endpoint = a->endpoint;
+	e->direction = a->direction;
+	if (a->info && a->info->owner_known) {
+		e->pid = a->info->tgid;
+		e->cgroup_id = a->info->cgroup_id;
+		__builtin_memcpy(e->comm, a->info->comm, sizeof(e->comm));
+		e->flags |= BP_F_OWNER | BP_F_TASK_VALID;
+	} else if (e->flags & BP_F_TASK_VALID) {
+		e->cgroup_id = bpf_get_current_cgroup_id();
+	}
+}
+
+#endif /* BUSPROBE_OWNER_BPF_H */
