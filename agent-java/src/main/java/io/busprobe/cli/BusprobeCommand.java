@@ -19,13 +19,15 @@ import java.util.Properties;
                 + "socket-buffer pressure, for the endpoints of an event bus.",
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {TraceCommand.class, RunCommand.class, SampleCommand.class, StatusCommand.class,
-            CheckCommand.class},
+            EndpointsCommand.class, TopCommand.class, CheckCommand.class},
         footer = {"", "Examples:",
                 "  busprobe trace --duration 30s --kinds retransmit,reset",
                 "  busprobe trace --json | jq 'select(.kind==\"retransmit\")'",
                 "  busprobe run",
                 "  busprobe sample --kind state --every 10",
                 "  busprobe status --json",
+                "  busprobe endpoints --window 30s",
+                "  busprobe top",
                 "  busprobe check",
                 "", "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF (/sys/kernel/btf/vmlinux)."})
 public final class BusprobeCommand implements Runnable {
@@ -37,7 +39,7 @@ public final class BusprobeCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (trace, run, sample, status, check)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (trace, run, sample, status, endpoints, top, check)");
     }
 
     /** The configured command line, used by Main and by tests. */

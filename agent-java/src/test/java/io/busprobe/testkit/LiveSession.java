@@ -36,6 +36,11 @@ public final class LiveSession implements AutoCloseable {
         return new LiveSession(Session.start(EnumSet.allOf(Family.class), ringSize));
     }
 
+    public static LiveSession start(java.util.Set<Family> families, long ringSize,
+                                    io.busprobe.endpoint.EndpointConfig endpoints) {
+        return new LiveSession(Session.start(families, ringSize, null, false, endpoints));
+    }
+
     public Session session() {
         return session;
     }

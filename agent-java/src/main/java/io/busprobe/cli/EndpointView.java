@@ -1,0 +1,201 @@
+package io.busprobe.cli;
+
+import io.busprobe.control.EndpointMaps;
+import io.busprobe.control.EndpointMaps.Name;
+import io.busprobe.control.EndpointMaps.Offender;
+import io.busprobe.control.EndpointMaps.Totals;
+import io.busprobe.endpoint.BusType;
+import io.busprobe.endpoint.Direction;
+import tools.jackson.core.JsonGenerator;
+import tools.jackson.core.ObjectWriteContext;
+import tools.jackson.core.json.JsonFactory;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The correlation view behind {@code busprobe endpoints} and {@code busprobe top}:
+ * two snapshots of the kernel's per-endpoint counters and worst-offender tables,
+ * turned into rates and ratios over the time between them.
+ */
+final class EndpointView {
+    /** Everything read from the maps at one instant. */
+    record Snapshot(long nanos, List<Name> names, Map<Integer, Totals> totals, List<Offender> procs,
+                    List<Offender> peers) {
+        static Snapshot take(EndpointMaps maps) {
+            List<Name> names = maps.names();
+            Map<Integer, Totals> totals = new HashMap<>();
+            for (Name n : names) {
+                if (n.id() != 0 && n.name().isEmpty()) {
+                    continue;
+                }
+                for (Direction d : Direction.values()) {
+                    if ((n.id() == 0) == (d == Direction.NONE)) {
+                        totals.put(n.id() * EndpointMaps.DIRS + d.ordinal(), maps.totals(n.id(), d));
+                    }
+                }
+            }
+            return new Snapshot(System.nanoTime(), names, totals, maps.processes(), maps.peers());
+        }
+    }
+
+    /** One endpoint and direction over the window. */
+    record Row(String endpoint, String bus, String direction, long live, Totals delta, double seconds,
+               List<Offender> worstProcs, List<Offender> worstPeers) {
+        double perSecond(long v) {
+            return seconds <= 0 ? v : v / seconds;
+        }
+    }
+
+    static List<Row> rows(Snapshot before, Snapshot after, boolean includeIdle) {
+        double seconds = (after.nanos() - before.nanos()) / 1e9;
+        List<Row> rows = new ArrayList<>();
+        for (Name n : after.names()) {
+            for (Direction d : Direction.values()) {
+                int key = n.id() * EndpointMaps.DIRS + d.ordinal();
+                Totals now = after.totals().get(key);
+                if (now == null) {
+                    continue;
+                }
+                Totals then = before.totals().getOrDefault(key, now.minus(now));
+                Totals delta = now.minus(then);
+                long live = now.connOpened() - now.connClosed();
+                if (!includeIdle && delta.isZero() && live <= 0) {
+                    continue;
+                }
+                rows.add(new Row(n.id() == 0 ? "other" : n.name(), busLabel(n), d.name().toLowerCase(java.util.Locale.ROOT),
+                        Math.max(0, live), delta, seconds, worst(before.procs(), after.procs(), n.id(), d),
+                        worst(before.peers(), after.peers(), n.id(), d)));
+            }
+        }
+        rows.sort(Comparator.comparingDouble((Row r) -> -r.delta().retransSegs()).thenComparing(Row::endpoint));
+        return rows;
+    }
+
+    private static String busLabel(Name n) {
+        if (n.id() == 0) {
+            return "other";
+        }
+        for (BusType b : BusType.values()) {
+            if (b.id() == n.bus()) {
+                return b.label();
+            }
+        }
+        return "other";
+    }
+
+    /** The three offenders that gained the most retransmits (then resets) in the window. */
+    private static List<Offender> worst(List<Offender> before, List<Offender> after, int endpoint, Direction d) {
+        Map<String, Offender> old = new HashMap<>();
+        for (Offender o : before) {
+            if (o.endpoint() == endpoint && o.direction() == d) {
+                old.put(o.who(), o);
+            }
+        }
+        List<Offender> gained = new ArrayList<>();
+        for (Offender o : after) {
+            if (o.endpoint() != endpoint || o.direction() != d) {
+                continue;
+            }
+            Offender p = old.get(o.who());
+            long r = o.retransSegs() - (p == null ? 0 : p.retransSegs());
+            long s = o.resets() - (p == null ? 0 : p.resets());
+            if (r > 0 || s > 0) {
+                gained.add(new Offender(endpoint, d, o.who(), r, s));
+            }
+        }
+        gained.sort(Comparator.comparingLong((Offender o) -> -o.retransSegs()).thenComparingLong(o -> -o.resets()));
+        return gained.subList(0, Math.min(3, gained.size()));
+    }
+
+    static void printTable(PrintWriter out, List<Row> rows, double seconds) {
+        out.printf("bus endpoints over the last %.1f s%n", seconds);
+        out.printf("%-20s %-6s %-6s %5s %9s %11s %11s %9s %9s %8s %7s %7s %6s%n", "ENDPOINT", "BUS", "DIR", "LIVE",
+                "OPEN/CLS", "TX B/s", "RX B/s", "TX seg/s", "RX seg/s", "RETRANS", "RST TX", "RST RX", "PRESS");
+        for (Row r : rows) {
+            Totals t = r.delta();
+            out.printf("%-20s %-6s %-6s %5d %4d/%-4d %11.0f %11.0f %9.0f %9.0f %7.2f%% %7d %7d %6d%n", r.endpoint(),
+                    r.bus(), r.direction(), r.live(), t.connOpened(), t.connClosed() + t.connFailed(),
+                    r.perSecond(t.bytesSent()), r.perSecond(t.bytesReceived()), r.perSecond(t.segsOut()),
+                    r.perSecond(t.segsIn()), 100 * t.retransRatio(), t.resetsSent(), t.resetsReceived(),
+                    t.pressure());
+        }
+        for (Row r : rows) {
+            if (!r.worstProcs().isEmpty() || !r.worstPeers().isEmpty()) {
+                out.printf("  %s/%s worst processes: %s; worst peers: %s%n", r.endpoint(), r.direction(),
+                        describe(r.worstProcs()), describe(r.worstPeers()));
+            }
+        }
+        out.flush();
+    }
+
+    private static String describe(List<Offender> list) {
+        if (list.isEmpty()) {
+            return "-";
+        }
+        List<String> parts = new ArrayList<>();
+        for (Offender o : list) {
+            parts.add(o.who() + " (" + o.retransSegs() + " retrans, " + o.resets() + " resets)");
+        }
+        return String.join(", ", parts);
+    }
+
+    static void printJson(PrintWriter out, List<Row> rows, double seconds) {
+        StringWriter buf = new StringWriter();
+        try (JsonGenerator g = new JsonFactory().createGenerator(ObjectWriteContext.empty(), buf)) {
+            g.writeStartObject();
+            g.writeNumberProperty("window_s", seconds);
+            g.writeName("endpoints");
+            g.writeStartArray();
+            for (Row r : rows) {
+                Totals t = r.delta();
+                g.writeStartObject();
+                g.writeStringProperty("endpoint", r.endpoint());
+                g.writeStringProperty("bus", r.bus());
+                g.writeStringProperty("direction", r.direction());
+                g.writeNumberProperty("live_connections", r.live());
+                g.writeNumberProperty("connections_opened", t.connOpened());
+                g.writeNumberProperty("connections_closed", t.connClosed());
+                g.writeNumberProperty("connections_failed", t.connFailed());
+                g.writeNumberProperty("bytes_sent", t.bytesSent());
+                g.writeNumberProperty("bytes_received", t.bytesReceived());
+                g.writeNumberProperty("bytes_sent_per_s", r.perSecond(t.bytesSent()));
+                g.writeNumberProperty("bytes_received_per_s", r.perSecond(t.bytesReceived()));
+                g.writeNumberProperty("segs_out", t.segsOut());
+                g.writeNumberProperty("segs_in", t.segsIn());
+                g.writeNumberProperty("segs_out_per_s", r.perSecond(t.segsOut()));
+                g.writeNumberProperty("segs_in_per_s", r.perSecond(t.segsIn()));
+                g.writeNumberProperty("retrans_segs", t.retransSegs());
+                g.writeNumberProperty("retrans_ratio", t.retransRatio());
+                g.writeNumberProperty("resets_sent", t.resetsSent());
+                g.writeNumberProperty("resets_received", t.resetsReceived());
+                g.writeNumberProperty("pressure_events", t.pressure());
+                writeOffenders(g, "worst_processes", r.worstProcs());
+                writeOffenders(g, "worst_peers", r.worstPeers());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        out.println(buf);
+        out.flush();
+    }
+
+    private static void writeOffenders(JsonGenerator g, String name, List<Offender> list) {
+        g.writeName(name);
+        g.writeStartArray();
+        for (Offender o : list) {
+            g.writeStartObject();
+            g.writeStringProperty("who", o.who());
+            g.writeNumberProperty("retrans_segs", o.retransSegs());
+            g.writeNumberProperty("resets", o.resets());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+}

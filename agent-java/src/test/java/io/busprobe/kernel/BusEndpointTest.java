@@ -1,0 +1,181 @@
+package io.busprobe.kernel;
+
+import io.busprobe.control.EndpointMaps;
+import io.busprobe.control.EndpointMaps.Totals;
+import io.busprobe.endpoint.Direction;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.testkit.Captured;
+import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * A real bus: Debian's redis-server in one namespace, a publisher, a subscriber
+ * and a careless client in another, 3 % loss on the link. Kernel events and
+ * counters must land on the Redis endpoint, in the right direction, attributed
+ * to the publishing process; unconfigured traffic must land in "other"; and the
+ * endpoint's retransmit ratio must agree with the sockets' own TCP_INFO.
+ */
+@Privileged
+class BusEndpointTest {
+    private static final int REDIS = 1;
+
+    /** Connects, reports pid and port, runs a workload, reports TCP_INFO (what ss -ti shows) before closing. */
+    private static final String CLIENT_LIB = """
+            import socket, struct, os, sys, time
+            def connect(host):
+                c = socket.create_connection((host, 6379), timeout=20)
+                print("conn", os.getpid(), c.getsockname()[1], flush=True)
+                return c
+            def report(c, role):
+                info = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+                total_retrans, = struct.unpack_from("I", info, 100)
+                segs_out, = struct.unpack_from("I", info, 136)
+                print("info", role, total_retrans, segs_out, flush=True)
+            """;
+
+    @Test
+    void redisTrafficIsAttributedToTheEndpointDirectionAndPublisher(@TempDir Path tmp) throws Exception {
+        Path config = tmp.resolve("endpoints.yaml");
+        Files.writeString(config, """
+                endpoints:
+                  - name: orders-redis
+                    bus: redis
+                    ports: [6379]
+                """);
+        EndpointConfig endpoints = EndpointConfig.load(config);
+        try (NetnsPair net = NetnsPair.create();
+             var live = io.busprobe.testkit.LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
+            net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
+                    "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
+            awaitRedis(net);
+            net.nft(net.server(), "add rule inet bp input tcp dport 6379 numgen random mod 100 < 3 drop");
+            net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
+
+            Process subscriber = Sh.start(NetnsPair.prefixed(net.client(), "python3", "-c", CLIENT_LIB + """
+                    c = connect("%s")
+                    c.sendall(b"*2\\r\\n$9\\r\\nSUBSCRIBE\\r\\n$6\\r\\norders\\r\\n")
+                    got, end = b"", time.time() + 30
+                    while got.count(b"order-") < 3000 and time.time() < end:
+                        got += c.recv(65536)
+                    report(c, "subscriber")
+                    c.close()
+                    """.formatted(net.serverIp())));
+            Thread.sleep(500);
+            String pub = net.exec(net.client(), 60, "python3", "-c", CLIENT_LIB + """
+                    c = connect("%s")
+                    msg = b"order-" + b"x" * 400
+                    cmd = b"*3\\r\\n$7\\r\\nPUBLISH\\r\\n$6\\r\\norders\\r\\n$%%d\\r\\n%%s\\r\\n" %% (len(msg), msg)
+                    for _ in range(30):
+                        c.sendall(cmd * 100)
+                        need, got = 100, b""
+                        while got.count(b"\\r\\n") < need:
+                            got += c.recv(65536)
+                    report(c, "publisher")
+                    c.close()
+                    # a careless client: closes with an unread reply, so its kernel sends a reset
+                    r = connect("%s"); r.sendall(b"PING\\r\\n" * 50); time.sleep(0.3); report(r, "careless"); r.close()
+                    # an unconfigured port: refused
+                    for _ in range(5):
+                        try: socket.create_connection(("%s", 7001), timeout=5)
+                        except ConnectionRefusedError: pass
+                    """.formatted(net.serverIp(), net.serverIp(), net.serverIp()));
+            assertThat(subscriber.waitFor(40, TimeUnit.SECONDS)).isTrue();
+            String sub = new String(subscriber.getInputStream().readAllBytes());
+            Thread.sleep(500);
+            live.finish();
+            EndpointMaps maps = live.session().bpf().endpointMaps();
+            long clientNs = net.inode(net.client());
+            long serverNs = net.inode(net.server());
+
+            long publisherPid = Long.parseLong(field(pub, "conn", 1));
+            int publisherPort = Integer.parseInt(field(pub, "conn", 2));
+
+            // retransmits of the publisher's connection: Redis endpoint, client side, the publisher
+            List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
+                    && e.netns() == clientNs && e.sport() == publisherPort);
+            assertThat(retrans).as("retransmits under 3 %% loss").isNotEmpty().allSatisfy(e -> {
+                assertThat(e.endpoint()).isEqualTo(REDIS);
+                assertThat(e.direction()).isEqualTo(Direction.CLIENT.ordinal());
+                assertThat(e.owner()).isTrue();
+                assertThat(e.pid()).isEqualTo((int) publisherPid);
+                assertThat(e.comm()).isEqualTo("python3");
+            });
+            // the server side of the same connections: Redis endpoint, served by redis-server
+            assertThat(live.events().where(e -> e.kind() == EventKind.STATE && e.netns() == serverNs
+                    && e.sport() == 6379 && e.dport() == publisherPort && e.newState() == 8 /* CLOSE_WAIT */))
+                    .singleElement().satisfies(e -> {
+                        assertThat(e.endpoint()).isEqualTo(REDIS);
+                        assertThat(e.direction()).isEqualTo(Direction.SERVER.ordinal());
+                        assertThat(e.owner()).isTrue();
+                        assertThat(e.comm()).isEqualTo("redis-server");
+                    });
+            // the careless client's reset is charged to it, on the Redis endpoint
+            assertThat(live.events().where(e -> e.kind() == EventKind.RESET_SENT && e.netns() == clientNs
+                    && e.dport() == 6379)).isNotEmpty().allSatisfy(e -> {
+                        assertThat(e.endpoint()).isEqualTo(REDIS);
+                        assertThat(e.direction()).isEqualTo(Direction.CLIENT.ordinal());
+                        assertThat(e.pid()).isEqualTo((int) publisherPid);
+                    });
+
+            Totals client = maps.totals(REDIS, Direction.CLIENT);
+            Totals server = maps.totals(REDIS, Direction.SERVER);
+            Totals other = maps.totals(0, Direction.NONE);
+            // the readiness ping, the publisher, the subscriber and the careless client
+            assertThat(client.connOpened()).isEqualTo(4);
+            assertThat(client.connClosed()).isEqualTo(4);
+            assertThat(server.connOpened()).isEqualTo(4);
+            assertThat(client.resetsSent()).isGreaterThanOrEqualTo(1);
+            assertThat(server.resetsReceived()).isGreaterThanOrEqualTo(1);
+            assertThat(other.resetsReceived()).as("refused connections to port 7001").isGreaterThanOrEqualTo(5);
+            assertThat(other.connFailed()).isGreaterThanOrEqualTo(5);
+            assertThat(client.retransSegs()).isPositive();
+            assertThat(client.bytesSent()).isGreaterThan(30L * 100 * 400);
+            assertThat(java.util.Arrays.stream(client.lifetimeUsLog2()).sum()).isEqualTo(4);
+
+            // the headline ratio vs the sockets' own TCP_INFO taken just before each close
+            long retransTotal = 0;
+            long segsTotal = 0;
+            for (String out : List.of(pub, sub)) {
+                for (String line : out.lines().filter(l -> l.startsWith("info ")).toList()) {
+                    String[] f = line.split(" ");
+                    retransTotal += Long.parseLong(f[2]);
+                    segsTotal += Long.parseLong(f[3]);
+                }
+            }
+            assertThat(segsTotal).isPositive();
+            double expected = (double) retransTotal / segsTotal;
+            assertThat(client.retransRatio()).as("endpoint ratio vs TCP_INFO (%d/%d)", retransTotal, segsTotal)
+                    .isCloseTo(expected, within(Math.max(0.05 * expected, 0.002)));
+        }
+    }
+
+    private static String field(String out, String tag, int index) {
+        return out.lines().filter(l -> l.startsWith(tag + " ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no '" + tag + "' line in: " + out)).split(" ")[index];
+    }
+
+    private static void awaitRedis(NetnsPair net) throws InterruptedException {
+        for (int i = 0; i < 50; i++) {
+            Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "redis-cli", "-h", net.serverIp(), "ping"));
+            if (r.out().contains("PONG")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("redis-server did not answer in 5 s");
+    }
+}
