@@ -23,10 +23,10 @@ import java.util.Properties;
  *
  * <p>Kernel counters and program statistics are read from the maps and from
  * {@code bpf_prog_info} when Prometheus scrapes ({@link KernelCounters},
- * {@link ProgramCounters}, callback gauges for the ring); nothing is mirrored
- * per event. The one thing Java measures per event is the kernel-to-Java
- * delivery latency, in {@link #onEvent}, into a histogram that does not
- * allocate ({@link DeliveryLatency}).
+ * {@link ProgramCounters}, {@link EndpointCounters}, callback gauges for the
+ * ring); nothing is mirrored per event. The one thing Java measures per event
+ * is the kernel-to-Java delivery latency, in {@link #onEvent}, into a histogram
+ * that does not allocate ({@link DeliveryLatency}).
  *
  * {@snippet :
  * try (Session session = Session.start(families, 8 << 20);
@@ -120,6 +120,7 @@ public final class AgentMetrics implements AutoCloseable {
     private void registerKernelAndRing() {
         registry.register(new KernelCounters(source));
         registry.register(new ProgramCounters(source));
+        registry.register(new EndpointCounters(source));
         GaugeWithCallback.builder().name("busprobe_ring_size_bytes").unit(Unit.BYTES)
                 .help("Data size of the BPF ring buffer (--ring-size).")
                 .callback(cb -> cb.call(source.ringSizeBytes())).register(registry);

@@ -2,8 +2,11 @@ package io.busprobe.metrics;
 
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
+import io.busprobe.control.EndpointMaps;
+import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -28,4 +31,10 @@ interface MetricsSource {
     long recordsRead();
 
     long recordsDiscarded();
+
+    /** Every endpoint id with the name and bus the daemon installed; an empty name for an unused id. */
+    List<EndpointMaps.Name> endpointNames();
+
+    /** Exact counters of one endpoint and direction, summed over CPUs. */
+    EndpointMaps.Totals endpointTotals(int endpoint, Direction direction);
 }

@@ -3,8 +3,11 @@ package io.busprobe.metrics;
 import io.busprobe.agent.Session;
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
+import io.busprobe.control.EndpointMaps;
+import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 
+import java.util.List;
 import java.util.Map;
 
 /** {@link MetricsSource} over a running session: kernel maps and program info read on each call. */
@@ -49,5 +52,15 @@ final class SessionSource implements MetricsSource {
     @Override
     public long recordsDiscarded() {
         return session.ring().recordsDiscarded();
+    }
+
+    @Override
+    public List<EndpointMaps.Name> endpointNames() {
+        return session.bpf().endpointMaps().names();
+    }
+
+    @Override
+    public EndpointMaps.Totals endpointTotals(int endpoint, Direction direction) {
+        return session.bpf().endpointMaps().totals(endpoint, direction);
     }
 }

@@ -2,6 +2,9 @@ package io.busprobe.metrics;
 
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
+import io.busprobe.control.EndpointMaps;
+import io.busprobe.endpoint.BusType;
+import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -10,7 +13,10 @@ import org.junit.jupiter.api.Test;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -25,7 +31,33 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class AgentMetricsTest {
     private final Map<EventKind, KindStats> stats = new EnumMap<>(EventKind.class);
+    private final List<EndpointMaps.Name> names = new ArrayList<>();
+    private final Map<String, EndpointMaps.Totals> totals = new HashMap<>();
     private AgentMetrics metrics;
+
+    private static EndpointMaps.Totals traffic(long base, long[] lifetimes) {
+        return new EndpointMaps.Totals(base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8,
+                base + 9, base + 10, base + 11, lifetimes);
+    }
+
+    private static long[] slots(int... countsBySlot) { // pairs: slot, count
+        long[] s = new long[EndpointMaps.LIFETIME_SLOTS];
+        for (int i = 0; i < countsBySlot.length; i += 2) {
+            s[countsBySlot[i]] = countsBySlot[i + 1];
+        }
+        return s;
+    }
+
+    private void names(String... idNameBus) { // triples: id, name, bus id
+        names.clear();
+        for (int id = 0; id < EndpointMaps.MAX_ENDPOINTS; id++) {
+            names.add(new EndpointMaps.Name(id, "", 0));
+        }
+        for (int i = 0; i < idNameBus.length; i += 3) {
+            int id = Integer.parseInt(idNameBus[i]);
+            names.set(id, new EndpointMaps.Name(id, idNameBus[i + 1], Integer.parseInt(idNameBus[i + 2])));
+        }
+    }
 
     private final MetricsSource source = new MetricsSource() {
         @Override
@@ -62,6 +94,17 @@ class AgentMetricsTest {
         public long recordsDiscarded() {
             return 0;
         }
+
+        @Override
+        public List<EndpointMaps.Name> endpointNames() {
+            return List.copyOf(names);
+        }
+
+        @Override
+        public EndpointMaps.Totals endpointTotals(int endpoint, Direction direction) {
+            return totals.getOrDefault(endpoint + "/" + direction,
+                    new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS]));
+        }
     };
 
     @BeforeEach
@@ -72,6 +115,11 @@ class AgentMetricsTest {
         stats.put(EventKind.RETRANSMIT, new KindStats(10, 2, 1, 6, 1, 14));
         stats.put(EventKind.RESET_RECEIVED, new KindStats(5, 0, 0, 5, 0, 0));
         stats.put(EventKind.STATE, new KindStats(80, 0, 0, 80, 0, 0));
+        names("0", "other", "0", "1", "orders", Integer.toString(BusType.KAFKA.id()), "5", "cache",
+                Integer.toString(BusType.REDIS.id()));
+        totals.put("0/NONE", traffic(1000, slots(3, 2)));
+        totals.put("1/CLIENT", traffic(100, slots(0, 1, 10, 3, 31, 2)));
+        totals.put("5/SERVER", traffic(500, slots()));
         metrics = AgentMetrics.start(ListenAddress.parse("127.0.0.1:0"), source, false,
                 new PrintWriter(new StringWriter()));
     }
@@ -110,6 +158,84 @@ class AgentMetricsTest {
         for (EventKind k : EventKind.values()) {
             assertThat(text).contains("busprobe_events_total{kind=\"" + k.label() + "\"}");
         }
+    }
+
+    @Test
+    void endpointCountersByEndpointBusAndDirection() throws Exception {
+        String text = scrape(null);
+        String orders = "{bus=\"kafka\",direction=\"client\",endpoint=\"orders\"}";
+        assertThat(value(text, "busprobe_endpoint_connections_opened_total" + orders)).isEqualTo(101);
+        assertThat(value(text, "busprobe_endpoint_connections_closed_total" + orders)).isEqualTo(102);
+        assertThat(value(text, "busprobe_endpoint_connections_failed_total" + orders)).isEqualTo(103);
+        assertThat(value(text, "busprobe_endpoint_sent_bytes_total" + orders)).isEqualTo(104);
+        assertThat(value(text, "busprobe_endpoint_received_bytes_total" + orders)).isEqualTo(105);
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total" + orders)).isEqualTo(106);
+        assertThat(value(text, "busprobe_endpoint_segments_received_total" + orders)).isEqualTo(107);
+        assertThat(value(text, "busprobe_endpoint_retransmitted_segments_total" + orders)).isEqualTo(108);
+        assertThat(value(text, "busprobe_endpoint_resets_sent_total" + orders)).isEqualTo(109);
+        assertThat(value(text, "busprobe_endpoint_resets_received_total" + orders)).isEqualTo(110);
+        assertThat(value(text, "busprobe_endpoint_socket_pressure_events_total" + orders)).isEqualTo(111);
+        // both directions of a configured endpoint, zeros included; "other" only as none
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total"
+                + "{bus=\"kafka\",direction=\"server\",endpoint=\"orders\"}")).isZero();
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total"
+                + "{bus=\"redis\",direction=\"server\",endpoint=\"cache\"}")).isEqualTo(506);
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total"
+                + "{bus=\"none\",direction=\"none\",endpoint=\"other\"}")).isEqualTo(1006);
+        assertThat(text).doesNotContain("direction=\"client\",endpoint=\"other\"")
+                .doesNotContain("direction=\"none\",endpoint=\"orders\"");
+        // unnamed ids export nothing: 1 + 2 + 2 series per family
+        assertThat(text.lines().filter(l -> l.startsWith("busprobe_endpoint_retransmitted_segments_total{")))
+                .hasSize(5);
+    }
+
+    @Test
+    void connectionLifetimeIsAHistogramOfTheKernelSlotsInSeconds() throws Exception {
+        String text = scrape(null);
+        String lifetime = "busprobe_endpoint_connection_lifetime_seconds";
+        String orders = "bus=\"kafka\",direction=\"client\",endpoint=\"orders\"";
+        // slot 0 is [0, 2) us; slot 10 is [1024, 2048) us; slot 31 is 2^31 us and longer
+        assertThat(value(text, lifetime + "_bucket{" + orders + ",le=\"2.0E-6\"}")).isEqualTo(1);
+        assertThat(value(text, lifetime + "_bucket{" + orders + ",le=\"0.001024\"}")).isEqualTo(1);
+        assertThat(value(text, lifetime + "_bucket{" + orders + ",le=\"0.002048\"}")).isEqualTo(4);
+        assertThat(value(text, lifetime + "_bucket{" + orders + ",le=\"2147.483648\"}")).isEqualTo(4);
+        assertThat(value(text, lifetime + "_bucket{" + orders + ",le=\"+Inf\"}")).isEqualTo(6);
+        assertThat(value(text, lifetime + "_count{" + orders + "}")).isEqualTo(6);
+        assertThat(text).doesNotContain(lifetime + "_sum");
+        assertThat(text.lines().filter(l -> l.startsWith(lifetime + "_bucket{" + orders))).hasSize(32);
+        assertThat(EndpointCounters.LIFETIME_BOUNDS).hasSize(EndpointMaps.LIFETIME_SLOTS)
+                .startsWith(2e-6, 4e-6, 8e-6).endsWith(1073.741824, 2147.483648, Double.POSITIVE_INFINITY);
+    }
+
+    @Test
+    void anIdGivenToAnotherEndpointStartsFromZero() throws Exception {
+        scrape(null);
+        // a reload moved id 1 to another endpoint; the kernel's counters under it carry on
+        names("0", "other", "0", "1", "payments", Integer.toString(BusType.AMQP.id()));
+        String payments = "{bus=\"amqp\",direction=\"client\",endpoint=\"payments\"}";
+        String text = scrape(null);
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total" + payments)).isZero();
+        assertThat(value(text, "busprobe_endpoint_connection_lifetime_seconds_count" + payments)).isZero();
+        assertThat(text).doesNotContain("endpoint=\"orders\"").doesNotContain("endpoint=\"cache\"");
+        totals.put("1/CLIENT", traffic(120, slots(0, 1, 10, 4, 31, 2)));
+        text = scrape(null);
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total" + payments)).isEqualTo(20);
+        assertThat(value(text, "busprobe_endpoint_connection_lifetime_seconds_count" + payments)).isEqualTo(1);
+        // the other ids keep their totals
+        assertThat(value(text, "busprobe_endpoint_segments_sent_total"
+                + "{bus=\"none\",direction=\"none\",endpoint=\"other\"}")).isEqualTo(1006);
+    }
+
+    @Test
+    void labelHelpers() {
+        assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(0, "other", 0))).isEqualTo("none");
+        for (BusType b : BusType.values()) {
+            assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(1, "x", b.id()))).isEqualTo(b.label());
+        }
+        assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(1, "x", 99))).isEqualTo("unknown");
+        assertThat(EndpointCounters.directions(0)).containsExactly(Direction.NONE);
+        assertThat(EndpointCounters.directions(7)).containsExactly(Direction.CLIENT, Direction.SERVER);
+        assertThat(EndpointCounters.directionLabel(Direction.SERVER)).isEqualTo("server");
     }
 
     @Test
@@ -179,7 +305,9 @@ class AgentMetricsTest {
                 "application/openmetrics-text; version=1.0.0; charset=utf-8");
         assertThat(om.contentType()).startsWith("application/openmetrics-text");
         assertThat(om.body()).contains("# TYPE busprobe_tcp_resets counter",
-                "busprobe_tcp_resets_total{kind=\"reset_received\"} 5", "# UNIT busprobe_delivery_latency_seconds seconds")
+                "busprobe_tcp_resets_total{kind=\"reset_received\"} 5", "# UNIT busprobe_delivery_latency_seconds seconds",
+                "# UNIT busprobe_endpoint_sent_bytes bytes", "# TYPE busprobe_endpoint_connection_lifetime_seconds histogram",
+                "# UNIT busprobe_endpoint_connection_lifetime_seconds seconds")
                 .endsWith("# EOF\n");
     }
 
