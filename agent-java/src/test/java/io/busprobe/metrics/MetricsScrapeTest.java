@@ -1,6 +1,9 @@
 package io.busprobe.metrics;
 
 import io.busprobe.agent.Session;
+import io.busprobe.endpoint.BusType;
+import io.busprobe.endpoint.Endpoint;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
 import io.busprobe.testkit.NetnsPair;
@@ -9,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -17,8 +21,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A real scrape of a real agent on the real kernel, with resets and lossy
  * traffic between two namespaces: {@code promtool check metrics} has nothing to
- * say about it, the kernel counters and self-metrics move, and
- * kernel.bpf_stats_enabled is on while the metrics run and restored after.
+ * say about it, the kernel counters, the counters of a configured bus endpoint
+ * (iperf3's port) and self-metrics move, and kernel.bpf_stats_enabled is on
+ * while the metrics run and restored after.
  */
 @Privileged
 class MetricsScrapeTest {
@@ -34,7 +39,8 @@ class MetricsScrapeTest {
         String text;
         String openMetrics;
         try (NetnsPair net = NetnsPair.create();
-             Session session = Session.start(EnumSet.allOf(Family.class), 8 << 20);
+             Session session = Session.start(EnumSet.allOf(Family.class), 8 << 20, null, false, EndpointConfig.of(
+                     List.of(new Endpoint(1, "test-bus", BusType.OTHER, List.of(5201), List.of()))));
              AgentMetrics metrics = AgentMetrics.start("127.0.0.1:0", session)) {
             assertThat(Files.readString(BpfRunStats.SYSCTL).trim()).as("bpf_stats_enabled while running")
                     .isEqualTo("1");
@@ -85,5 +91,28 @@ class MetricsScrapeTest {
                 .isPositive();
         assertThat(value(text, "busprobe_probe_attached{program=\"handle_tcp_retransmit_skb\"}")).isEqualTo(1);
         assertThat(value(text, "busprobe_ring_size_bytes")).isEqualTo(8 << 20);
+
+        // iperf3 (control and data connection) on the configured endpoint, seen from both namespaces
+        String client = "{bus=\"other\",direction=\"client\",endpoint=\"test-bus\"}";
+        String server = "{bus=\"other\",direction=\"server\",endpoint=\"test-bus\"}";
+        for (String side : new String[] {client, server}) {
+            assertThat(value(text, "busprobe_endpoint_connections_opened_total" + side)).as(side)
+                    .isGreaterThanOrEqualTo(2);
+            assertThat(value(text, "busprobe_endpoint_connections_closed_total" + side)).as(side)
+                    .isGreaterThanOrEqualTo(2);
+            assertThat(value(text, "busprobe_endpoint_connection_lifetime_seconds_count" + side)).as(side)
+                    .isGreaterThanOrEqualTo(2);
+            assertThat(value(text, "busprobe_endpoint_segments_sent_total" + side)).as(side).isPositive();
+        }
+        // the client sends, the server drops 5 % of what arrives: the client retransmits
+        double retrans = value(text, "busprobe_endpoint_retransmitted_segments_total" + client);
+        assertThat(retrans).isPositive()
+                .isLessThan(value(text, "busprobe_endpoint_segments_sent_total" + client));
+        assertThat(value(text, "busprobe_endpoint_sent_bytes_total" + client))
+                .isGreaterThan(value(text, "busprobe_endpoint_received_bytes_total" + client));
+        // the refused connections to 7001 match no endpoint
+        String other = "{bus=\"none\",direction=\"none\",endpoint=\"other\"}";
+        assertThat(value(text, "busprobe_endpoint_connections_failed_total" + other)).isGreaterThanOrEqualTo(5);
+        assertThat(value(text, "busprobe_endpoint_resets_received_total" + other)).isGreaterThanOrEqualTo(5);
     }
 }
