@@ -14,6 +14,16 @@
 #include "events.h"
 #include "sock.bpf.h"
 
+/*
+ * bench/attribution-cost builds a variant with -DBP_NO_ATTRIBUTION to measure
+ * what attribution and labelling cost per event; never shipped.
+ */
+#ifdef BP_NO_ATTRIBUTION
+#define BP_ATTRIBUTION 0
+#else
+#define BP_ATTRIBUTION 1
+#endif
+
 /* What busprobe knows of one socket; kernel-only, keyed by the sock pointer. */
 struct bp_sock_info {
 	__u64 start_ns;           /* connect() or the SYN, 0 when not seen */
@@ -109,6 +119,11 @@ static __always_inline void bp_match_endpoint(const struct bp_tuple *t, __u16 *e
 {
 	__u32 id;
 
+	if (!BP_ATTRIBUTION) {
+		*endpoint = 0;
+		*direction = BP_DIR_NONE;
+		return;
+	}
 	id = bp_lookup_rule(t->dport, t->family, t->daddr);
 	if (id) {
 		*endpoint = id;
@@ -131,6 +146,8 @@ static __always_inline void bp_attribute(const struct sock *sk, struct bp_attr *
 	struct bp_tuple t = {};
 	__u64 key = (__u64)sk;
 
+	if (!BP_ATTRIBUTION)
+		return;
 	a->info = bpf_map_lookup_elem(&sock_info, &key);
 	if (a->info) {
 		a->endpoint = a->info->endpoint;
@@ -148,6 +165,8 @@ static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool
 	struct bp_tuple t = {};
 	__u64 key = (__u64)sk;
 
+	if (!BP_ATTRIBUTION)
+		return NULL;
 	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (!info) {
 		bp_read_tuple(&t, sk);
@@ -172,6 +191,8 @@ static __always_inline struct bp_endpoint_stats *bp_endpoint_stats(const struct 
 {
 	__u32 idx = (__u32)a->endpoint * BP_DIRS + a->direction;
 
+	if (!BP_ATTRIBUTION)
+		return NULL;
 	return bpf_map_lookup_elem(&endpoint_stats, &idx);
 }
 
@@ -216,6 +237,8 @@ static __always_inline void bp_charge_offenders(const struct bp_attr *a, const s
 	struct bp_proc_stats *ps, pfresh = {};
 	struct bp_peer_stats *rs, rfresh = {};
 
+	if (!BP_ATTRIBUTION)
+		return;
 	if (a->info && a->info->owner_known) {
 		pk.tgid = a->info->tgid;
 		ps = bpf_map_lookup_elem(&endpoint_procs, &pk);

@@ -46,8 +46,11 @@ public final class Daemon implements AutoCloseable {
      * @param resetConfig start from default sampling instead of the pinned operator config
      * @param metricsAddress HOST:PORT for /metrics
      */
+    /**
+     * @param events where to write the JSON-lines event stream ("-" for stdout), or null for none
+     */
     public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
-                          Path endpointConfig) {
+                          Path endpointConfig, String events) {
         /** The endpoint config as the file says now, or the defaults without a file. */
         EndpointConfig loadEndpoints() {
             return endpointConfig == null ? EndpointConfig.defaults() : EndpointConfig.load(endpointConfig);
@@ -65,6 +68,9 @@ public final class Daemon implements AutoCloseable {
     private final long[] readByKind = new long[EventKind.MAX];
     private final int probesAttached;
     private volatile boolean reloadRequested;
+    private final ConnectionTable connections;
+    private final io.busprobe.sink.EndpointNames endpointNames;
+    private final io.busprobe.sink.JsonSink eventStream;
 
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
@@ -115,6 +121,32 @@ public final class Daemon implements AutoCloseable {
             }
         }
         this.probesAttached = bits;
+        this.endpointNames = new io.busprobe.sink.EndpointNames(options.loadEndpoints());
+        this.eventStream = openEventStream(options.events(), endpointNames);
+        this.connections = new ConnectionTable(c -> {
+            if (eventStream != null) {
+                eventStream.connection(c);
+            }
+        });
+    }
+
+    private static io.busprobe.sink.JsonSink openEventStream(String target, io.busprobe.sink.EndpointNames names) {
+        if (target == null) {
+            return null;
+        }
+        try {
+            java.io.OutputStream out = target.equals("-") ? new java.io.FileOutputStream(java.io.FileDescriptor.out)
+                    : java.nio.file.Files.newOutputStream(Path.of(target), StandardOpenOption.CREATE,
+                            StandardOpenOption.APPEND);
+            return new io.busprobe.sink.JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open --events " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Connections the agent is tracking now. */
+    public ConnectionTable connections() {
+        return connections;
     }
 
     public static Daemon start(Options options, Consumer<String> log) {
@@ -150,6 +182,7 @@ public final class Daemon implements AutoCloseable {
         try {
             EndpointConfig next = options.loadEndpoints();
             session.bpf().endpointMaps().install(next);
+            endpointNames.update(next);
             log.accept("endpoints reloaded: " + next.endpoints().size() + " endpoint(s)"
                     + (options.endpointConfig() == null ? " (defaults)" : " from " + options.endpointConfig()));
         } catch (ConfigException e) {
@@ -166,12 +199,18 @@ public final class Daemon implements AutoCloseable {
             EventView ev = view.wrap(data, offset);
             readByKind[ev.kindId() % readByKind.length]++;
             metrics.onEvent(ev.tsNanos());
+            connections.onEvent(ev);
+            if (eventStream != null) {
+                eventStream.event(ev); // opt-in (--events): JSON encoding allocates
+            }
         };
         long tick = Degrader.TICK_MILLIS * 1_000_000L;
         long nextTick = System.nanoTime();
         long nextSummary = System.nanoTime() + summaryInterval.toNanos();
         while (!stop.getAsBoolean()) {
-            session.ring().poll(handler, options.pollMs());
+            if (session.ring().poll(handler, options.pollMs()) > 0 && eventStream != null) {
+                eventStream.flush();
+            }
             long now = System.nanoTime();
             if (reloadRequested) {
                 reloadRequested = false;
@@ -208,7 +247,8 @@ public final class Daemon implements AutoCloseable {
                 sb.append(e.getKey().label()).append('=').append(k.seen()).append(' ');
             }
         }
-        return sb.append("read=").append(session.ring().recordsRead())
+        return sb.append("connections=").append(connections.size())
+                .append(" read=").append(session.ring().recordsRead())
                 .append(" dropped=").append(dropped)
                 .append(" pending=").append(session.ring().pendingBytes()).append('B')
                 .append(" degraded=").append(degrader.active() ? "yes" : "no").toString();
@@ -216,6 +256,9 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public void close() {
+        if (eventStream != null) {
+            eventStream.close();
+        }
         closeQuietly(session, metrics, lock, lockFile);
     }
 

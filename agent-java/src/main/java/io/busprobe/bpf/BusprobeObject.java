@@ -76,8 +76,19 @@ public final class BusprobeObject implements AutoCloseable {
         }
     }
 
-    /** Open the object embedded in the agent jar. */
+    /**
+     * Open the object embedded in the agent jar, or the file named by
+     * {@code $BUSPROBE_BPF_OBJECT} (benchmarks compare variants that way).
+     */
     public static BusprobeObject open() {
+        String override = System.getenv("BUSPROBE_BPF_OBJECT");
+        if (override != null && !override.isBlank()) {
+            try {
+                return new BusprobeObject(java.nio.file.Files.readAllBytes(Path.of(override)));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read BUSPROBE_BPF_OBJECT=" + override + ": " + e.getMessage(), e);
+            }
+        }
         try (InputStream in = BusprobeObject.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
                 throw new IllegalStateException(RESOURCE + " is not on the classpath: build with `make build`");

@@ -45,6 +45,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Serve Prometheus metrics on http://HOST:PORT/metrics (default: ${DEFAULT-VALUE}).")
     String metricsAddress;
 
+    @Option(names = "--events", paramLabel = "FILE",
+            description = "Also write every record and every closed connection as JSON lines to FILE (appended), "
+                    + "or '-' for stdout. Off by default: the daemon's job is counting.")
+    String events;
+
     @Mixin
     KernelOptions kernel;
 
@@ -63,7 +68,7 @@ public final class RunCommand implements Callable<Integer> {
         long deadline = Deadlines.after(System.nanoTime(), duration);
         endpointOptions.load(); // validate before anything starts
         Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
-                metricsAddress, endpointOptions.config);
+                metricsAddress, endpointOptions.config, events);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
             log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",

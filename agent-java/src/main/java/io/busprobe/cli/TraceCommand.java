@@ -76,7 +76,11 @@ public final class TraceCommand implements Callable<Integer> {
             }
             err.flush();
             EventView view = new EventView();
-            RecordHandler handler = (data, offset, length) -> sink.event(view.wrap(data, offset));
+            io.busprobe.agent.ConnectionTable table = new io.busprobe.agent.ConnectionTable(sink::connection);
+            RecordHandler handler = (data, offset, length) -> {
+                sink.event(view.wrap(data, offset));
+                table.onEvent(view);
+            };
             while (!shutdown.requested() && System.nanoTime() < deadline) {
                 long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
                 if (session.ring().poll(handler, (int) Math.min(kernel.pollMs, left)) > 0) {

@@ -17,6 +17,10 @@ public interface EventSink extends AutoCloseable {
 
     void summary(Summary summary);
 
+    /** A connection closed (tcplife record); sinks that do not show these ignore it. */
+    default void connection(io.busprobe.agent.ConnectionTable.Closed c) {
+    }
+
     @Override
     void close();
 

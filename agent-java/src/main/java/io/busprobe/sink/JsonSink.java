@@ -98,6 +98,29 @@ public final class JsonSink implements EventSink {
         gen.writeRaw('\n');
     }
 
+    /** {@code {"type":"connection",...}}: duration, bytes each way and retransmits of a closed connection. */
+    @Override
+    public void connection(io.busprobe.agent.ConnectionTable.Closed c) {
+        gen.writeStartObject();
+        gen.writeStringProperty("type", "connection");
+        gen.writeStringProperty("saddr", c.saddr());
+        gen.writeNumberProperty("sport", c.sport());
+        gen.writeStringProperty("daddr", c.daddr());
+        gen.writeNumberProperty("dport", c.dport());
+        gen.writeNumberProperty("pid", c.pid());
+        gen.writeStringProperty("comm", c.comm());
+        gen.writeStringProperty("endpoint", endpoints.name(c.endpoint()));
+        gen.writeStringProperty("bus", endpoints.bus(c.endpoint()));
+        gen.writeStringProperty("direction", EndpointNames.direction(c.direction()));
+        gen.writeNumberProperty("duration_ns", c.durationNanos());
+        gen.writeNumberProperty("bytes_sent", c.bytesSent());
+        gen.writeNumberProperty("bytes_received", c.bytesReceived());
+        gen.writeNumberProperty("retransmits", c.retransmits());
+        gen.writeNumberProperty("sock_cookie", c.cookie());
+        gen.writeEndObject();
+        gen.writeRaw('\n');
+    }
+
     @Override
     public void flush() {
         gen.flush();
