@@ -87,7 +87,10 @@ class KernelEventsTest {
         long flowSegs = retrans.stream()
                 .filter(e -> e.err() == 0 && e.sport() == dataPort && e.saddr().equals(net.clientIp()))
                 .mapToLong(Captured::segs).sum();
-        assertThat(flowSegs).as("segs of the data flow vs iperf3's Retr").isEqualTo(iperfRetransmits(json));
+        // iperf3 reads TCP_INFO just before it closes; a retransmit in the close itself (a lost FIN)
+        // is in the kernel's count but not in Retr, so Retr is a lower bound that may be short by a few
+        long retr = iperfRetransmits(json);
+        assertThat(flowSegs).as("segs of the data flow vs iperf3's Retr").isBetween(retr, retr + 3);
         assertThat(retrans).filteredOn(e -> e.sport() == dataPort)
                 .allSatisfy(e -> {
                     assertThat(e.saddr()).isEqualTo(net.clientIp());
