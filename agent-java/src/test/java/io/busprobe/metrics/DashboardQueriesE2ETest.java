@@ -185,8 +185,8 @@ class DashboardQueriesE2ETest {
 
         // the alerting rules loaded, and every busprobe metric they use exists in this Prometheus
         String rules = api(promPort, "/api/v1/rules", null);
-        assertThat(rules).contains("BusprobeAgentDown", "BusprobeRetransmitsHigh", "BusprobeRecordsDropped",
-                "BusprobeDegradationActive");
+        assertThat(rules).contains("BusprobeAgentDown", "BusprobeEndpointRetransmitRatioHigh",
+                "BusprobeRecordsDropped", "BusprobeDegradationActive");
         String names = api(promPort, "/api/v1/label/__name__/values", null);
         Matcher m = Pattern.compile("busprobe_[a-z_]+").matcher(
                 Files.readString(Tools.ROOT.resolve("deploy/prometheus/rules/busprobe.rules.yml")));
