@@ -16,16 +16,34 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The Grafana dashboards are well formed for provisioning and for operators:
  * unique uids, the datasource/job/instance variables, and on every panel a
  * description, a unit, the templated datasource and a query filtered by
- * job and instance. Whether the queries return data is
+ * job and instance (and by endpoint on the endpoint dashboard). Whether the queries return data is
  * {@link DashboardQueriesE2ETest}'s job.
  */
 class DashboardLintTest {
     private static final Pattern BUSPROBE_METRIC = Pattern.compile("\\bbusprobe_[a-z_]+");
 
     @Test
-    void fleetAndSelfHealthDashboardsExist() {
+    void fleetSelfHealthAndEndpointDashboardsExist() {
         assertThat(Dashboards.files()).extracting(p -> p.getFileName().toString())
-                .contains("busprobe-overview.json", "busprobe-self.json");
+                .contains("busprobe-overview.json", "busprobe-self.json", "busprobe-endpoints.json");
+    }
+
+    @Test
+    void endpointDashboardFiltersEveryQueryByEndpoint() {
+        Path f = Dashboards.DIR.resolve("busprobe-endpoints.json");
+        assertThat(Dashboards.variables(f)).extracting(v -> v.get("name")).contains("endpoint");
+        for (Dashboards.Panel p : Dashboards.panels(f)) {
+            assertThat(p.queries()).as("queries of %s", p.title())
+                    .allSatisfy(q -> assertThat(q).contains("endpoint=~\"$endpoint\""));
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void overviewLinksTheEndpointDashboard() {
+        List<Map<String, Object>> links = (List<Map<String, Object>>) Dashboards.load(
+                Dashboards.DIR.resolve("busprobe-overview.json")).get("links");
+        assertThat(links).anySatisfy(l -> assertThat(l).containsEntry("url", "/d/busprobe-endpoints"));
     }
 
     @Test
@@ -68,7 +86,13 @@ class DashboardLintTest {
                 "busprobe_bpf_program_runs_total", "busprobe_bpf_program_run_seconds_total",
                 "busprobe_bpf_program_recursion_misses_total", "busprobe_bpf_stats_enabled",
                 "busprobe_ring_size_bytes", "busprobe_ring_pending_bytes", "busprobe_delivery_latency_seconds_bucket",
-                "busprobe_degradation_active", "busprobe_sampling_ratio", "busprobe_build_info");
+                "busprobe_degradation_active", "busprobe_sampling_ratio", "busprobe_build_info",
+                "busprobe_endpoint_connections_opened_total", "busprobe_endpoint_connections_closed_total",
+                "busprobe_endpoint_connections_failed_total", "busprobe_endpoint_connection_lifetime_seconds_bucket",
+                "busprobe_endpoint_sent_bytes_total", "busprobe_endpoint_received_bytes_total",
+                "busprobe_endpoint_segments_sent_total", "busprobe_endpoint_segments_received_total",
+                "busprobe_endpoint_retransmitted_segments_total", "busprobe_endpoint_resets_sent_total",
+                "busprobe_endpoint_resets_received_total", "busprobe_endpoint_socket_pressure_events_total");
         for (Path f : Dashboards.files()) {
             for (Dashboards.Panel p : Dashboards.panels(f)) {
                 for (String q : p.queries()) {

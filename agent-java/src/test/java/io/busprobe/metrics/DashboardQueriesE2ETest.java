@@ -26,7 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * End to end: Debian's Prometheus on loopback with deploy/prometheus/'s scrape
  * config and rules scrapes {@code busprobe run} in its own JVM while two
- * namespaces exchange lossy traffic and refused connections; then every query
+ * namespaces exchange lossy traffic (on a configured bus endpoint, so that its
+ * client and server series exist) and refused connections; then every query
  * of every dashboard panel and every template variable, as Grafana would send
  * them for this agent, goes through Prometheus's HTTP API and must return at
  * least one series, every value finite and non-negative. An empty answer fails.
@@ -34,6 +35,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Privileged
 class DashboardQueriesE2ETest {
     private static final String RATE_INTERVAL = "30s";
+    /** The bus endpoint the loss scenario's iperf3 traffic is attributed to. */
+    private static final String ENDPOINT = "test-bus";
 
     private Path work;
     private Process agent;
@@ -66,9 +69,15 @@ class DashboardQueriesE2ETest {
 
     private Process startAgent(int port) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path config = Files.writeString(work.resolve("endpoints.yaml"), """
+                endpoints:
+                  - name: %s
+                    bus: other
+                    ports: [5201]
+                """.formatted(ENDPOINT));
         return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), "io.busprobe.cli.Main", "run",
-                "--metrics-address", "127.0.0.1:" + port, "--summary-interval", "1h")
+                "--metrics-address", "127.0.0.1:" + port, "--summary-interval", "1h", "--config", config.toString())
                 .redirectErrorStream(true).redirectOutput(work.resolve("agent.log").toFile()).start();
     }
 
@@ -147,6 +156,16 @@ class DashboardQueriesE2ETest {
         assertThat(instantValues(promPort, "sum(increase(busprobe_tcp_retransmitted_segments_total{instance=\""
                 + instance + "\"}[2m]))")).singleElement().asInstanceOf(
                 org.assertj.core.api.InstanceOfAssertFactories.DOUBLE).isPositive();
+        // ... on the configured endpoint, from both ends: iperf3's client sends and retransmits, its server serves
+        String onEndpoint = "{instance=\"" + instance + "\", endpoint=\"" + ENDPOINT + "\", bus=\"other\"";
+        for (String direction : new String[] {"client", "server"}) {
+            assertThat(instantValues(promPort, "sum(increase(busprobe_endpoint_segments_sent_total" + onEndpoint
+                    + ", direction=\"" + direction + "\"}[2m]))")).as(direction).singleElement()
+                    .asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.DOUBLE).isPositive();
+        }
+        assertThat(instantValues(promPort, "sum(increase(busprobe_endpoint_retransmitted_segments_total" + onEndpoint
+                + ", direction=\"client\"}[2m]))")).singleElement()
+                .asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.DOUBLE).isPositive();
 
         List<String> failures = new ArrayList<>();
         int checked = 0;
@@ -161,7 +180,11 @@ class DashboardQueriesE2ETest {
                 String match = Dashboards.substitute(m.group(1), "busprobe", instance, RATE_INTERVAL, "5m");
                 String body = api(promPort, "/api/v1/label/" + m.group(2) + "/values?match[]="
                         + URLEncoder.encode(match, StandardCharsets.UTF_8), null);
-                String expected = m.group(2).equals("job") ? "busprobe" : instance;
+                String expected = switch (m.group(2)) {
+                    case "job" -> "busprobe";
+                    case "endpoint" -> ENDPOINT;
+                    default -> instance;
+                };
                 if (!body.contains("\"" + expected + "\"")) {
                     failures.add(f.getFileName() + " variable " + var.get("name") + ": " + def + " -> " + body);
                 }
@@ -181,7 +204,7 @@ class DashboardQueriesE2ETest {
             }
         }
         assertThat(failures).as("dashboard queries against a live agent (%d checked)", checked).isEmpty();
-        assertThat(checked).isGreaterThan(30);
+        assertThat(checked).isGreaterThan(60);
 
         // the alerting rules loaded, and every busprobe metric they use exists in this Prometheus
         String rules = api(promPort, "/api/v1/rules", null);

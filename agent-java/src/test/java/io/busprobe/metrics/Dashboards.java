@@ -74,10 +74,11 @@ final class Dashboards {
 
     /**
      * A panel query as Grafana would send it for one instance: template variables
-     * and Grafana's interval macros replaced.
+     * and Grafana's interval macros replaced, {@code $endpoint} as "All" (its allValue).
      */
     static String substitute(String expr, String job, String instance, String rateInterval, String range) {
         return expr.replace("$__rate_interval", rateInterval).replace("$__range", range)
-                .replace("$__interval", "15s").replace("$job", job).replace("$instance", instance);
+                .replace("$__interval", "15s").replace("$job", job).replace("$instance", instance)
+                .replace("$endpoint", ".+");
     }
 }
