@@ -182,4 +182,38 @@ int handle_sys_exit_accept(struct sys_exit_args___bp *ctx)
 	return 0;
 }
 
+/*
+ * Bytes and segments reach the endpoint counters at retransmits and at
+ * close. A long-lived connection that never retransmits would show no
+ * traffic until it closes, and would add nothing to the retransmit ratio's
+ * denominator while a lossy neighbour adds to its numerator. The agent runs
+ * this iterator over every TCP socket once a second to bring each known
+ * socket's counters up to date.
+ */
+SEC("iter/tcp")
+int refresh_tcp_traffic(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct bp_endpoint_stats *es;
+	struct bp_attr a = {};
+	struct tcp_sock *tp;
+	__u64 key;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0; /* listeners, request and time-wait sockets carry no traffic of their own */
+	key = (__u64)tp;
+	a.info = bpf_map_lookup_elem(&sock_info, &key);
+	if (!a.info)
+		return 0; /* unknown sockets are counted whole at close */
+	a.endpoint = a.info->endpoint;
+	a.direction = a.info->direction;
+	es = bp_endpoint_stats(&a);
+	if (es)
+		bp_add_traffic(es, (const struct sock *)tp, a.info);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

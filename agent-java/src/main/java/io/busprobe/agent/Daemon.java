@@ -205,6 +205,7 @@ public final class Daemon implements AutoCloseable {
             }
         };
         long tick = Degrader.TICK_MILLIS * 1_000_000L;
+        long ticks = 0;
         long nextTick = System.nanoTime();
         long nextSummary = System.nanoTime() + summaryInterval.toNanos();
         while (!stop.getAsBoolean()) {
@@ -217,6 +218,9 @@ public final class Daemon implements AutoCloseable {
                 reloadEndpoints();
             }
             if (now >= nextTick) {
+                if (++ticks % 4 == 0) {
+                    session.bpf().refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
+                }
                 degrader.tick();
                 publishState(now);
                 nextTick = now + tick;
@@ -226,6 +230,7 @@ public final class Daemon implements AutoCloseable {
                 nextSummary += summaryInterval.toNanos();
             }
         }
+        session.bpf().refreshTraffic();
         session.stopAndDrain(handler);
         publishState(System.nanoTime());
     }

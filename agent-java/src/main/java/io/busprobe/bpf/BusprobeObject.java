@@ -54,6 +54,7 @@ public final class BusprobeObject implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment obj;
     private final Deque<MemorySegment> links = new ArrayDeque<>();
+    private MemorySegment iteratorLink;
     private final Map<Probe, ProbeStatus> status = new EnumMap<>(Probe.class);
     private Set<Family> families = EnumSet.allOf(Family.class);
     private long ringSize = 8L << 20;
@@ -251,7 +252,8 @@ public final class BusprobeObject implements AutoCloseable {
             if (p.isClassic()) {
                 return Tracefs.exists(p.tracefsPath());
             }
-            return Native.btf__find_by_name_kind(btf, a.allocateFrom(p.btfTypedef()), Native.BTF_KIND_TYPEDEF()) > 0;
+            int kind = p.isIterator() ? Native.BTF_KIND_FUNC() : Native.BTF_KIND_TYPEDEF();
+            return Native.btf__find_by_name_kind(btf, a.allocateFrom(p.btfTypedef()), kind) > 0;
         }
     }
 
@@ -269,7 +271,11 @@ public final class BusprobeObject implements AutoCloseable {
                 continue;
             }
             try {
-                links.push(Libbpf.attach(program(p), p.program()));
+                MemorySegment link = Libbpf.attach(program(p), p.program());
+                links.push(link);
+                if (p.isIterator()) {
+                    iteratorLink = link;
+                }
                 status.put(p, new ProbeStatus(p, ProbeStatus.State.ATTACHED, ""));
             } catch (NativeException e) {
                 status.put(p, new ProbeStatus(p, ProbeStatus.State.FAILED, e.getMessage()));
@@ -282,8 +288,44 @@ public final class BusprobeObject implements AutoCloseable {
         return all;
     }
 
+    /**
+     * Run the TCP traffic iterator once over every network namespace that has a
+     * process in it: every known socket's bytes and segments are added to its
+     * endpoint. A no-op when the iterator is not attached.
+     */
+    public void refreshTraffic() {
+        if (iteratorLink == null) {
+            return;
+        }
+        int linkFd = Native.bpf_link__fd(iteratorLink);
+        for (int pid : NetNamespaces.scan().values()) {
+            int fd = NetNamespaces.inNamespaceOf(pid, () -> Native.bpf_iter_create(linkFd));
+            if (fd < 0) {
+                continue; // the process (and maybe its namespace) went away meanwhile
+            }
+            drain(fd);
+        }
+    }
+
+    /** Reading an iterator runs it; ours writes nothing, so the first read ends it. */
+    private static void drain(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(4096);
+            long n;
+            do {
+                n = Native.read(fd, buf, buf.byteSize());
+            } while (n > 0);
+            if (n < 0) {
+                throw new IllegalStateException("reading the TCP traffic iterator failed");
+            }
+        } finally {
+            io.busprobe.ffi.Sys.close(fd);
+        }
+    }
+
     /** Detach every program, keeping maps and ring readable (drain after this). */
     public void detach() {
+        iteratorLink = null;
         while (!links.isEmpty()) {
             Native.bpf_link__destroy(links.pop());
         }

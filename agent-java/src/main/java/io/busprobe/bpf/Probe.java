@@ -19,7 +19,9 @@ public enum Probe {
             EventKind.EXCEED_BUF_LIMIT),
     /** Not event sources: they learn the owner of accepted sockets for attribution. */
     SYS_EXIT_ACCEPT4("handle_sys_exit_accept4", "syscalls", "sys_exit_accept4", EventKind.STATE),
-    SYS_EXIT_ACCEPT("handle_sys_exit_accept", "syscalls", "sys_exit_accept", EventKind.STATE);
+    SYS_EXIT_ACCEPT("handle_sys_exit_accept", "syscalls", "sys_exit_accept", EventKind.STATE),
+    /** A BPF iterator over TCP sockets: the agent runs it to bring endpoint traffic counters up to date. */
+    TCP_TRAFFIC_ITER("refresh_tcp_traffic", "iter", "tcp", EventKind.STATE);
 
     private final String program;
     private final String system;
@@ -47,14 +49,22 @@ public enum Probe {
         return system.equals("syscalls");
     }
 
-    /** Whether this probe only feeds attribution and emits no records of its own. */
+    /** Whether this probe only feeds attribution and counters and emits no records of its own. */
     public boolean learnsOnly() {
-        return isClassic();
+        return isClassic() || isIterator();
     }
 
-    /** The typedef the kernel's BTF has for every raw tracepoint, which tp_btf programs attach through. */
+    /** A BPF iterator, run on demand by the agent rather than by a kernel event. */
+    boolean isIterator() {
+        return system.equals("iter");
+    }
+
+    /**
+     * What the kernel's BTF must have for this probe to load: the typedef every raw
+     * tracepoint has (tp_btf programs attach through it), or the iterator's function.
+     */
     String btfTypedef() {
-        return "btf_trace_" + tracepoint;
+        return isIterator() ? "bpf_iter_" + tracepoint : "btf_trace_" + tracepoint;
     }
 
     /** tracefs path of a classic tracepoint, relative to the tracefs mount. */

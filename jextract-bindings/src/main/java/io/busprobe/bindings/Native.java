@@ -60,6 +60,24 @@ public class Native extends Native$shared {
     public static int EPOLL_CTL_ADD() {
         return EPOLL_CTL_ADD;
     }
+    private static final int O_RDONLY = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define O_RDONLY 0
+     * }
+     */
+    public static int O_RDONLY() {
+        return O_RDONLY;
+    }
+    private static final int CLONE_NEWNET = (int)1073741824L;
+    /**
+     * {@snippet lang=c :
+     * #define CLONE_NEWNET 1073741824
+     * }
+     */
+    public static int CLONE_NEWNET() {
+        return CLONE_NEWNET;
+    }
     private static final int BTF_KIND_FUNC = (int)12L;
     /**
      * {@snippet lang=c :
@@ -375,6 +393,68 @@ public class Native extends Native$shared {
                 traceDowncall("close", __fd);
             }
             return (int)mh$.invokeExact(__fd);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class read {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_LONG,
+            Native.C_INT,
+            Native.C_POINTER,
+            Native.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("read");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static FunctionDescriptor read$descriptor() {
+        return read.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static MethodHandle read$handle() {
+        return read.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static MemorySegment read$address() {
+        return read.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static long read(int __fd, MemorySegment __buf, long __nbytes) {
+        var mh$ = read.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("read", __fd, __buf, __nbytes);
+            }
+            return (long)mh$.invokeExact(__fd, __buf, __nbytes);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -770,6 +850,79 @@ public class Native extends Native$shared {
         }
     }
 
+    /**
+     * Variadic invoker class for:
+     * {@snippet lang=c :
+     * extern int open(const char *__file, int __oflag, ...)
+     * }
+     */
+    public static class open {
+        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
+                Native.C_INT,
+                Native.C_POINTER,
+                Native.C_INT
+            );
+        private static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("open");
+
+        private final MethodHandle handle;
+        private final FunctionDescriptor descriptor;
+        private final MethodHandle spreader;
+
+        private open(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
+            this.handle = handle;
+            this.descriptor = descriptor;
+            this.spreader = spreader;
+        }
+
+        /**
+         * Variadic invoker factory for:
+         * {@snippet lang=c :
+         * extern int open(const char *__file, int __oflag, ...)
+         * }
+         */
+        public static open makeInvoker(MemoryLayout... layouts) {
+            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
+            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
+            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
+            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
+            return new open(mh$, desc$, spreader$);
+        }
+
+        /**
+         * {@return the address}
+         */
+        public static MemorySegment address() {
+            return ADDR;
+        }
+
+        /**
+         * {@return the specialized method handle}
+         */
+        public MethodHandle handle() {
+            return handle;
+        }
+
+        /**
+         * {@return the specialized descriptor}
+         */
+        public FunctionDescriptor descriptor() {
+            return descriptor;
+        }
+
+        public int apply(MemorySegment __file, int __oflag, Object... x2) {
+            try {
+                if (TRACE_DOWNCALLS) {
+                    traceDowncall("open", __file, __oflag, x2);
+                }
+                return (int) spreader.invokeExact(__file, __oflag, x2);
+            } catch(IllegalArgumentException | ClassCastException ex$)  {
+                throw ex$; // rethrow IAE from passing wrong number/type of args
+            } catch (Throwable ex$) {
+               throw new AssertionError("should not reach here", ex$);
+            }
+        }
+    }
+
     private static class mount {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Native.C_INT,
@@ -888,6 +1041,67 @@ public class Native extends Native$shared {
                 traceDowncall("kill", __pid, __sig);
             }
             return (int)mh$.invokeExact(__pid, __sig);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class setns {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_INT,
+            Native.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("setns");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int setns(int __fd, int __nstype)
+     * }
+     */
+    public static FunctionDescriptor setns$descriptor() {
+        return setns.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int setns(int __fd, int __nstype)
+     * }
+     */
+    public static MethodHandle setns$handle() {
+        return setns.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int setns(int __fd, int __nstype)
+     * }
+     */
+    public static MemorySegment setns$address() {
+        return setns.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int setns(int __fd, int __nstype)
+     * }
+     */
+    public static int setns(int __fd, int __nstype) {
+        var mh$ = setns.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("setns", __fd, __nstype);
+            }
+            return (int)mh$.invokeExact(__fd, __nstype);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1250,6 +1464,66 @@ public class Native extends Native$shared {
                 traceDowncall("bpf_obj_get", pathname);
             }
             return (int)mh$.invokeExact(pathname);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bpf_iter_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bpf_iter_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int bpf_iter_create(int link_fd)
+     * }
+     */
+    public static FunctionDescriptor bpf_iter_create$descriptor() {
+        return bpf_iter_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int bpf_iter_create(int link_fd)
+     * }
+     */
+    public static MethodHandle bpf_iter_create$handle() {
+        return bpf_iter_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int bpf_iter_create(int link_fd)
+     * }
+     */
+    public static MemorySegment bpf_iter_create$address() {
+        return bpf_iter_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int bpf_iter_create(int link_fd)
+     * }
+     */
+    public static int bpf_iter_create(int link_fd) {
+        var mh$ = bpf_iter_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bpf_iter_create", link_fd);
+            }
+            return (int)mh$.invokeExact(link_fd);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2215,6 +2489,66 @@ public class Native extends Native$shared {
                 traceDowncall("bpf_program__fd", prog);
             }
             return (int)mh$.invokeExact(prog);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bpf_link__fd {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT,
+            Native.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bpf_link__fd");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int bpf_link__fd(const struct bpf_link *link)
+     * }
+     */
+    public static FunctionDescriptor bpf_link__fd$descriptor() {
+        return bpf_link__fd.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int bpf_link__fd(const struct bpf_link *link)
+     * }
+     */
+    public static MethodHandle bpf_link__fd$handle() {
+        return bpf_link__fd.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int bpf_link__fd(const struct bpf_link *link)
+     * }
+     */
+    public static MemorySegment bpf_link__fd$address() {
+        return bpf_link__fd.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int bpf_link__fd(const struct bpf_link *link)
+     * }
+     */
+    public static int bpf_link__fd(MemorySegment link) {
+        var mh$ = bpf_link__fd.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bpf_link__fd", link);
+            }
+            return (int)mh$.invokeExact(link);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3288,6 +3622,15 @@ public class Native extends Native$shared {
      */
     public static int BP_WAKEUP_NEVER() {
         return BP_WAKEUP_NEVER;
+    }
+    private static final int O_CLOEXEC = (int)524288L;
+    /**
+     * {@snippet lang=c :
+     * #define O_CLOEXEC 524288
+     * }
+     */
+    public static int O_CLOEXEC() {
+        return O_CLOEXEC;
     }
 }
 
