@@ -78,11 +78,12 @@ long rb_fill(long n)
 }
 
 #ifdef RINGBENCH_MAIN
-struct bench_state {
+struct bench_state { /* as in ringfill.bpf.c */
 	__u32 tgid;
-	__u32 _pad;
+	__u32 wakeup;
 	__u64 seq;
 	__u64 dropped;
+	__u64 watermark;
 };
 
 static int cmp_double(const void *a, const void *b)

@@ -117,7 +117,7 @@ public final class RingDrainBench {
         stateFd = Libbpf.check(Native.bpf_map__fd(
                 Native.bpf_object__find_map_by_name(obj, arena.allocateFrom("bench_state"))), "bpf_map__fd(bench_state)");
         key = arena.allocate(ValueLayout.JAVA_INT);
-        stateBuf = arena.allocate(24, 8); // struct bench_state {u32 tgid; u32 pad; u64 seq; u64 dropped;}
+        stateBuf = arena.allocate(32, 8); // struct bench_state {u32 tgid; u32 wakeup; u64 seq; u64 dropped; u64 watermark;}
         stateBuf.set(ValueLayout.JAVA_INT, 0, (int) ProcessHandle.current().pid());
         Libbpf.check(Native.bpf_map_update_elem(stateFd, key, stateBuf, Native.BPF_ANY()), "bpf_map_update_elem");
         Libbpf.attach(Native.bpf_object__find_program_by_name(obj, arena.allocateFrom("bench_fill")), "bench_fill");
