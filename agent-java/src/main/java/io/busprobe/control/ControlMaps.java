@@ -8,8 +8,6 @@ import io.busprobe.bindings.bp_settings;
 import io.busprobe.bpf.KindStats;
 import io.busprobe.event.EventKind;
 import io.busprobe.ffi.Libbpf;
-import io.busprobe.ffi.NativeException;
-import io.busprobe.ffi.Sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -61,35 +59,8 @@ public final class ControlMaps implements AutoCloseable {
      * @throws NoDaemonException when nothing is pinned there
      */
     public static ControlMaps openPinned(Path dir) {
-        for (String name : new String[] {SAMPLING, SAMPLING_AUTO, SETTINGS, KIND_STATS, AGENT_STATE}) {
-            if (!java.nio.file.Files.exists(dir.resolve(name))) {
-                if (!java.nio.file.Files.isReadable(dir) && java.nio.file.Files.exists(dir)) {
-                    throw new NativeException("open " + dir, io.busprobe.ffi.Errno.EACCES);
-                }
-                throw new NoDaemonException(dir);
-            }
-        }
-        int[] fds = new int[5];
-        String[] names = {SAMPLING, SAMPLING_AUTO, SETTINGS, KIND_STATS, AGENT_STATE};
-        try {
-            for (int i = 0; i < names.length; i++) {
-                fds[i] = objGet(dir.resolve(names[i]));
-            }
-        } catch (RuntimeException e) {
-            for (int fd : fds) {
-                if (fd > 0) {
-                    Sys.close(fd);
-                }
-            }
-            throw e;
-        }
+        int[] fds = Pins.open(dir, SAMPLING, SAMPLING_AUTO, SETTINGS, KIND_STATS, AGENT_STATE);
         return new ControlMaps(fds[0], fds[1], fds[2], fds[3], fds[4], true);
-    }
-
-    static int objGet(Path pin) {
-        try (Arena a = Arena.ofConfined()) {
-            return Libbpf.check(Native.bpf_obj_get(a.allocateFrom(pin.toString())), "bpf_obj_get(" + pin + ")");
-        }
     }
 
     // ---- sampling ------------------------------------------------------
@@ -223,9 +194,7 @@ public final class ControlMaps implements AutoCloseable {
     @Override
     public void close() {
         if (ownsFds) {
-            for (int fd : new int[] {sampling, samplingAuto, settings, kindStats, agentState}) {
-                Sys.close(fd);
-            }
+            Pins.close(sampling, samplingAuto, settings, kindStats, agentState);
         }
     }
 }

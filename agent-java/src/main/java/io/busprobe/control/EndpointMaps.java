@@ -14,7 +14,6 @@ import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.endpoint.LpmEntry;
 import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.Libbpf;
-import io.busprobe.ffi.Sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,7 +21,6 @@ import java.lang.foreign.ValueLayout;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,27 +71,7 @@ public final class EndpointMaps implements AutoCloseable {
 
     /** The maps a running daemon pinned under {@code dir}. */
     public static EndpointMaps openPinned(Path dir) {
-        for (String name : ALL) {
-            if (!Files.exists(dir.resolve(name))) {
-                if (Files.exists(dir) && !Files.isReadable(dir)) {
-                    throw new io.busprobe.ffi.NativeException("open " + dir, Errno.EACCES);
-                }
-                throw new NoDaemonException(dir);
-            }
-        }
-        int[] fds = new int[ALL.length];
-        try {
-            for (int i = 0; i < ALL.length; i++) {
-                fds[i] = ControlMaps.objGet(dir.resolve(ALL[i]));
-            }
-        } catch (RuntimeException e) {
-            for (int fd : fds) {
-                if (fd > 0) {
-                    Sys.close(fd);
-                }
-            }
-            throw e;
-        }
+        int[] fds = Pins.open(dir, ALL);
         return new EndpointMaps(fds[0], fds[1], fds[2], fds[3], fds[4], true);
     }
 
@@ -228,53 +206,45 @@ public final class EndpointMaps implements AutoCloseable {
 
     /** Processes charged with retransmits or resets, per endpoint. */
     public List<Offender> processes() {
-        List<Offender> out = new ArrayList<>();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = bp_proc_key.allocate(a);
-            MemorySegment next = bp_proc_key.allocate(a);
-            MemorySegment v = bp_proc_stats.allocate(a);
-            MemorySegment cur = MemorySegment.NULL;
-            while (Native.bpf_map_get_next_key(procs, cur, next) == 0) {
-                MemorySegment.copy(next, 0, key, 0, key.byteSize());
-                cur = key;
-                if (Native.bpf_map_lookup_elem(procs, key, v) != 0) {
-                    continue; // evicted between the two calls
-                }
-                out.add(new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)),
-                        Direction.values()[bp_proc_key.direction(key)],
+        return offenders(procs, bp_proc_key.layout().byteSize(), bp_proc_stats.layout().byteSize(), (key, v) ->
+                new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)), Direction.values()[bp_proc_key.direction(key)],
                         bp_proc_key.tgid(key) + "/" + cString(v.asSlice(bp_proc_stats.comm$offset(), 16)),
                         bp_proc_stats.retrans_segs(v), bp_proc_stats.resets(v)));
-            }
-        }
-        return out;
     }
 
     /** Remote addresses charged with retransmits or resets, per endpoint. */
     public List<Offender> peers() {
+        return offenders(peers, bp_peer_key.layout().byteSize(), bp_peer_stats.layout().byteSize(), (key, v) -> {
+            int family = Byte.toUnsignedInt(bp_peer_key.family(key));
+            byte[] addr = new byte[family == 10 ? 16 : 4];
+            MemorySegment.copy(key, ValueLayout.JAVA_BYTE, bp_peer_key.addr$offset(), addr, 0, addr.length);
+            String who;
+            try {
+                who = InetAddress.getByAddress(addr).getHostAddress();
+            } catch (UnknownHostException e) {
+                throw new AssertionError(e); // 4 or 16 bytes are always an address
+            }
+            return new Offender(Short.toUnsignedInt(bp_peer_key.endpoint(key)),
+                    Direction.values()[bp_peer_key.direction(key)], who, bp_peer_stats.retrans_segs(v),
+                    bp_peer_stats.resets(v));
+        });
+    }
+
+    /** Walk a hash map with get_next_key; an entry evicted between the two calls is skipped. */
+    private static List<Offender> offenders(int fd, long keySize, long valueSize,
+                                            java.util.function.BiFunction<MemorySegment, MemorySegment, Offender> row) {
         List<Offender> out = new ArrayList<>();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = bp_peer_key.allocate(a);
-            MemorySegment next = bp_peer_key.allocate(a);
-            MemorySegment v = bp_peer_stats.allocate(a);
+            MemorySegment key = a.allocate(keySize, 8);
+            MemorySegment next = a.allocate(keySize, 8);
+            MemorySegment v = a.allocate(valueSize, 8);
             MemorySegment cur = MemorySegment.NULL;
-            while (Native.bpf_map_get_next_key(peers, cur, next) == 0) {
-                MemorySegment.copy(next, 0, key, 0, key.byteSize());
+            while (Native.bpf_map_get_next_key(fd, cur, next) == 0) {
+                MemorySegment.copy(next, 0, key, 0, keySize);
                 cur = key;
-                if (Native.bpf_map_lookup_elem(peers, key, v) != 0) {
-                    continue;
+                if (Native.bpf_map_lookup_elem(fd, key, v) == 0) {
+                    out.add(row.apply(key, v));
                 }
-                int family = Byte.toUnsignedInt(bp_peer_key.family(key));
-                byte[] addr = new byte[family == 10 ? 16 : 4];
-                MemorySegment.copy(key, ValueLayout.JAVA_BYTE, bp_peer_key.addr$offset(), addr, 0, addr.length);
-                String who;
-                try {
-                    who = InetAddress.getByAddress(addr).getHostAddress();
-                } catch (UnknownHostException e) {
-                    who = "?";
-                }
-                out.add(new Offender(Short.toUnsignedInt(bp_peer_key.endpoint(key)),
-                        Direction.values()[bp_peer_key.direction(key)], who, bp_peer_stats.retrans_segs(v),
-                        bp_peer_stats.resets(v)));
             }
         }
         return out;
@@ -293,9 +263,7 @@ public final class EndpointMaps implements AutoCloseable {
     @Override
     public void close() {
         if (ownsFds) {
-            for (int fd : new int[] {rules, names, stats, procs, peers}) {
-                Sys.close(fd);
-            }
+            Pins.close(rules, names, stats, procs, peers);
         }
     }
 }

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -108,22 +107,7 @@ public final class BusprobeProcess {
     }
 
     private Sh.Result runCommand(List<String> cmd, String... args) {
-        try {
-            Process p = builder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
-            CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("busprobe " + String.join(" ", args) + " did not finish in 60 s");
-            }
-            return new Sh.Result(p.exitValue(), out.join(), err.join());
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        return Sh.exec(60, Map.of("BUSPROBE_PIN_DIR", pinDir.toString()), cmd);
     }
 
     private static String read(java.io.InputStream in) {

@@ -27,9 +27,16 @@ public final class Sh {
     }
 
     public static Result exec(long timeoutSeconds, String... cmd) {
+        return exec(timeoutSeconds, java.util.Map.of(), List.of(cmd));
+    }
+
+    /** Run to completion with extra environment variables; the exit code is the caller's to judge. */
+    public static Result exec(long timeoutSeconds, java.util.Map<String, String> env, List<String> cmd) {
         try {
-            Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
+            ProcessBuilder pb = new ProcessBuilder(cmd)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.environment().putAll(env);
+            Process p = pb.start();
             var out = p.getInputStream();
             var err = p.getErrorStream();
             var outF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(out));
@@ -40,7 +47,7 @@ public final class Sh {
             }
             return new Result(p.exitValue(), outF.join(), errF.join());
         } catch (IOException e) {
-            throw new AssertionError("cannot run " + List.of(cmd) + ": " + e.getMessage(), e);
+            throw new AssertionError("cannot run " + cmd + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
