@@ -41,6 +41,7 @@ public final class LiveRingBench {
     private static final String[] POLICIES = {"never", "always", "watermark"}; // index = BENCH_WAKEUP_*
     private static final int NEVER = 0, WATERMARK = 2;
     private static final long STATE_BYTES = 32; // struct bench_state in ringfill.bpf.c
+    private static final int RECORD_BYTES = (Native.BP_EVENT_SIZE() + 8 + 7) & ~7; // record + ring header
 
     private final Arena arena = Arena.ofShared();
     private final int stateFd;
@@ -215,8 +216,8 @@ public final class LiveRingBench {
 
     private void burst(long[] bursts) throws Throwable {
         run(WATERMARK, 200_000, 1); // warm-up
-        System.out.printf(Locale.ROOT, "ring %d MiB (%d records of 128 bytes), watermark policy at %d KiB, poll "
-                + "timeout %d ms%n%n", ringSize >> 20, ringSize / 128, ringSize / 8 >> 10, pollMs);
+        System.out.printf(Locale.ROOT, "ring %d MiB (%d records of %d bytes), watermark policy at %d KiB, poll "
+                + "timeout %d ms%n%n", ringSize >> 20, ringSize / RECORD_BYTES, RECORD_BYTES, ringSize / 8 >> 10, pollMs);
         System.out.println("| burst records | took (s) | producer Mrec/s | dropped |");
         System.out.println("|---:|---:|---:|---:|");
         long largest = 0;

@@ -45,7 +45,8 @@ import java.util.Locale;
  * milliseconds, so timer resolution and call overhead do not matter.
  */
 public final class RingDrainBench {
-    private static final int RECORD_BYTES = 128; // 120-byte bp_event + 8-byte ring header
+    /** Ring bytes per record: struct bp_event (bpf/events.h) + the 8-byte ring header, rounded up to 8. */
+    private static final int RECORD_BYTES = (Native.BP_EVENT_SIZE() + 8 + 7) & ~7;
     private static final String[] NAMES = {"c-libbpf", "java-ring", "java-upcall"};
 
     private static final class SumHandler implements RecordHandler {
