@@ -154,12 +154,15 @@ static __always_inline void bp_attribute(const struct sock *sk, struct bp_attr *
 		a->direction = a->info->direction;
 		return;
 	}
-	bp_read_tuple(&t, sk);
+	bp_read_tuple_btf(&t, sk);
 	bp_match_endpoint(&t, &a->endpoint, &a->direction);
 }
 
-/* Remember sk, owned by the current task when owner is true. Returns the entry. */
-static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool owner, bool started)
+/*
+ * Remember sk, owned by the current task when owner is true. Returns the
+ * entry. btf says whether sk is a BTF pointer (see sock.bpf.h).
+ */
+static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool owner, bool started, bool btf)
 {
 	struct bp_sock_info fresh = {}, *info;
 	struct bp_tuple t = {};
@@ -169,7 +172,10 @@ static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool
 		return NULL;
 	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (!info) {
-		bp_read_tuple(&t, sk);
+		if (btf)
+			bp_read_tuple_btf(&t, sk);
+		else
+			bp_read_tuple(&t, sk);
 		bp_match_endpoint(&t, &fresh.endpoint, &fresh.direction);
 		if (started)
 			fresh.start_ns = bpf_ktime_get_ns();
@@ -204,11 +210,16 @@ static __always_inline struct bp_endpoint_stats *bp_endpoint_stats(const struct 
 static __always_inline void bp_add_traffic(struct bp_endpoint_stats *es, const struct sock *sk,
 					   struct bp_sock_info *info)
 {
-	const struct tcp_sock *tp = (const void *)sk;
-	__u64 sent = BPF_CORE_READ(tp, bytes_sent);
-	__u64 received = BPF_CORE_READ(tp, bytes_received);
-	__u32 out = BPF_CORE_READ(tp, segs_out);
-	__u32 in = BPF_CORE_READ(tp, segs_in);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	__u64 sent, received;
+	__u32 out, in;
+
+	if (!tp)
+		return;
+	sent = tp->bytes_sent;
+	received = tp->bytes_received;
+	out = tp->segs_out;
+	in = tp->segs_in;
 
 	if (info) {
 		__sync_fetch_and_add(&es->bytes_sent, sent - info->bytes_sent_rep);

@@ -45,6 +45,20 @@ struct sock___pre_5_6 {
 	unsigned int sk_protocol:8;
 } __attribute__((preserve_access_index));
 
+/*
+ * Two ways to read a socket: programs whose socket comes from a tp_btf or
+ * iterator argument hold a BTF pointer and read fields with plain loads
+ * (the *_btf helpers: no helper call per field); the syscall-exit path finds
+ * its socket through the file table, an untyped pointer that needs
+ * bpf_probe_read_kernel (BPF_CORE_READ). Both relocate offsets with CO-RE.
+ */
+static __always_inline __u16 bp_sk_protocol_btf(const struct sock *sk)
+{
+	if (bpf_core_field_size(sk->sk_protocol) == 2)
+		return sk->sk_protocol;
+	return BPF_CORE_READ_BITFIELD((struct sock___pre_5_6 *)sk, sk_protocol);
+}
+
 static __always_inline __u16 bp_sk_protocol(const struct sock *sk)
 {
 	if (bpf_core_field_size(sk->sk_protocol) == 2)
@@ -79,14 +93,37 @@ static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock 
 	}
 }
 
-/* Tuple and identity from a socket into a record. */
+/* bp_read_tuple() for a BTF socket pointer: plain loads. */
+static __always_inline void bp_read_tuple_btf(struct bp_tuple *t, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	struct tcp_sock *tp;
+	__u16 family = skc->skc_family;
+	__u8 state = skc->skc_state;
+
+	t->family = family;
+	t->sport = skc->skc_num;
+	/* a full TCP socket's inet_sport survives the unhash at close; skc_num may not */
+	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV && (tp = bpf_skc_to_tcp_sock((void *)sk)))
+		t->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	t->dport = bpf_ntohs(skc->skc_dport);
+	if (family == AF_INET6) {
+		__builtin_memcpy(t->saddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(t->daddr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
+	} else {
+		*(__u32 *)t->saddr = skc->skc_rcv_saddr;
+		*(__u32 *)t->daddr = skc->skc_daddr;
+	}
+}
+
+/* Tuple and identity from a (BTF) socket into a record. */
 static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	bp_read_tuple(&e->tuple, sk);
-	e->state = BPF_CORE_READ(skc, skc_state);
-	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	bp_read_tuple_btf(&e->tuple, sk);
+	e->state = skc->skc_state;
+	e->netns = skc->skc_net.net->ns.inum;
 	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
 }
 

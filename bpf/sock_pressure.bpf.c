@@ -25,7 +25,7 @@ static __always_inline void count_pressure(const struct sock *sk, struct bp_attr
 {
 	struct bp_endpoint_stats *es;
 
-	if (bp_sk_protocol(sk) == IPPROTO_TCP)
+	if (bp_sk_protocol_btf(sk) == IPPROTO_TCP)
 		bp_attribute(sk, a);
 	es = bp_endpoint_stats(a);
 	if (es)
@@ -49,7 +49,7 @@ int BPF_PROG(handle_sock_rcvqueue_full, const struct sock *sk, const struct sk_b
 
 	bp_fill_common(e, BP_KIND_RCVQUEUE_FULL, false);
 	bp_fill_sock(e, sk);
-	e->tuple.protocol = bp_sk_protocol(sk);
+	e->tuple.protocol = bp_sk_protocol_btf(sk);
 	fill_buffers(e, sk);
 	e->u.pressure.truesize = skb->truesize;
 	bp_apply_attr(e, &a);
@@ -77,7 +77,7 @@ int BPF_PROG(handle_sock_exceed_buf_limit, const struct sock *sk, const struct p
 	/* send-side charges happen in the sender's syscall; receive in softirq */
 	bp_fill_common(e, BP_KIND_EXCEED_BUF_LIMIT, kind == BP_MEM_SEND);
 	bp_fill_sock(e, sk);
-	e->tuple.protocol = bp_sk_protocol(sk);
+	e->tuple.protocol = bp_sk_protocol_btf(sk);
 	fill_buffers(e, sk);
 	e->u.pressure.allocated = allocated;
 	e->u.pressure.mem_kind = kind;

@@ -81,7 +81,7 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 			__sync_fetch_and_add(&es->retrans_segs, segs);
 			bp_add_traffic(es, sk, a.info);
 		}
-		bp_read_tuple(&t, sk);
+		bp_read_tuple_btf(&t, sk);
 		bp_charge_offenders(&a, &t, segs, 0);
 	}
 	st = bp_account(BP_KIND_RETRANSMIT);

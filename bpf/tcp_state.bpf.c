@@ -85,24 +85,24 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	const struct tcp_sock *tp = (const void *)sk;
+	struct tcp_sock *tp;
 	struct bp_kind_stats *st;
 	struct bp_attr a = {};
 	struct bp_event *e;
 	bool user;
 	__u64 key = (__u64)sk, life;
 
-	if (bp_sk_protocol(sk) != IPPROTO_TCP)
+	if (bp_sk_protocol_btf(sk) != IPPROTO_TCP)
 		return 0;
 	user = user_transition(oldstate, newstate);
 
 	/* learn the socket where its start is seen: connect() in the owner's context, the SYN in softirq */
 	if (newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE)
-		a.info = bp_learn(sk, true, true);
+		a.info = bp_learn(sk, true, true, true);
 	else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
-		a.info = bp_learn(sk, false, true);
+		a.info = bp_learn(sk, false, true, true);
 	else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE)
-		a.info = bp_learn(sk, true, false); /* late: a connection older than the agent */
+		a.info = bp_learn(sk, true, false, true); /* late: a connection older than the agent */
 	if (a.info) {
 		a.endpoint = a.info->endpoint;
 		a.direction = a.info->direction;
@@ -120,11 +120,14 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		e->state = newstate;
 		e->u.state.old_state = oldstate;
 		e->u.state.new_state = newstate;
-		e->u.state.total_retrans = BPF_CORE_READ(tp, total_retrans);
-		e->u.state.bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-		e->u.state.bytes_received = BPF_CORE_READ(tp, bytes_received);
-		e->u.state.segs_out = BPF_CORE_READ(tp, segs_out);
-		e->u.state.segs_in = BPF_CORE_READ(tp, segs_in);
+		tp = bpf_skc_to_tcp_sock((void *)sk);
+		if (tp) {
+			e->u.state.total_retrans = tp->total_retrans;
+			e->u.state.bytes_sent = tp->bytes_sent;
+			e->u.state.bytes_received = tp->bytes_received;
+			e->u.state.segs_out = tp->segs_out;
+			e->u.state.segs_in = tp->segs_in;
+		}
 		e->u.state.duration_ns = life;
 		bp_apply_attr(e, &a);
 		bp_submit(st, e);
@@ -165,7 +168,7 @@ static __always_inline void learn_accepted(long fd)
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk || bp_sk_protocol(sk) != IPPROTO_TCP)
 		return;
-	bp_learn(sk, true, false);
+	bp_learn(sk, true, false, false);
 }
 
 SEC("tp/syscalls/sys_exit_accept4")
