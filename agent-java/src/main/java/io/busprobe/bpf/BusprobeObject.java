@@ -298,14 +298,30 @@ public final class BusprobeObject implements AutoCloseable {
             return;
         }
         int linkFd = Native.bpf_link__fd(iteratorLink);
-        for (int pid : NetNamespaces.scan().values()) {
+        long now = System.nanoTime();
+        if (namespaces == null || now - namespacesScannedNanos > NAMESPACE_RESCAN_NANOS) {
+            // reading every /proc/PID/ns/net link costs ~5 us a process: not every second on a busy node
+            namespaces = NetNamespaces.scan();
+            namespacesScannedNanos = now;
+        }
+        boolean stale = false;
+        for (int pid : namespaces.values()) {
             int fd = NetNamespaces.inNamespaceOf(pid, () -> Native.bpf_iter_create(linkFd));
             if (fd < 0) {
-                continue; // the process (and maybe its namespace) went away meanwhile
+                stale = true; // the process (and maybe its namespace) went away: rescan next time
+                continue;
             }
             drain(fd);
         }
+        if (stale) {
+            namespaces = null;
+        }
     }
+
+    /** How often refreshTraffic() looks for new network namespaces. */
+    private static final long NAMESPACE_RESCAN_NANOS = 10_000_000_000L;
+    private java.util.Map<Long, Integer> namespaces;
+    private long namespacesScannedNanos;
 
     /** Reading an iterator runs it; ours writes nothing, so the first read ends it. */
     private static void drain(int fd) {
