@@ -62,7 +62,9 @@ class BusEndpointTest {
             net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
             awaitRedis(net);
-            net.nft(net.server(), "add rule inet bp input tcp dport 6379 numgen random mod 100 < 3 drop");
+            // loss on everything but resets: a lost RST is never sent again, and the test counts them
+            net.nft(net.server(), "add rule inet bp input tcp dport 6379 tcp flags & rst == 0 "
+                    + "numgen random mod 100 < 3 drop");
             net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
 
             Process subscriber = Sh.start(NetnsPair.prefixed(net.client(), "python3", "-c", CLIENT_LIB + """

@@ -33,12 +33,25 @@ class TraceCliTest {
         }
     }
 
+    /** Until the trace's reset program is in the kernel (plus a moment to attach), however slow the JVM starts. */
+    private static void awaitLoaded(Process p) throws InterruptedException {
+        for (int i = 0; i < 300; i++) {
+            assertThat(p.isAlive()).as("busprobe trace is running").isTrue();
+            if (Sh.exec(10, "bpftool", "prog", "show", "name", "handle_tcp_receive_reset").out().contains("tracing")) {
+                Thread.sleep(500);
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("busprobe trace did not load its programs in 30 s");
+    }
+
     @Test
     void jsonTraceShowsResetsAndEndsWithExactSummaryOnSigint() throws Exception {
         try (NetnsPair net = NetnsPair.create()) {
             net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
             Process p = busprobe("trace", "--json", "--kinds", "reset");
-            Thread.sleep(3000); // JVM start, load and attach
+            awaitLoaded(p);
             net.exec(net.client(), 30, "python3", "-c", """
                     import socket
                     for _ in range(5):
