@@ -61,6 +61,16 @@ class MetricsScrapeTest {
                 net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp());
                 Thread.sleep(300);
                 net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-t", "2", "--connect-timeout", "5000");
+                // under 5 % loss a FIN can need a retransmit or two: wait until both iperf3
+                // connections have closed on both sides instead of guessing a delay
+                for (int i = 0; i < 100; i++) {
+                    var maps = session.bpf().endpointMaps();
+                    if (maps.totals(1, io.busprobe.endpoint.Direction.CLIENT).connClosed() >= 2
+                            && maps.totals(1, io.busprobe.endpoint.Direction.SERVER).connClosed() >= 2) {
+                        break;
+                    }
+                    Thread.sleep(100);
+                }
                 Thread.sleep(200);
             } finally {
                 stop.set(true);
