@@ -168,15 +168,4 @@ public final class ConnectionTable {
         x ^= x >>> 33;
         return x;
     }
-
-    /** Live connections per endpoint id (index) and direction, for views. */
-    public int[][] liveByEndpoint(int maxEndpoints, int dirs) {
-        int[][] out = new int[maxEndpoints][dirs];
-        for (int i = 0; i < CAPACITY; i++) {
-            if (cookies[i] != 0 && endpoints[i] < maxEndpoints && directions[i] < dirs) {
-                out[endpoints[i]][directions[i]]++;
-            }
-        }
-        return out;
-    }
 }

@@ -3,7 +3,6 @@ package io.busprobe.agent;
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.control.AgentState;
-import io.busprobe.control.ControlMaps;
 import io.busprobe.control.Degrader;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
@@ -296,9 +295,5 @@ public final class Daemon implements AutoCloseable {
             err.println(timestamped(line));
             err.flush();
         };
-    }
-
-    public static ControlMaps controlOf(Daemon d) {
-        return d.session.bpf().control();
     }
 }

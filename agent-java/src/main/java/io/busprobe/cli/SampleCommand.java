@@ -1,6 +1,5 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.AgentState;
 import io.busprobe.control.ControlMaps;
 import io.busprobe.control.PinDir;
 import io.busprobe.control.SampleSetting;
@@ -224,14 +223,5 @@ public final class SampleCommand implements Callable<Integer> {
             }
             return out;
         }
-    }
-
-    /** Kept for status: the operator's view of one kind, the daemon's and the kernel's. */
-    static String effective(SampleSetting op, int autoEvery, Settings s) {
-        return !op.enabled() || !s.emit() ? "off" : "1/" + Math.max(op.every(), op.noAuto() ? 1 : autoEvery);
-    }
-
-    static boolean alive(AgentState a) {
-        return a.alive(System.nanoTime());
     }
 }
