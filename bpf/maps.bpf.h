@@ -115,7 +115,17 @@ static __always_inline bool bp_rate_allows(__u32 kind, __u64 interval_ns, __u32 
 	tat = st->tat_ns;
 	if (tat < now)
 		tat = now;
-	if (tat - now >= tau)
+	/*
+	 * After an admission tat is at most now + tau. More can only be left over
+	 * from a lower rate or a bigger burst set earlier: never make the current
+	 * setting wait longer than its own bucket would.
+	 */
+	if (tat - now > tau) {
+		tat = now + tau;
+		st->tat_ns = tat;
+	}
+	/* GCRA: admit while the bucket has room for one more interval */
+	if (tat - now > tau - interval_ns)
 		return false;
 	st->tat_ns = tat + interval_ns;
 	return true;

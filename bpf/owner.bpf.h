@@ -57,7 +57,8 @@ struct {
 /* Endpoint rules, longest prefix wins; see struct bp_endpoint_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
+	/* twice the config's 4096 rules: a reload adds the new rules before removing the old */
+	__uint(max_entries, 8192);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct bp_endpoint_key);
 	__type(value, __u32);
@@ -160,7 +161,10 @@ static __always_inline void bp_attribute(const struct sock *sk, struct bp_attr *
 
 /*
  * Remember sk, owned by the current task when owner is true. Returns the
- * entry. btf says whether sk is a BTF pointer (see sock.bpf.h).
+ * entry. started: sk is starting a connection (connect(), the SYN), so any
+ * entry under this pointer belongs to an earlier socket that lived at the
+ * same address and must not be inherited. btf says whether sk is a BTF
+ * pointer (see sock.bpf.h).
  */
 static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool owner, bool started, bool btf)
 {
@@ -170,7 +174,7 @@ static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool
 
 	if (!BP_ATTRIBUTION)
 		return NULL;
-	info = bpf_map_lookup_elem(&sock_info, &key);
+	info = started ? NULL : bpf_map_lookup_elem(&sock_info, &key);
 	if (!info) {
 		if (btf)
 			bp_read_tuple_btf(&t, sk);
@@ -191,6 +195,27 @@ static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool
 		info->owner_known = 1;
 	}
 	return info;
+}
+
+/*
+ * accept(): the owner of a socket whose start (the SYN) was already seen. A
+ * socket without an entry is left alone: it may have reached CLOSE while it
+ * sat in the accept queue, and an entry made now would never be deleted.
+ */
+static __always_inline void bp_learn_owner(const struct sock *sk)
+{
+	struct bp_sock_info *info;
+	__u64 key = (__u64)sk;
+
+	if (!BP_ATTRIBUTION)
+		return;
+	info = bpf_map_lookup_elem(&sock_info, &key);
+	if (info && !info->owner_known) {
+		info->tgid = bpf_get_current_pid_tgid() >> 32;
+		info->cgroup_id = bpf_get_current_cgroup_id();
+		bpf_get_current_comm(info->comm, sizeof(info->comm));
+		info->owner_known = 1;
+	}
 }
 
 static __always_inline struct bp_endpoint_stats *bp_endpoint_stats(const struct bp_attr *a)
@@ -222,10 +247,18 @@ static __always_inline void bp_add_traffic(struct bp_endpoint_stats *es, const s
 	in = tp->segs_in;
 
 	if (info) {
-		__sync_fetch_and_add(&es->bytes_sent, sent - info->bytes_sent_rep);
-		__sync_fetch_and_add(&es->bytes_received, received - info->bytes_received_rep);
-		__sync_fetch_and_add(&es->segs_out, out - info->segs_out_rep);
-		__sync_fetch_and_add(&es->segs_in, in - info->segs_in_rep);
+		/*
+		 * The socket's counters only grow; a smaller value means the entry
+		 * was not this socket's (an evicted and relearned pointer): take the
+		 * socket's current values as the new baseline rather than wrap.
+		 */
+		if (sent >= info->bytes_sent_rep && received >= info->bytes_received_rep &&
+		    out >= info->segs_out_rep && in >= info->segs_in_rep) {
+			__sync_fetch_and_add(&es->bytes_sent, sent - info->bytes_sent_rep);
+			__sync_fetch_and_add(&es->bytes_received, received - info->bytes_received_rep);
+			__sync_fetch_and_add(&es->segs_out, out - info->segs_out_rep);
+			__sync_fetch_and_add(&es->segs_in, in - info->segs_in_rep);
+		}
 		info->bytes_sent_rep = sent;
 		info->bytes_received_rep = received;
 		info->segs_out_rep = out;

@@ -32,7 +32,7 @@ int BPF_PROG(handle_tcp_send_reset, const struct sock *sk, const struct sk_buff 
 	struct bp_kind_stats *st;
 	struct bp_attr a = {};
 	struct bp_event *e;
-	struct bp_event tmp;
+	struct bp_event tmp = {};
 	bool from_sock = sk && sk->__sk_common.skc_state != TCP_LISTEN;
 
 	/*
@@ -40,7 +40,6 @@ int BPF_PROG(handle_tcp_send_reset, const struct sock *sk, const struct sk_buff 
 	 * connection socket (active resets pass no skb), otherwise the reverse
 	 * of the offending packet (a SYN to a closed port passes no socket).
 	 */
-	__builtin_memset(&tmp.tuple, 0, sizeof(tmp.tuple));
 	if (from_sock) {
 		bp_attribute(sk, &a);
 		bp_read_tuple_btf(&tmp.tuple, sk);
@@ -57,8 +56,13 @@ int BPF_PROG(handle_tcp_send_reset, const struct sock *sk, const struct sk_buff 
 	if (!e)
 		return 0;
 
-	/* an active reset without a packet comes from close()/abort in the caller */
-	bp_fill_common(e, BP_KIND_RESET_SENT, sk && !skb);
+	/*
+	 * An active reset (no packet) comes from close()/abort in the caller, or
+	 * from a timer (keepalive, FIN_WAIT2 timeout) where current is whoever was
+	 * interrupted: the two cannot be told apart here, so the task is not
+	 * vouched for; the socket's owner, when known, is attached below.
+	 */
+	bp_fill_common(e, BP_KIND_RESET_SENT, false);
 	if (from_sock) {
 		bp_fill_sock(e, sk);
 		e->tuple.protocol = IPPROTO_TCP;

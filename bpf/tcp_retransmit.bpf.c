@@ -79,6 +79,12 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 		es = bp_endpoint_stats(&a);
 		if (es) {
 			__sync_fetch_and_add(&es->retrans_segs, segs);
+			/*
+			 * A socket older than the agent (or evicted) is remembered now, so
+			 * that its lifetime traffic is added once here and only deltas later.
+			 */
+			if (!a.info)
+				a.info = bp_learn(sk, false, false, true);
 			bp_add_traffic(es, sk, a.info);
 		}
 		bp_read_tuple_btf(&t, sk);

@@ -168,7 +168,7 @@ static __always_inline void learn_accepted(long fd)
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk || bp_sk_protocol(sk) != IPPROTO_TCP)
 		return;
-	bp_learn(sk, true, false, false);
+	bp_learn_owner(sk);
 }
 
 SEC("tp/syscalls/sys_exit_accept4")

@@ -49,7 +49,7 @@ public final class Daemon implements AutoCloseable {
      * @param events where to write the JSON-lines event stream ("-" for stdout), or null for none
      */
     public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
-                          Path endpointConfig, String events) {
+                          Path endpointConfig, EndpointConfig endpoints, String events) {
         /** The endpoint config as the file says now, or the defaults without a file. */
         EndpointConfig loadEndpoints() {
             return endpointConfig == null ? EndpointConfig.defaults() : EndpointConfig.load(endpointConfig);
@@ -87,7 +87,7 @@ public final class Daemon implements AutoCloseable {
                         + "); stop it first");
             }
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
-                    !options.resetConfig(), options.loadEndpoints());
+                    !options.resetConfig(), options.endpoints());
             m = AgentMetrics.start(options.metricsAddress(), s);
         } catch (IOException e) {
             closeQuietly(s, m, l, ch);
@@ -120,13 +120,15 @@ public final class Daemon implements AutoCloseable {
             }
         }
         this.probesAttached = bits;
-        this.endpointNames = new io.busprobe.sink.EndpointNames(options.loadEndpoints());
+        this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
         this.eventStream = openEventStream(options.events(), endpointNames);
         this.connections = new ConnectionTable(c -> {
             if (eventStream != null) {
                 eventStream.connection(c);
             }
         });
+        // from here on a SIGHUP reloads; before, the JVM's default would have ended the process
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
     }
 
     private static io.busprobe.sink.JsonSink openEventStream(String target, io.busprobe.sink.EndpointNames names) {
@@ -171,6 +173,22 @@ public final class Daemon implements AutoCloseable {
         return session.bpf().configReused();
     }
 
+    private String lastRefreshError;
+
+    /** Endpoint traffic refresh; a failure is logged (once per distinct cause) and retried next second. */
+    private void refreshTraffic() {
+        try {
+            session.bpf().refreshTraffic();
+            lastRefreshError = null;
+        } catch (RuntimeException e) {
+            String msg = String.valueOf(e.getMessage());
+            if (!msg.equals(lastRefreshError)) {
+                log.accept("endpoint traffic refresh failed, retrying every second: " + msg);
+                lastRefreshError = msg;
+            }
+        }
+    }
+
     /** Ask the consumer loop to re-read the endpoint config (what SIGHUP does). */
     public void requestReload() {
         reloadRequested = true;
@@ -186,12 +204,15 @@ public final class Daemon implements AutoCloseable {
                     + (options.endpointConfig() == null ? " (defaults)" : " from " + options.endpointConfig()));
         } catch (ConfigException e) {
             log.accept("endpoints not reloaded, keeping the running config: " + e.getMessage());
+        } catch (RuntimeException e) {
+            // a kernel-side failure (e.g. the rule map is full) must not take the daemon down
+            log.accept("endpoints reload failed, rules may be partly updated: " + e.getMessage());
         }
     }
 
     /** Consume, control and report until {@code stop}; then detach and drain. */
     public void run(BooleanSupplier stop, Duration summaryInterval) {
-        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
+
         EventView view = new EventView();
         // the per-event path: what cannot be read from a kernel map, nothing allocated
         RecordHandler handler = (data, offset, length) -> {
@@ -218,7 +239,7 @@ public final class Daemon implements AutoCloseable {
             }
             if (now >= nextTick) {
                 if (++ticks % 4 == 0) {
-                    session.bpf().refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
+                    refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
                 }
                 degrader.tick();
                 publishState(now);
@@ -229,7 +250,7 @@ public final class Daemon implements AutoCloseable {
                 nextSummary += summaryInterval.toNanos();
             }
         }
-        session.bpf().refreshTraffic();
+        refreshTraffic();
         session.stopAndDrain(handler);
         publishState(System.nanoTime());
     }

@@ -171,7 +171,10 @@ public final class BusprobeObject implements AutoCloseable {
         }
         Libbpf.check(Native.bpf_map__set_max_entries(map("rb"), (int) ringSize), "bpf_map__set_max_entries(rb)");
         if (pinDir != null && reuseConfig) {
-            configReused = reusePinned(ControlMaps.SAMPLING) & reusePinned(ControlMaps.SETTINGS);
+            // both or neither: half an old config next to half a default one would be silent nonsense
+            if (Files.exists(pinDir.resolve(ControlMaps.SAMPLING)) && Files.exists(pinDir.resolve(ControlMaps.SETTINGS))) {
+                configReused = reusePinned(ControlMaps.SAMPLING) & reusePinned(ControlMaps.SETTINGS);
+            }
         }
         try {
             Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
@@ -196,6 +199,12 @@ public final class BusprobeObject implements AutoCloseable {
                 }
             }
             control.settings(Settings.defaults(ringSize));
+        } else {
+            // a watermark kept from a bigger ring would never be reached: only the poll timer would wake us
+            Settings kept = control.settings();
+            if (kept.watermark() >= ringSize) {
+                control.settings(new Settings(kept.emit(), kept.wakeup(), Settings.defaults(ringSize).watermark()));
+            }
         }
         if (pinDir != null) {
             pinAll();

@@ -66,9 +66,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         Consumer<String> log = Daemon.stderrLog(spec.commandLine().getErr());
         long deadline = Deadlines.after(System.nanoTime(), duration);
-        endpointOptions.load(); // validate before anything starts
+        // read once, before anything starts: a bad file is exit 2 with nothing started
         Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
-                metricsAddress, endpointOptions.config, events);
+                metricsAddress, endpointOptions.config, endpointOptions.load(), events);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
             log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",

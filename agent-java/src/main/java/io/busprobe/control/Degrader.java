@@ -106,7 +106,9 @@ public final class Degrader {
                 log.accept(String.format("ring pressure (%d drops, ring %.0f%% full in the last %d ms): "
                         + "automatic sampling %s", drops, fill * 100, TICK_MILLIS, String.join(", ", changes)));
             }
-        } else if (fill < CALM_FILL && active() && ++calmTicks >= CALM_TICKS) {
+        } else if (fill >= CALM_FILL) {
+            calmTicks = 0; // calm means consecutive quiet ticks
+        } else if (active() && ++calmTicks >= CALM_TICKS) {
             calmTicks = 0;
             List<String> changes = new ArrayList<>();
             for (EventKind k : EventKind.values()) {

@@ -55,8 +55,13 @@ public final class Sys {
         return (int) ERRNO.get(state, 0L);
     }
 
-    /** mmap(2) a file-descriptor range; the returned segment has {@code length} bytes. */
-    public static MemorySegment mmap(MemorySegment state, long length, int prot, int fd, long offset) {
+    /**
+     * mmap(2) a file-descriptor range; the returned segment has {@code length}
+     * bytes and is valid only while {@code scope} is open, so that closing the
+     * scope before munmap turns a late access from another thread into an
+     * exception instead of a crash.
+     */
+    public static MemorySegment mmap(MemorySegment state, long length, int prot, int fd, long offset, Arena scope) {
         MemorySegment p;
         try {
             p = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, length, prot, Native.MAP_SHARED(), fd,
@@ -67,13 +72,14 @@ public final class Sys {
         if (p.address() == MAP_FAILED) {
             throw new NativeException("mmap", errno(state));
         }
-        return p.reinterpret(length);
+        return p.reinterpret(length, scope, null);
     }
 
-    public static void munmap(MemorySegment state, MemorySegment mapping) {
+    /** munmap(2) by raw address, for mappings whose segments were already invalidated. */
+    public static void munmap(MemorySegment state, long address, long length) {
         int rc;
         try {
-            rc = (int) MUNMAP.invokeExact(state, mapping, mapping.byteSize());
+            rc = (int) MUNMAP.invokeExact(state, MemorySegment.ofAddress(address), length);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -38,7 +38,10 @@ public final class RingBuffer implements AutoCloseable {
     /** Records handed out per consume() pass before the consumer position is re-checked. */
     private static final int BATCH = 4096;
 
+    /** Scope of the mapped segments: closed before munmap, so late readers fail safely. */
     private final Arena arena = Arena.ofShared();
+    /** Scope of the errno state, used from the consumer thread and at close. */
+    private final Arena callArena = Arena.ofShared();
     private final MemorySegment errnoState;
     private final MemorySegment consumerMap;
     private final MemorySegment producerMap;
@@ -49,32 +52,36 @@ public final class RingBuffer implements AutoCloseable {
 
     private RingBuffer(int mapFd, long size) {
         long page = Sys.pageSize();
-        errnoState = Sys.newErrnoState(arena);
+        errnoState = Sys.newErrnoState(callArena);
         MemorySegment cons = null;
         MemorySegment prod = null;
         int ep = -1;
         try {
-            cons = Sys.mmap(errnoState, page, Native.PROT_READ() | Native.PROT_WRITE(), mapFd, 0);
-            prod = Sys.mmap(errnoState, page + 2 * size, Native.PROT_READ(), mapFd, page);
+            cons = Sys.mmap(errnoState, page, Native.PROT_READ() | Native.PROT_WRITE(), mapFd, 0, arena);
+            prod = Sys.mmap(errnoState, page + 2 * size, Native.PROT_READ(), mapFd, page, arena);
             ep = Sys.epollCreate(errnoState);
-            MemorySegment ev = epoll_event.allocate(arena);
+            MemorySegment ev = epoll_event.allocate(callArena);
             epoll_event.events(ev, Native.EPOLLIN());
             Sys.epollAdd(errnoState, ep, mapFd, ev);
         } catch (RuntimeException e) {
             Sys.close(ep);
-            if (prod != null) {
-                Sys.munmap(errnoState, prod);
-            }
-            if (cons != null) {
-                Sys.munmap(errnoState, cons);
-            }
+            long prodAddr = prod == null ? 0 : prod.address();
+            long prodLen = prod == null ? 0 : prod.byteSize();
+            long consAddr = cons == null ? 0 : cons.address();
             arena.close();
+            if (prodAddr != 0) {
+                Sys.munmap(errnoState, prodAddr, prodLen);
+            }
+            if (consAddr != 0) {
+                Sys.munmap(errnoState, consAddr, page);
+            }
+            callArena.close();
             throw e;
         }
         consumerMap = cons;
         producerMap = prod;
         epfd = ep;
-        epollEvents = epoll_event.allocateArray(4, arena);
+        epollEvents = epoll_event.allocateArray(4, callArena);
         consumer = new RingConsumer(cons, prod, prod.asSlice(page, 2 * size), size);
     }
 
@@ -114,7 +121,14 @@ public final class RingBuffer implements AutoCloseable {
 
     /** Bytes committed or reserved by the kernel and not yet consumed. */
     public long pendingBytes() {
-        return closed ? 0 : consumer.pendingBytes();
+        if (closed) {
+            return 0;
+        }
+        try {
+            return consumer.pendingBytes();
+        } catch (IllegalStateException closedMeanwhile) {
+            return 0; // the ring was closed between the check and the read
+        }
     }
 
     public long size() {
@@ -138,8 +152,14 @@ public final class RingBuffer implements AutoCloseable {
         }
         closed = true;
         Sys.close(epfd);
-        Sys.munmap(errnoState, producerMap);
-        Sys.munmap(errnoState, consumerMap);
+        long prodAddr = producerMap.address();
+        long prodLen = producerMap.byteSize();
+        long consAddr = consumerMap.address();
+        long consLen = consumerMap.byteSize();
+        // invalidate first: a metrics thread reading pendingBytes() now gets an exception, not SIGSEGV
         arena.close();
+        Sys.munmap(errnoState, prodAddr, prodLen);
+        Sys.munmap(errnoState, consAddr, consLen);
+        callArena.close();
     }
 }

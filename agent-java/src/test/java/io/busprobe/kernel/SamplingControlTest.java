@@ -216,6 +216,32 @@ class SamplingControlTest {
     }
 
     @Test
+    void raisingTheRateTakesEffectAtOnce() throws Exception {
+        try (BusprobeProcess.Daemon d = daemon()) {
+            // 1/s with a deep bucket: a storm pushes the bucket's clock far into the future
+            ok("sample", "--kind", "state", "--rate", "1", "--burst", "1000");
+            churn(300);
+            ok("sample", "--kind", "state", "--rate", "1000000", "--burst", "1000");
+            Map<String, Object> k0 = kind(status(), "state");
+            churn(50);
+            Thread.sleep(600);
+            Map<String, Object> k1 = kind(status(), "state");
+            assertThat(n(k1, "submitted") - n(k0, "submitted")).as("records right after raising the rate")
+                    .isGreaterThan(100);
+            assertBalanced(k1);
+        }
+    }
+
+    private static void churn(int connections) {
+        Sh.run(60, "python3", "-c", """
+                import socket
+                s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(512)
+                for _ in range(%d):
+                    c = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.close(); a.close()
+                """.formatted(connections));
+    }
+
+    @Test
     void aRestartedDaemonKeepsThePinnedConfigUnlessReset() {
         try (BusprobeProcess.Daemon d = daemon()) {
             ok("sample", "--kind", "state", "--every", "7", "--no-auto");
