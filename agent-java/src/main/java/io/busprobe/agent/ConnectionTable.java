@@ -10,7 +10,7 @@ import io.busprobe.event.EventView;
  *
  * <p>Open addressing over primitive arrays so that the per-event path never
  * allocates; 65,536 slots like the kernel's socket map. When full, new
- * connections are not tracked (counted in {@link #untracked()}); the kernel's
+ * connections restart the table (counted in {@link #untracked()}); the kernel's
  * per-endpoint counters stay exact regardless. Records are sampled: a state
  * kind thinned by {@code busprobe sample} or by degradation leaves gaps here,
  * never in the counters.
@@ -58,7 +58,7 @@ public final class ConnectionTable {
         return size;
     }
 
-    /** Connections not tracked because the table was full. */
+    /** How many times the table filled up and was cleared. */
     public long untracked() {
         return untracked;
     }
@@ -87,9 +87,13 @@ public final class ConnectionTable {
         if (find(cookie) >= 0) {
             return;
         }
-        if (size >= CAPACITY / 2) { // keep probe chains short
+        if (size >= CAPACITY / 2) {
+            // Records are sampled, so a close can be missed and its entry would stay forever:
+            // when the table fills, start over rather than stop tracking for good. Close
+            // records still carry the kernel's own duration, so little is lost.
+            java.util.Arrays.fill(cookies, 0);
+            size = 0;
             untracked++;
-            return;
         }
         int slot = (int) mix(cookie) & MASK;
         while (cookies[slot] != 0) {
