@@ -74,6 +74,9 @@ public final class Daemon implements AutoCloseable {
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
         this.log = log;
+        // the cheap, fallible parts first: a bad --events path fails before the kernel is touched
+        this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
+        this.eventStream = openEventStream(options.events(), endpointNames);
         Path lockPath = lockPath(options.pinDir());
         FileChannel ch = null;
         FileLock l = null;
@@ -91,9 +94,11 @@ public final class Daemon implements AutoCloseable {
             m = AgentMetrics.start(options.metricsAddress(), s);
         } catch (IOException e) {
             closeQuietly(s, m, l, ch);
+            closeEvents();
             throw new UncheckedIOException("cannot lock " + lockPath + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             closeQuietly(s, m, l, ch);
+            closeEvents();
             throw e;
         }
         this.lockFile = ch;
@@ -120,8 +125,6 @@ public final class Daemon implements AutoCloseable {
             }
         }
         this.probesAttached = bits;
-        this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
-        this.eventStream = openEventStream(options.events(), endpointNames);
         this.connections = new ConnectionTable(c -> {
             if (eventStream != null) {
                 eventStream.connection(c);
@@ -140,6 +143,10 @@ public final class Daemon implements AutoCloseable {
                     : java.nio.file.Files.newOutputStream(Path.of(target), StandardOpenOption.CREATE,
                             StandardOpenOption.APPEND);
             return new io.busprobe.sink.JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new UncheckedIOException("cannot open --events " + target + ": its directory does not exist", e);
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new UncheckedIOException("cannot open --events " + target + ": permission denied", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open --events " + target + ": " + e.getMessage(), e);
         }
@@ -281,10 +288,14 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public void close() {
+        closeEvents();
+        closeQuietly(session, metrics, lock, lockFile);
+    }
+
+    private void closeEvents() {
         if (eventStream != null) {
             eventStream.close();
         }
-        closeQuietly(session, metrics, lock, lockFile);
     }
 
     private static void closeQuietly(Session s, AgentMetrics m, FileLock l, FileChannel ch) {

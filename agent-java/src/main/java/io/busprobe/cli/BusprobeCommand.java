@@ -73,7 +73,8 @@ public final class BusprobeCommand implements Runnable {
             return "cannot load libbpf.so.1: install it (apt-get install libbpf1)";
         }
         if (t instanceof NativeException || t instanceof IllegalStateException
-                || t instanceof IllegalArgumentException || t instanceof io.busprobe.endpoint.ConfigException) {
+                || t instanceof IllegalArgumentException || t instanceof io.busprobe.endpoint.ConfigException
+                || t instanceof java.io.UncheckedIOException) {
             return t.getMessage();
         }
         return t.toString();

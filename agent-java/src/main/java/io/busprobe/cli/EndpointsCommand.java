@@ -1,11 +1,9 @@
 package io.busprobe.cli;
 
-import io.busprobe.bindings.Native;
 import io.busprobe.control.AgentState;
 import io.busprobe.control.ControlMaps;
 import io.busprobe.control.EndpointMaps;
 import io.busprobe.control.PinDir;
-import io.busprobe.ffi.NativeException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -77,10 +75,7 @@ public final class EndpointsCommand implements Callable<Integer> {
         public Integer call() {
             try (ControlMaps control = ControlMaps.openPinned(PinDir.resolve())) {
                 AgentState a = StatusCommand.requireAlive(control);
-                int rc = Native.kill(a.pid(), SIGHUP);
-                if (rc != 0) {
-                    throw new NativeException("kill(" + a.pid() + ", SIGHUP)", io.busprobe.ffi.Errno.EPERM);
-                }
+                io.busprobe.ffi.Sys.kill(a.pid(), SIGHUP);
                 spec.commandLine().getOut().println("asked the busprobe daemon (pid " + a.pid()
                         + ") to reload its endpoint config; its log says how it went");
                 spec.commandLine().getOut().flush();

@@ -35,6 +35,7 @@ public final class Sys {
             withErrno(Native.epoll_wait$address(), Native.epoll_wait$descriptor());
 
     private static final MethodHandle MOUNT = withErrno(Native.mount$address(), Native.mount$descriptor());
+    private static final MethodHandle KILL = withErrno(Native.kill$address(), Native.kill$descriptor());
 
     /** mmap's MAP_FAILED, ((void *) -1). */
     private static final long MAP_FAILED = -1L;
@@ -139,6 +140,21 @@ public final class Sys {
                     a.allocateFrom(type), 0L, MemorySegment.NULL);
             if (rc != 0) {
                 throw new NativeException("mount -t " + type + " " + source + " " + target, errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** kill(2); a NativeException names ESRCH (no such process) or EPERM. */
+    public static void kill(int pid, int signal) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment state = newErrnoState(a);
+            int rc = (int) KILL.invokeExact(state, pid, signal);
+            if (rc != 0) {
+                throw new NativeException("kill(" + pid + ", " + signal + ")", errno(state));
             }
         } catch (NativeException e) {
             throw e;
