@@ -155,18 +155,17 @@ static __always_inline void bp_attribute(const struct sock *sk, struct bp_attr *
 		a->direction = a->info->direction;
 		return;
 	}
-	bp_read_tuple_btf(&t, sk);
+	bp_read_tuple(&t, sk);
 	bp_match_endpoint(&t, &a->endpoint, &a->direction);
 }
 
 /*
- * Remember sk, owned by the current task when owner is true. Returns the
- * entry. started: sk is starting a connection (connect(), the SYN), so any
- * entry under this pointer belongs to an earlier socket that lived at the
- * same address and must not be inherited. btf says whether sk is a BTF
- * pointer (see sock.bpf.h).
+ * Remember sk (a BTF pointer), owned by the current task when owner is true.
+ * Returns the entry. started: sk is starting a connection (connect(), the
+ * SYN), so any entry under this pointer belongs to an earlier socket that
+ * lived at the same address and must not be inherited.
  */
-static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool owner, bool started, bool btf)
+static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool owner, bool started)
 {
 	struct bp_sock_info fresh = {}, *info;
 	struct bp_tuple t = {};
@@ -176,10 +175,7 @@ static __always_inline struct bp_sock_info *bp_learn(const struct sock *sk, bool
 		return NULL;
 	info = started ? NULL : bpf_map_lookup_elem(&sock_info, &key);
 	if (!info) {
-		if (btf)
-			bp_read_tuple_btf(&t, sk);
-		else
-			bp_read_tuple(&t, sk);
+		bp_read_tuple(&t, sk);
 		bp_match_endpoint(&t, &fresh.endpoint, &fresh.direction);
 		if (started)
 			fresh.start_ns = bpf_ktime_get_ns();

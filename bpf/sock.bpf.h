@@ -47,10 +47,10 @@ struct sock___pre_5_6 {
 
 /*
  * Two ways to read a socket: programs whose socket comes from a tp_btf or
- * iterator argument hold a BTF pointer and read fields with plain loads
- * (the *_btf helpers: no helper call per field); the syscall-exit path finds
- * its socket through the file table, an untyped pointer that needs
- * bpf_probe_read_kernel (BPF_CORE_READ). Both relocate offsets with CO-RE.
+ * iterator argument hold a BTF pointer and read fields with plain loads (no
+ * helper call per field); the accept syscall-exit path finds its socket
+ * through the file table, an untyped pointer that needs bpf_probe_read_kernel
+ * (BPF_CORE_READ), and only checks the protocol. Both relocate with CO-RE.
  */
 static __always_inline __u16 bp_sk_protocol_btf(const struct sock *sk)
 {
@@ -67,34 +67,12 @@ static __always_inline __u16 bp_sk_protocol(const struct sock *sk)
 }
 
 /*
- * The 4-tuple of a socket. Works for full sockets, request and time-wait
- * sockets alike: everything read here lives in sock_common, except the
- * source port of a full socket, read like the kernel's own tracepoints do:
- * inet_sport, which tcp_set_state(TCP_CLOSE) still has.
+ * The 4-tuple of a socket (a BTF pointer: plain loads). Works for full,
+ * request and time-wait sockets alike: everything read lives in sock_common,
+ * except the source port of a full TCP socket, read like the kernel's own
+ * tracepoints do: inet_sport, which tcp_set_state(TCP_CLOSE) still has.
  */
 static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock *sk)
-{
-	const struct sock_common *skc = &sk->__sk_common;
-	__u16 family = BPF_CORE_READ(skc, skc_family);
-	__u8 state = BPF_CORE_READ(skc, skc_state);
-
-	t->family = family;
-	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
-		t->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	else
-		t->sport = BPF_CORE_READ(skc, skc_num);
-	t->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&t->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&t->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		BPF_CORE_READ_INTO((__u32 *)t->saddr, skc, skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)t->daddr, skc, skc_daddr);
-	}
-}
-
-/* bp_read_tuple() for a BTF socket pointer: plain loads. */
-static __always_inline void bp_read_tuple_btf(struct bp_tuple *t, const struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 	struct tcp_sock *tp;
@@ -103,7 +81,6 @@ static __always_inline void bp_read_tuple_btf(struct bp_tuple *t, const struct s
 
 	t->family = family;
 	t->sport = skc->skc_num;
-	/* a full TCP socket's inet_sport survives the unhash at close; skc_num may not */
 	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV && (tp = bpf_skc_to_tcp_sock((void *)sk)))
 		t->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	t->dport = bpf_ntohs(skc->skc_dport);
@@ -121,7 +98,7 @@ static __always_inline void bp_fill_sock(struct bp_event *e, const struct sock *
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	bp_read_tuple_btf(&e->tuple, sk);
+	bp_read_tuple(&e->tuple, sk);
 	e->state = skc->skc_state;
 	e->netns = skc->skc_net.net->ns.inum;
 	e->sock_cookie = bpf_get_socket_cookie((void *)sk);

@@ -42,7 +42,7 @@ int BPF_PROG(handle_tcp_send_reset, const struct sock *sk, const struct sk_buff 
 	 */
 	if (from_sock) {
 		bp_attribute(sk, &a);
-		bp_read_tuple_btf(&tmp.tuple, sk);
+		bp_read_tuple(&tmp.tuple, sk);
 	} else if (skb) {
 		bp_fill_reply_tuple(&tmp, skb);
 		bp_match_endpoint(&tmp.tuple, &a.endpoint, &a.direction);
@@ -86,7 +86,7 @@ int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
 	struct bp_event *e;
 
 	bp_attribute(sk, &a);
-	bp_read_tuple_btf(&t, sk);
+	bp_read_tuple(&t, sk);
 	count_reset(&a, &t, false);
 	st = bp_account(BP_KIND_RESET_RECEIVED);
 	if (!st)

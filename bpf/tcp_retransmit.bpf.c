@@ -84,10 +84,10 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 			 * that its lifetime traffic is added once here and only deltas later.
 			 */
 			if (!a.info)
-				a.info = bp_learn(sk, false, false, true);
+				a.info = bp_learn(sk, false, false);
 			bp_add_traffic(es, sk, a.info);
 		}
-		bp_read_tuple_btf(&t, sk);
+		bp_read_tuple(&t, sk);
 		bp_charge_offenders(&a, &t, segs, 0);
 	}
 	st = bp_account(BP_KIND_RETRANSMIT);

@@ -98,11 +98,11 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 
 	/* learn the socket where its start is seen: connect() in the owner's context, the SYN in softirq */
 	if (newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE)
-		a.info = bp_learn(sk, true, true, true);
+		a.info = bp_learn(sk, true, true);
 	else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
-		a.info = bp_learn(sk, false, true, true);
+		a.info = bp_learn(sk, false, true);
 	else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE)
-		a.info = bp_learn(sk, true, false, true); /* late: a connection older than the agent */
+		a.info = bp_learn(sk, true, false); /* late: a connection older than the agent */
 	if (a.info) {
 		a.endpoint = a.info->endpoint;
 		a.direction = a.info->direction;

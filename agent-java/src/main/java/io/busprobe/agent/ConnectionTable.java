@@ -50,6 +50,7 @@ public final class ConnectionTable {
     private int size;
     private long untracked;
 
+    /** @param listener receives closed connections; null when nobody wants them (nothing is built then) */
     public ConnectionTable(CloseListener listener) {
         this.listener = listener;
     }
@@ -112,6 +113,13 @@ public final class ConnectionTable {
         int slot = find(cookie);
         if (ev.oldState() == 2 || ev.oldState() == 3 || ev.oldState() == 10) {
             // never established (SYN_SENT, SYN_RECV) or a listener: not a connection that lived
+            if (slot >= 0) {
+                remove(slot);
+            }
+            return;
+        }
+        if (listener == null) {
+            // the daemon without --events: keep the per-event path allocation-free
             if (slot >= 0) {
                 remove(slot);
             }

@@ -50,10 +50,6 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
                           Path endpointConfig, EndpointConfig endpoints, String events) {
-        /** The endpoint config as the file says now, or the defaults without a file. */
-        EndpointConfig loadEndpoints() {
-            return endpointConfig == null ? EndpointConfig.defaults() : EndpointConfig.load(endpointConfig);
-        }
     }
 
     private final Options options;
@@ -125,11 +121,7 @@ public final class Daemon implements AutoCloseable {
             }
         }
         this.probesAttached = bits;
-        this.connections = new ConnectionTable(c -> {
-            if (eventStream != null) {
-                eventStream.connection(c);
-            }
-        });
+        this.connections = new ConnectionTable(eventStream == null ? null : eventStream::connection);
         // from here on a SIGHUP reloads; before, the JVM's default would have ended the process
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
     }
@@ -204,7 +196,7 @@ public final class Daemon implements AutoCloseable {
     /** Re-read the endpoint config; a bad file keeps the running config and says why. */
     void reloadEndpoints() {
         try {
-            EndpointConfig next = options.loadEndpoints();
+            EndpointConfig next = EndpointConfig.loadOrDefaults(options.endpointConfig());
             session.bpf().endpointMaps().install(next);
             endpointNames.update(next);
             log.accept("endpoints reloaded: " + next.endpoints().size() + " endpoint(s)"

@@ -217,10 +217,7 @@ public final class BusprobeObject implements AutoCloseable {
         if (!Files.exists(pin)) {
             return false;
         }
-        int fd;
-        try (Arena a = Arena.ofConfined()) {
-            fd = Libbpf.check(Native.bpf_obj_get(a.allocateFrom(pin.toString())), "bpf_obj_get(" + pin + ")");
-        }
+        int fd = io.busprobe.control.Pins.objGet(pin);
         try {
             Libbpf.check(Native.bpf_map__reuse_fd(map(name), fd), "bpf_map__reuse_fd(" + name + ")");
         } finally {

@@ -13,6 +13,6 @@ final class EndpointOptions {
 
     /** Parse now: a bad file is a one-line error and exit 2 before anything starts. */
     EndpointConfig load() {
-        return config == null ? EndpointConfig.defaults() : EndpointConfig.load(config);
+        return EndpointConfig.loadOrDefaults(config);
     }
 }

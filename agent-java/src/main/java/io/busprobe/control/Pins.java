@@ -10,8 +10,8 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Opening maps a daemon pinned, for the commands that never talk to the daemon. */
-final class Pins {
+/** Opening maps a daemon pinned: for the commands that never talk to it, and for reusing its config. */
+public final class Pins {
     private Pins() {
     }
 
@@ -43,7 +43,8 @@ final class Pins {
         return fds;
     }
 
-    static int objGet(Path pin) {
+    /** fd of one pinned map. */
+    public static int objGet(Path pin) {
         try (Arena a = Arena.ofConfined()) {
             return Libbpf.check(Native.bpf_obj_get(a.allocateFrom(pin.toString())), "bpf_obj_get(" + pin + ")");
         }

@@ -20,7 +20,7 @@ import java.util.Set;
  * updates, so that is rejected.
  *
  * {@snippet :
- * EndpointConfig config = file == null ? EndpointConfig.defaults() : EndpointConfig.load(file);
+ * EndpointConfig config = EndpointConfig.loadOrDefaults(file);
  * Optional<Endpoint> kafka = config.byId(1);
  * List<LpmEntry> rules = config.lpmEntries(); // what the daemon writes to the kernel
  * }
@@ -103,6 +103,11 @@ public final class EndpointConfig {
      *
      * @throws ConfigException with one line {@code FILE:LINE: problem; fix} for any problem
      */
+    /** {@link #load} of {@code file}, or {@link #defaults} when there is no file (null). */
+    public static EndpointConfig loadOrDefaults(Path file) {
+        return file == null ? defaults() : load(file);
+    }
+
     public static EndpointConfig load(Path file) {
         return EndpointYaml.load(file);
     }
