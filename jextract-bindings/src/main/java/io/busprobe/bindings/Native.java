@@ -1832,6 +1832,122 @@ public class Native extends Native$shared {
         }
     }
 
+    private static class libbpf_major_version {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("libbpf_major_version");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * __u32 libbpf_major_version()
+     * }
+     */
+    public static FunctionDescriptor libbpf_major_version$descriptor() {
+        return libbpf_major_version.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * __u32 libbpf_major_version()
+     * }
+     */
+    public static MethodHandle libbpf_major_version$handle() {
+        return libbpf_major_version.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * __u32 libbpf_major_version()
+     * }
+     */
+    public static MemorySegment libbpf_major_version$address() {
+        return libbpf_major_version.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * __u32 libbpf_major_version()
+     * }
+     */
+    public static int libbpf_major_version() {
+        var mh$ = libbpf_major_version.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("libbpf_major_version");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class libbpf_minor_version {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("libbpf_minor_version");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * __u32 libbpf_minor_version()
+     * }
+     */
+    public static FunctionDescriptor libbpf_minor_version$descriptor() {
+        return libbpf_minor_version.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * __u32 libbpf_minor_version()
+     * }
+     */
+    public static MethodHandle libbpf_minor_version$handle() {
+        return libbpf_minor_version.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * __u32 libbpf_minor_version()
+     * }
+     */
+    public static MemorySegment libbpf_minor_version$address() {
+        return libbpf_minor_version.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * __u32 libbpf_minor_version()
+     * }
+     */
+    public static int libbpf_minor_version() {
+        var mh$ = libbpf_minor_version.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("libbpf_minor_version");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class libbpf_set_print {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Native.C_POINTER,
