@@ -54,22 +54,26 @@ public final class AgentMetrics implements AutoCloseable {
     static final double[] LATENCY_BUCKETS = latencyBuckets();
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
-    private final MetricsSource source;
-    private final BpfRunStats bpfStats;
-    private final DeliveryLatency deliveryLatency;
     private final HTTPServer server;
+    private volatile MetricsSource source;
+    private volatile BpfRunStats bpfStats;
+    private final DeliveryLatency deliveryLatency = new DeliveryLatency(LATENCY_BUCKETS);
     private volatile DegradationView degradation;
+    /** Consumer-loop heartbeat, {@code System.nanoTime()}; 0 until the loop runs. */
+    private volatile long heartbeatNanos;
+    /** How long the consumer loop may go without a heartbeat before /-/healthy fails. */
+    static final long STUCK_NANOS = 30_000_000_000L;
 
-    private AgentMetrics(ListenAddress address, MetricsSource source, BpfRunStats bpfStats) {
-        this.source = source;
-        this.bpfStats = bpfStats;
-        registerKernelAndRing();
-        registerDegradation();
+    private AgentMetrics(ListenAddress address) {
         registerBuildAndJvm();
-        deliveryLatency = new DeliveryLatency(LATENCY_BUCKETS);
-        registry.register(deliveryLatency);
+        HttpSurface.limitJdkServer();
         try {
             server = HTTPServer.builder().hostname(address.host()).port(address.port()).registry(registry)
+                    .authenticator(new HttpSurface.Filter())
+                    .registerHealthHandler(false)
+                    .defaultHandler(HttpSurface.probes(this::alive, this::ready))
+                    .executorService(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                            Thread.ofVirtual().name("busprobe-http-", 0).factory()))
                     .buildAndStart();
         } catch (IOException e) {
             throw new IllegalStateException("cannot serve metrics on " + address + ": " + e.getMessage()
@@ -77,26 +81,76 @@ public final class AgentMetrics implements AutoCloseable {
         }
     }
 
-    /** Register collectors that read the session's maps at scrape time and start the HTTP server. */
-    public static AgentMetrics start(String hostPort, Session session) {
-        return start(ListenAddress.parse(hostPort), new SessionSource(session), true,
-                new PrintWriter(System.err, true));
+    /**
+     * Bind the HTTP port first, before the kernel is touched: a busy port is then
+     * a one-line error with nothing loaded. Until {@link #attach(Session)} the
+     * server answers {@code /-/ready} with 503 and serves build and JVM metrics.
+     */
+    public static AgentMetrics listen(String hostPort) {
+        return new AgentMetrics(ListenAddress.parse(hostPort));
     }
 
-    /**
-     * The agent's metrics over any source; {@code kernelStats} turns the kernel's
-     * BPF run-time statistics on for as long as this object is open.
-     */
-    static AgentMetrics start(ListenAddress address, MetricsSource source, boolean kernelStats, PrintWriter log) {
-        BpfRunStats stats = kernelStats ? BpfRunStats.enable(log) : null;
+    /** Register the collectors that read the session's maps at scrape time, and turn on BPF run statistics. */
+    public AgentMetrics attach(Session session) {
+        return attach(new SessionSource(session), true, new PrintWriter(System.err, true));
+    }
+
+    AgentMetrics attach(MetricsSource s, boolean kernelStats, PrintWriter log) {
+        if (source != null) {
+            throw new IllegalStateException("metrics already attached");
+        }
+        bpfStats = kernelStats ? BpfRunStats.enable(log) : null;
+        source = s;
+        registerKernelAndRing();
+        registerDegradation();
+        registry.register(deliveryLatency);
+        return this;
+    }
+
+    /** Listen and attach in one step (tests, and {@code check}-like tools). */
+    public static AgentMetrics start(String hostPort, Session session) {
+        AgentMetrics m = listen(hostPort);
         try {
-            return new AgentMetrics(address, source, stats);
+            return m.attach(session);
         } catch (RuntimeException e) {
-            if (stats != null) {
-                stats.close();
-            }
+            m.close();
             throw e;
         }
+    }
+
+    static AgentMetrics start(ListenAddress address, MetricsSource source, boolean kernelStats, PrintWriter log) {
+        AgentMetrics m = new AgentMetrics(address);
+        try {
+            return m.attach(source, kernelStats, log);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** The consumer loop is alive; called on every loop turn (a volatile write). */
+    public void heartbeat(long nanos) {
+        heartbeatNanos = nanos;
+    }
+
+    /** Liveness: starting up, or the loop beat within {@link #STUCK_NANOS}. */
+    boolean alive() {
+        long beat = heartbeatNanos;
+        return beat == 0 || System.nanoTime() - beat < STUCK_NANOS;
+    }
+
+    /** Readiness: collectors attached, at least one probe attached, the loop running and not stuck. */
+    boolean ready() {
+        MetricsSource s = source;
+        if (s == null || heartbeatNanos == 0 || !alive()) {
+            return false;
+        }
+        for (Probe p : Probe.values()) {
+            if (s.attached(p)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The port the server listens on (the kernel's pick when started with port 0). */

@@ -1,0 +1,103 @@
+package io.busprobe.metrics;
+
+import com.sun.net.httpserver.Authenticator;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+/**
+ * What the agent's HTTP port answers, and nothing else. The Prometheus client's
+ * server routes by path prefix and accepts any method; the agent runs as root on
+ * every host, so its one listening socket is narrowed here:
+ *
+ * <ul>
+ *   <li>{@code GET}/{@code HEAD} only; any other method is 405 with {@code Allow}, before a handler runs;</li>
+ *   <li>exactly {@link #PATHS}; anything else, {@code /metricsX} included, is 404;</li>
+ *   <li>{@code /-/healthy} (liveness): 200 while the consumer loop makes progress, 503 when it is wedged;</li>
+ *   <li>{@code /-/ready} (readiness): 200 once probes are attached and the loop runs, 503 before.</li>
+ * </ul>
+ *
+ * Slow and malformed requests are bounded by the JDK server's own limits, set in
+ * {@link #limitJdkServer()} before the first server is built. Nothing served here
+ * writes state: the handlers only read.
+ */
+final class HttpSurface {
+    static final String METRICS = "/metrics";
+    static final String HEALTHY = "/-/healthy";
+    static final String READY = "/-/ready";
+    static final Set<String> PATHS = Set.of("/", METRICS, HEALTHY, READY);
+
+    private HttpSurface() {
+    }
+
+    /**
+     * The JDK server closes a connection whose request line and headers take
+     * longer than {@code maxReqTime} seconds (a slow-loris client), bounds the
+     * header count and size, and drops idle keep-alive connections. These are
+     * read once, when the server class initialises, so they are set first.
+     */
+    static void limitJdkServer() {
+        setIfAbsent("sun.net.httpserver.maxReqTime", "5");
+        setIfAbsent("sun.net.httpserver.maxRspTime", "30");
+        setIfAbsent("sun.net.httpserver.maxReqHeaders", "64");
+        setIfAbsent("sun.net.httpserver.maxReqHeaderSize", "16384");
+        setIfAbsent("sun.net.httpserver.idleInterval", "30");
+        setIfAbsent("sun.net.httpserver.maxIdleConnections", "16");
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+
+    /** Runs before every handler: method and path checks. */
+    static final class Filter extends Authenticator {
+        @Override
+        public Result authenticate(HttpExchange exchange) {
+            String method = exchange.getRequestMethod();
+            if (!method.equals("GET") && !method.equals("HEAD")) {
+                exchange.getResponseHeaders().set("Allow", "GET, HEAD");
+                return new Failure(405);
+            }
+            if (!PATHS.contains(exchange.getRequestURI().getRawPath())) {
+                return new Failure(404);
+            }
+            return new Success(null);
+        }
+    }
+
+    /** {@code /}, {@code /-/healthy} and {@code /-/ready}; {@code /metrics} has the client's own handler. */
+    static HttpHandler probes(BooleanSupplier alive, BooleanSupplier ready) {
+        return exchange -> {
+            try (exchange) {
+                String path = exchange.getRequestURI().getRawPath();
+                switch (path) {
+                    case HEALTHY -> reply(exchange, alive.getAsBoolean() ? 200 : 503,
+                            alive.getAsBoolean() ? "busprobe is alive\n" : "busprobe's consumer loop is stuck\n");
+                    case READY -> reply(exchange, ready.getAsBoolean() ? 200 : 503,
+                            ready.getAsBoolean() ? "busprobe is ready\n" : "busprobe is not ready: probes not attached yet\n");
+                    default -> reply(exchange, 200, "busprobe: " + METRICS + " (Prometheus), " + HEALTHY
+                            + " (liveness), " + READY + " (readiness)\n");
+                }
+            }
+        };
+    }
+
+    private static void reply(HttpExchange exchange, int status, String text) throws IOException {
+        byte[] body = text.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+        boolean head = exchange.getRequestMethod().equals("HEAD");
+        exchange.sendResponseHeaders(status, head ? -1 : body.length);
+        if (!head) {
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+}
