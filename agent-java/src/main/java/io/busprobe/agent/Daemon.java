@@ -9,6 +9,7 @@ import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.ffi.Preflight;
 import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.ringbuf.RecordHandler;
 
@@ -35,7 +36,8 @@ import java.util.function.Consumer;
  * single thread.
  *
  * {@snippet :
- * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 2, PinDir.resolve(), false, "0.0.0.0:9477"), log)) {
+ * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 2, PinDir.resolve(), false, "0.0.0.0:19477", null,
+ *         EndpointConfig.defaults(), null, Set.of()), log)) {
  *     d.run(() -> stopRequested, Duration.ofSeconds(60));
  * }
  * }
@@ -48,8 +50,13 @@ public final class Daemon implements AutoCloseable {
     /**
      * @param events where to write the JSON-lines event stream ("-" for stdout), or null for none
      */
+    /**
+     * @param absentProbes probes to treat as missing from this kernel (a hidden test option: it drives the
+     *                     real partial-attach path on a kernel that has every hook)
+     */
     public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
-                          Path endpointConfig, EndpointConfig endpoints, String events) {
+                          Path endpointConfig, EndpointConfig endpoints, String events,
+                          java.util.Set<io.busprobe.bpf.Probe> absentProbes) {
     }
 
     private final Options options;
@@ -70,7 +77,9 @@ public final class Daemon implements AutoCloseable {
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
         this.log = log;
-        // the cheap, fallible parts first: a bad --events path fails before the kernel is touched
+        // the cheap, fallible parts first, nothing touched before them: the host (root, BTF, libbpf),
+        // then a bad --events path
+        Preflight.loader();
         this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
         this.eventStream = openEventStream(options.events(), endpointNames);
         Path lockPath = lockPath(options.pinDir());
@@ -85,9 +94,12 @@ public final class Daemon implements AutoCloseable {
                 throw new IllegalStateException("another busprobe daemon is running (it holds " + lockPath
                         + "); stop it first");
             }
+            // the pin directory and the port before the kernel: each fails with nothing loaded or pinned
+            io.busprobe.control.PinDir.prepare(options.pinDir());
+            m = AgentMetrics.listen(options.metricsAddress());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
-                    !options.resetConfig(), options.endpoints());
-            m = AgentMetrics.start(options.metricsAddress(), s);
+                    !options.resetConfig(), options.endpoints(), options.absentProbes());
+            m.attach(s);
         } catch (IOException e) {
             closeQuietly(s, m, l, ch);
             closeEvents();
@@ -232,6 +244,7 @@ public final class Daemon implements AutoCloseable {
                 eventStream.flush();
             }
             long now = System.nanoTime();
+            metrics.heartbeat(now);
             if (reloadRequested) {
                 reloadRequested = false;
                 reloadEndpoints();

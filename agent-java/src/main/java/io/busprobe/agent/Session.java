@@ -4,6 +4,7 @@ import io.busprobe.bpf.BusprobeObject;
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.ffi.Preflight;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ringbuf.RecordHandler;
@@ -54,9 +55,16 @@ public final class Session implements AutoCloseable {
      */
     public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
                                 EndpointConfig endpoints) {
+        return start(families, ringSize, pinDir, reuseConfig, endpoints, Set.of());
+    }
+
+    /** As above, with {@code absent} probes treated as missing from the kernel (partial-attach tests). */
+    public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
+                                EndpointConfig endpoints, Set<io.busprobe.bpf.Probe> absent) {
+        Preflight.loader();
         BusprobeObject bpf = BusprobeObject.open();
         try {
-            bpf.ringSize(ringSize).families(families);
+            bpf.ringSize(ringSize).families(families).absent(absent);
             if (pinDir != null) {
                 bpf.pin(pinDir, reuseConfig);
             }

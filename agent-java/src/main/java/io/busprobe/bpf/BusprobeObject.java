@@ -58,6 +58,7 @@ public final class BusprobeObject implements AutoCloseable {
     private final Map<Probe, ProbeStatus> status = new EnumMap<>(Probe.class);
     private Set<Family> families = EnumSet.allOf(Family.class);
     private long ringSize = 8L << 20;
+    private Set<Probe> absent = EnumSet.noneOf(Probe.class);
     private Phase phase = Phase.OPEN;
     private int ringFd = -1;
     private ControlMaps control;
@@ -124,6 +125,17 @@ public final class BusprobeObject implements AutoCloseable {
     }
 
     /**
+     * Treat these probes' hooks as missing from the running kernel: load() looks
+     * them up under a name no kernel has, so the real missing-hook path runs
+     * (skipped at load, reported, the rest attached). For tests of partial attach.
+     */
+    public BusprobeObject absent(Set<Probe> probes) {
+        requirePhase(Phase.OPEN, "absent");
+        absent = probes.isEmpty() ? EnumSet.noneOf(Probe.class) : EnumSet.copyOf(probes);
+        return this;
+    }
+
+    /**
      * Pin the control and counter maps under {@code dir} after load, so that
      * {@code busprobe sample}/{@code status} reach them without the daemon. With
      * {@code reuseConfig}, an operator config pinned by an earlier daemon
@@ -156,7 +168,7 @@ public final class BusprobeObject implements AutoCloseable {
                 // the state family is where owners and endpoints are learned: always loaded,
                 // and only its records follow the selection (see below)
                 boolean selected = families.contains(p.family()) || (p.family() == Family.STATE && !families.isEmpty());
-                boolean present = selected && tracepointExists(btf, p);
+                boolean present = selected && tracepointExists(btf, p, absent.contains(p));
                 Libbpf.check(Native.bpf_program__set_autoload(prog, selected && present), "bpf_program__set_autoload");
                 if (!selected) {
                     status.put(p, new ProbeStatus(p, ProbeStatus.State.NOT_SELECTED, ""));
@@ -253,13 +265,14 @@ public final class BusprobeObject implements AutoCloseable {
         ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE, EndpointMaps.ENDPOINTS, EndpointMaps.NAMES,
         EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS};
 
-    private static boolean tracepointExists(MemorySegment btf, Probe p) {
+    private static boolean tracepointExists(MemorySegment btf, Probe p, boolean pretendAbsent) {
+        String suffix = pretendAbsent ? "__busprobe_absent" : "";
         try (Arena a = Arena.ofConfined()) {
             if (p.isClassic()) {
-                return Tracefs.exists(p.tracefsPath());
+                return Tracefs.exists(p.tracefsPath() + suffix);
             }
             int kind = p.isIterator() ? Native.BTF_KIND_FUNC() : Native.BTF_KIND_TYPEDEF();
-            return Native.btf__find_by_name_kind(btf, a.allocateFrom(p.btfTypedef()), kind) > 0;
+            return Native.btf__find_by_name_kind(btf, a.allocateFrom(p.btfTypedef() + suffix), kind) > 0;
         }
     }
 

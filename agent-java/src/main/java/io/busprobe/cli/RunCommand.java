@@ -15,6 +15,7 @@ import java.util.function.Consumer;
 
 /** {@code busprobe run}: the daemon; see {@link Daemon}. */
 @Command(name = "run",
+        header = "Run the daemon: probes, metrics, sampling control",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = {"Run the busprobe daemon: load and attach every probe, pin the control maps under "
@@ -22,7 +23,7 @@ import java.util.function.Consumer;
                 + "by itself under ring pressure, log a periodic summary; detach and exit cleanly on SIGTERM "
                 + "or SIGINT.",
                 "A restarted daemon keeps the sampling config set with 'busprobe sample'."},
-        footer = {"", "Examples:",
+        footer = {"", "EXAMPLES",
                 "  busprobe run",
                 "  busprobe run --summary-interval 10s --ring-size 16M",
                 "  busprobe run --reset-config --metrics-address 127.0.0.1:19477",
@@ -50,6 +51,11 @@ public final class RunCommand implements Callable<Integer> {
                     + "or '-' for stdout. Off by default: the daemon's job is counting.")
     String events;
 
+    /** Test-only: drive the real partial-attach path on a kernel that has every hook. Not in --help. */
+    @Option(names = "--pretend-absent", hidden = true, split = ",", paramLabel = "TRACEPOINT",
+            converter = RunCommand.ProbeConverter.class)
+    java.util.Set<io.busprobe.bpf.Probe> pretendAbsent = java.util.EnumSet.noneOf(io.busprobe.bpf.Probe.class);
+
     @Mixin
     KernelOptions kernel;
 
@@ -68,7 +74,7 @@ public final class RunCommand implements Callable<Integer> {
         long deadline = Deadlines.after(System.nanoTime(), duration);
         // read once, before anything starts: a bad file is exit 2 with nothing started
         Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
-                metricsAddress, endpointOptions.config, endpointOptions.load(), events);
+                metricsAddress, endpointOptions.config, endpointOptions.load(), events, pretendAbsent);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
             log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",
@@ -84,5 +90,18 @@ public final class RunCommand implements Callable<Integer> {
             log.accept("stopping: " + daemon.summaryLine());
         }
         return 0;
+    }
+
+    /** {@code sock_rcvqueue_full} or {@code sock:sock_rcvqueue_full}: a probe by its tracepoint. */
+    static final class ProbeConverter implements CommandLine.ITypeConverter<io.busprobe.bpf.Probe> {
+        @Override
+        public io.busprobe.bpf.Probe convert(String value) {
+            for (io.busprobe.bpf.Probe p : io.busprobe.bpf.Probe.values()) {
+                if (p.tracepoint().equals(value) || p.tracepoint().endsWith(":" + value)) {
+                    return p;
+                }
+            }
+            throw new CommandLine.TypeConversionException("no probe on tracepoint '" + value + "'");
+        }
     }
 }

@@ -1,45 +1,49 @@
 package io.busprobe.cli;
 
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
- * SIGINT/SIGTERM handling for long-running commands. The JVM turns both into
- * shutdown hooks; the hook asks the command's loop to stop and waits for it
- * to drain the ring, print its summary and detach, so nothing is lost on
- * Ctrl-C or {@code systemctl stop}.
+ * SIGINT/SIGTERM handling for long-running commands. The signals only ask the
+ * command's loop to stop; the loop then detaches, drains the ring, prints its
+ * summary and returns, and the process exits 0: a stop asked for by the
+ * operator or by {@code systemctl stop} is a success, not a crash. (The JVM's
+ * own handlers would exit 130/143 from a shutdown hook racing the loop.)
+ *
+ * <p>A second signal while stopping means "now": the process halts at once with
+ * 128 + the signal number. Links die with their file descriptors, so the kernel
+ * is left clean either way; only the final summary is lost.
  */
 final class Shutdown implements AutoCloseable {
-    private static final long GRACE_SECONDS = 10;
+    private static final Signal INT = new Signal("INT");
+    private static final Signal TERM = new Signal("TERM");
 
-    private final CountDownLatch finished = new CountDownLatch(1);
-    private final Thread hook;
+    private final SignalHandler previousInt;
+    private final SignalHandler previousTerm;
     private volatile boolean requested;
 
     Shutdown() {
-        hook = new Thread(() -> {
-            requested = true;
-            try {
-                finished.await(GRACE_SECONDS, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "busprobe-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        SignalHandler handler = this::onSignal;
+        previousInt = Signal.handle(INT, handler);
+        previousTerm = Signal.handle(TERM, handler);
+    }
+
+    private void onSignal(Signal sig) {
+        if (requested) {
+            System.err.println("busprobe: second SIG" + sig.getName() + " while stopping: exiting now");
+            Runtime.getRuntime().halt(128 + sig.getNumber());
+        }
+        requested = true;
     }
 
     boolean requested() {
         return requested;
     }
 
-    /** The command has finished cleaning up; let the JVM exit. */
+    /** The command has finished cleaning up: give the signals back to the JVM. */
     @Override
     public void close() {
-        finished.countDown();
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException alreadyShuttingDown) {
-            // the hook is running and now returns: exactly what we want
-        }
+        Signal.handle(INT, previousInt);
+        Signal.handle(TERM, previousTerm);
     }
 }

@@ -1,5 +1,8 @@
 package io.busprobe.control;
 
+import io.busprobe.ffi.Errno;
+import io.busprobe.ffi.HostProblem;
+import io.busprobe.ffi.NativeException;
 import io.busprobe.ffi.Sys;
 
 import java.io.IOException;
@@ -24,14 +27,29 @@ public final class PinDir {
         return env == null || env.isBlank() ? DEFAULT : Path.of(env);
     }
 
-    /** Mount bpffs at /sys/fs/bpf if needed and create {@code dir} with mode 0700. */
+    /**
+     * Mount bpffs at /sys/fs/bpf if needed and create {@code dir} with mode 0700.
+     * Runs before anything is loaded: a host where pins cannot live fails here, in one line.
+     *
+     * @throws HostProblem bpffs cannot be mounted, or {@code dir} is not on a bpf filesystem
+     */
     public static void prepare(Path dir) {
         try {
-            if (!isBpffs(BPFFS)) {
-                mountBpffs();
+            if (!isBpffs(BPFFS) && dir.toAbsolutePath().startsWith(BPFFS)) {
+                try {
+                    mountBpffs();
+                } catch (NativeException e) {
+                    throw new HostProblem("cannot mount bpffs at " + BPFFS + " (" + Errno.name(e.errno())
+                            + "): mount it first (mount -t bpf bpf " + BPFFS + ") or give busprobe CAP_SYS_ADMIN", e);
+                }
             }
             if (!Files.isDirectory(dir)) {
                 Files.createDirectories(dir);
+            }
+            String type = Files.getFileStore(dir).type();
+            if (!type.equals("bpf")) {
+                throw new HostProblem("pin directory " + dir + " is on " + type + ", not bpffs: pins only live on "
+                        + "a bpf filesystem; use a directory under " + BPFFS + " (BUSPROBE_PIN_DIR)");
             }
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
         } catch (IOException e) {

@@ -22,6 +22,7 @@ public final class Pins {
      * @throws NativeException   EACCES when the directory is not ours to read (not root)
      */
     static int[] open(Path dir, String... names) {
+        io.busprobe.ffi.Preflight.privileges();
         for (String name : names) {
             if (!Files.exists(dir.resolve(name))) {
                 if (Files.exists(dir) && !Files.isReadable(dir)) {
