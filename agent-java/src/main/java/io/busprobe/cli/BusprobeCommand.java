@@ -1,5 +1,6 @@
 package io.busprobe.cli;
 
+import io.busprobe.ffi.HostProblem;
 import io.busprobe.ffi.NativeException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,14 +14,16 @@ import java.util.Properties;
  * class owns help, version and the one-line error convention.
  */
 @Command(name = "busprobe",
+        header = "eBPF TCP observability for event buses",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = "Watch the kernel's TCP stack with eBPF: retransmits, resets, state changes and "
                 + "socket-buffer pressure, for the endpoints of an event bus.",
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {TraceCommand.class, RunCommand.class, SampleCommand.class, StatusCommand.class,
-            EndpointsCommand.class, TopCommand.class, CheckCommand.class},
-        footer = {"", "Examples:",
+            EndpointsCommand.class, TopCommand.class, CheckCommand.class,
+            picocli.AutoComplete.GenerateCompletion.class},
+        footer = {"", "EXAMPLES",
                 "  busprobe trace --duration 30s --kinds retransmit,reset",
                 "  busprobe trace --json | jq 'select(.kind==\"retransmit\")'",
                 "  busprobe run",
@@ -29,10 +32,20 @@ import java.util.Properties;
                 "  busprobe endpoints --window 30s",
                 "  busprobe top",
                 "  busprobe check",
-                "", "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF (/sys/kernel/btf/vmlinux)."})
+                "", "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF (/sys/kernel/btf/vmlinux).",
+                "", "EXIT STATUS",
+                "  0  success, or stopped by SIGTERM/SIGINT after a clean detach",
+                "  1  runtime failure: a busy port, another daemon, no daemon, a kernel error",
+                "  2  bad input, a flag or the config file; nothing was started",
+                "  3  the host cannot run busprobe: not root, no kernel BTF, no libbpf 1.0+,",
+                "     no bpffs, no JDK 25 (the launcher)"})
 public final class BusprobeCommand implements Runnable {
-    /** Exit code for a runtime failure (usage errors exit 2, as picocli does). */
+    /** Exit code for a runtime failure: worth retrying (a busy port, another daemon, a kernel error). */
     public static final int EXIT_FAILURE = 1;
+    /** Exit code for bad input, a flag or the config file, as picocli uses for usage errors. */
+    public static final int EXIT_USAGE = 2;
+    /** Exit code for a host that cannot run busprobe as it is ({@link HostProblem}): retrying will not help. */
+    public static final int EXIT_HOST = 3;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -45,6 +58,8 @@ public final class BusprobeCommand implements Runnable {
     /** The configured command line, used by Main and by tests. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new BusprobeCommand());
+        completionExamples(cl);
+        manPageStyle(cl);
         // usage errors: one line naming the problem, a pointer to --help, exit 2
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
@@ -57,10 +72,54 @@ public final class BusprobeCommand implements Runnable {
             cmd.getErr().println("busprobe: " + describe(ex));
             cmd.getErr().flush();
             // a bad config file is bad input, like a bad flag: exit 2, nothing started
-            return ex instanceof io.busprobe.endpoint.ConfigException ? cmd.getCommandSpec().exitCodeOnInvalidInput()
-                    : EXIT_FAILURE;
+            return exitCode(ex);
         });
         return cl;
+    }
+
+    /**
+     * Every command's --help reads like a man page: NAME, SYNOPSIS, DESCRIPTION,
+     * OPTIONS, COMMANDS, then the footer's EXAMPLES (and EXIT STATUS for the top).
+     * NAME is the command's path and the first sentence of its description.
+     */
+    static void manPageStyle(CommandLine cl) {
+        CommandLine.Model.UsageMessageSpec u = cl.getCommandSpec().usageMessage();
+        String[] description = u.description();
+        String first = description.length == 0 ? "" : description[0];
+        int stop = first.indexOf(": ");
+        int dot = first.indexOf(". ");
+        int end = stop < 0 ? dot : dot < 0 ? stop : Math.min(stop, dot);
+        String summary = end < 0 ? first.replaceAll("\\.$", "") : first.substring(0, end);
+        // the header is also the one-line summary in a parent's COMMANDS list
+        u.headerHeading("NAME%n  " + cl.getCommandSpec().qualifiedName() + " - ");
+        if (u.header().length == 0) {
+            u.header(summary.replace("%", "%%"));
+        }
+        u
+                .synopsisHeading("%nSYNOPSIS%n  ")
+                .descriptionHeading("%nDESCRIPTION%n")
+                .parameterListHeading("%nARGUMENTS%n")
+                .optionListHeading("%nOPTIONS%n")
+                .commandListHeading("%nCOMMANDS%n");
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            manPageStyle(sub);
+        }
+    }
+
+    private static void completionExamples(CommandLine cl) {
+        cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage()
+                .header("Print the bash/zsh completion script").footer("", "EXAMPLES",
+                "  busprobe generate-completion > /etc/bash_completion.d/busprobe",
+                "  source <(busprobe generate-completion)          # this shell only",
+                "", "make install puts the script in PREFIX/share/bash-completion/completions/.");
+    }
+
+    /** 2 for bad input, 3 for a host that cannot run busprobe, 1 for anything else. */
+    static int exitCode(Throwable ex) {
+        if (ex instanceof io.busprobe.endpoint.ConfigException) {
+            return EXIT_USAGE;
+        }
+        return ex instanceof HostProblem ? EXIT_HOST : EXIT_FAILURE;
     }
 
     /** One line naming the problem and, where known, the fix. */
@@ -72,7 +131,7 @@ public final class BusprobeCommand implements Runnable {
         if (t instanceof IllegalArgumentException && String.valueOf(t.getMessage()).contains("libbpf.so.1")) {
             return "cannot load libbpf.so.1: install it (apt-get install libbpf1)";
         }
-        if (t instanceof NativeException || t instanceof IllegalStateException
+        if (t instanceof NativeException || t instanceof IllegalStateException || t instanceof HostProblem
                 || t instanceof IllegalArgumentException || t instanceof io.busprobe.endpoint.ConfigException
                 || t instanceof java.io.UncheckedIOException) {
             return t.getMessage();

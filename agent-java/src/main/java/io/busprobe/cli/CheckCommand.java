@@ -12,11 +12,12 @@ import java.util.concurrent.Callable;
 
 /** {@code busprobe check}: load and attach every program, report, detach, exit. */
 @Command(name = "check",
+        header = "Check that every probe loads and attaches, then exit",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = "Load and attach every BPF program, print one line per probe, detach and exit: "
                 + "0 when all attached, 1 naming what failed.",
-        footer = {"", "Example:", "  busprobe check"})
+        footer = {"", "EXAMPLES", "  busprobe check"})
 public final class CheckCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -13,13 +13,14 @@ import java.util.concurrent.Callable;
 
 /** {@code busprobe endpoints}: per-endpoint traffic and trouble over a window, from the daemon's pinned maps. */
 @Command(name = "endpoints",
+        header = "Traffic, retransmits, resets, pressure per bus endpoint",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = {"Show, per bus endpoint and direction, connections, bytes/s and segments/s each way, the "
                 + "retransmitted-segment ratio, resets and socket-buffer pressure over a window, with the worst "
                 + "processes and peers. Reads the running daemon's kernel counters; exact, never sampled."},
         subcommands = {EndpointsCommand.Reload.class},
-        footer = {"", "Examples:",
+        footer = {"", "EXAMPLES",
                 "  busprobe endpoints                  # the last 5 s",
                 "  busprobe endpoints --window 30s --json",
                 "  busprobe endpoints --all            # also endpoints without traffic",
@@ -62,9 +63,13 @@ public final class EndpointsCommand implements Callable<Integer> {
     }
 
     /** {@code busprobe endpoints reload}: SIGHUP to the daemon that owns the pins. */
-    @Command(name = "reload", mixinStandardHelpOptions = true, versionProvider = BusprobeCommand.Version.class,
+    @Command(name = "reload", header = "Make the daemon re-read its --config file (SIGHUP)", mixinStandardHelpOptions = true, versionProvider = BusprobeCommand.Version.class,
             description = "Ask the running daemon to re-read its endpoint config (its --config file). A bad file is "
-                    + "reported in the daemon's log and the running config stays.")
+                    + "reported in the daemon's log and the running config stays.",
+            footer = {"", "EXAMPLES",
+                    "  busprobe endpoints reload",
+                    "  sudo kill -HUP $(pidof busprobe)             # the same, by hand",
+                    "  systemctl reload busprobe                   # the same, under systemd"})
     static final class Reload implements Callable<Integer> {
         private static final int SIGHUP = 1;
 

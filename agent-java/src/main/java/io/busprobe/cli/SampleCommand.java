@@ -24,6 +24,7 @@ import java.util.concurrent.Callable;
  * kernel applies a change on the next event.
  */
 @Command(name = "sample",
+        header = "Show or change the kernel-side sampling, live",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = {"Show or change which event records the kernel sends to the running daemon. "
@@ -31,7 +32,7 @@ import java.util.concurrent.Callable;
                 "With no change flags, prints the current config."},
         footer = {"", "Kinds: retransmit, retransmit_synack, state, reset_sent, reset_received, rcvqueue_full,",
                 "exceed_buf_limit; the families retransmit, state, reset, pressure; or all.", "",
-                "Examples:",
+                "EXAMPLES",
                 "  busprobe sample                                  # show the config",
                 "  busprobe sample --kind state --every 10          # 1 in 10 state changes",
                 "  busprobe sample --kind retransmit --rate 500/s --burst 100",

@@ -20,12 +20,13 @@ import java.util.concurrent.Callable;
 
 /** {@code busprobe status}: the running daemon's config, exact counters and health, from its pinned maps. */
 @Command(name = "status",
+        header = "Show the daemon's sampling config, exact counters and ring",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = "Show, per kind, the sampling config and the exact counters (seen, sampled out, rate limited, "
                 + "submitted, dropped) next to the records the daemon read, plus ring size and fill, attached "
                 + "probes and whether automatic degradation is active.",
-        footer = {"", "Examples:", "  busprobe status", "  busprobe status --json | jq .kinds.state"})
+        footer = {"", "EXAMPLES", "  busprobe status", "  busprobe status --json | jq .kinds.state"})
 public final class StatusCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object instead of a table.")
     boolean json;

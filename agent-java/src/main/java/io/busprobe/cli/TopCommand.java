@@ -15,11 +15,12 @@ import java.util.concurrent.Callable;
 
 /** {@code busprobe top}: the endpoints view, refreshed in place over a sliding window. */
 @Command(name = "top",
+        header = "Live per-endpoint table, refreshed until Ctrl-C",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = "Live per-endpoint table (like 'busprobe endpoints'), refreshed every interval over a sliding "
                 + "window, until Ctrl-C.",
-        footer = {"", "Examples:", "  busprobe top", "  busprobe top --window 1m --interval 2s"})
+        footer = {"", "EXAMPLES", "  busprobe top", "  busprobe top --window 1m --interval 2s"})
 public final class TopCommand implements Callable<Integer> {
     @Option(names = {"-w", "--window"}, paramLabel = "D", defaultValue = "10s",
             converter = Converters.DurationConverter.class,

@@ -21,11 +21,12 @@ import java.util.concurrent.Callable;
 
 /** {@code busprobe trace}: stream kernel TCP events to the terminal or as JSON lines. */
 @Command(name = "trace",
+        header = "Print TCP events as they happen, then the exact counters",
         mixinStandardHelpOptions = true,
         versionProvider = BusprobeCommand.Version.class,
         description = "Load the probes, print every event as it arrives, and on exit a summary with the "
                 + "exact kernel counters per kind and the drop count.",
-        footer = {"", "Examples:",
+        footer = {"", "EXAMPLES",
                 "  busprobe trace                                 # all kinds until Ctrl-C",
                 "  busprobe trace --duration 10s --kinds retransmit",
                 "  busprobe trace --json --kinds reset,state > events.jsonl",

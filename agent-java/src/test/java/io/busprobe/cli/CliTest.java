@@ -68,13 +68,15 @@ class CliTest {
         Result r = execute(flag);
         assertThat(r.exitCode()).isZero();
         assertThat(r.err()).isEmpty();
-        assertThat(r.out()).startsWith("Usage: busprobe")
-                .contains("Commands:")
+        assertThat(r.out()).startsWith("NAME\n  busprobe - ")
+                .contains("SYNOPSIS\n  busprobe [-hV] COMMAND")
+                .contains("COMMANDS")
                 .containsPattern("(?m)^\\s+trace\\s")
                 .containsPattern("(?m)^\\s+run\\s")
                 .containsPattern("(?m)^\\s+check\\s")
-                .contains("Examples:")
+                .contains("EXAMPLES")
                 .contains("busprobe trace --duration 30s --kinds retransmit,reset")
+                .contains("EXIT STATUS")
                 .contains("--version");
     }
 
@@ -83,9 +85,9 @@ class CliTest {
         Result r = execute("trace", "--help");
         assertThat(r.exitCode()).isZero();
         assertThat(r.err()).isEmpty();
-        assertThat(r.out()).startsWith("Usage: busprobe trace")
+        assertThat(r.out()).startsWith("NAME\n  busprobe trace - ").contains("SYNOPSIS\n  busprobe trace")
                 .contains("--duration=D", "--kinds=LIST", "--json", "--ring-size=SIZE", "--poll-interval=MS")
-                .contains("Examples:")
+                .contains("EXAMPLES")
                 .contains("busprobe trace --duration 10s --kinds retransmit")
                 .contains("busprobe trace --json --kinds reset,state");
         assertThat(r.outFlat()).contains("(default: all)", "(default: 8M)", "(default: 2)")
@@ -97,9 +99,9 @@ class CliTest {
     void runHelpShowsItsOptionsAndExamples() {
         Result r = execute("run", "--help");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).startsWith("Usage: busprobe run")
+        assertThat(r.out()).startsWith("NAME\n  busprobe run - ")
                 .contains("--summary-interval=D", "--duration=D", "--ring-size=SIZE")
-                .contains("Examples:", "busprobe run --summary-interval 10s --ring-size 16M");
+                .contains("EXAMPLES", "busprobe run --summary-interval 10s --ring-size 16M");
         assertThat(r.outFlat()).contains("(default: 60s)", "(default: 8M)");
     }
 
@@ -107,7 +109,33 @@ class CliTest {
     void checkHelp() {
         Result r = execute("check", "--help");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).startsWith("Usage: busprobe check").contains("Example:", "busprobe check");
+        assertThat(r.out()).startsWith("NAME\n  busprobe check - ").contains("EXAMPLES", "busprobe check");
+    }
+
+    /** Every command, nested ones included, reads like a man page and shows how it is used. */
+    @Test
+    void everyCommandsHelpIsAManPageWithExamples() {
+        java.util.List<String> commands = new java.util.ArrayList<>();
+        collect(BusprobeCommand.commandLine(), commands);
+        assertThat(commands).contains("busprobe", "busprobe run", "busprobe endpoints reload",
+                "busprobe generate-completion").hasSizeGreaterThanOrEqualTo(10);
+        for (String command : commands) {
+            String[] args = (command.replaceFirst("^busprobe ?", "") + " --help").strip().split(" ");
+            Result r = execute(args);
+            assertThat(r.exitCode()).as(command).isZero();
+            assertThat(r.out()).as(command + " --help")
+                    .startsWith("NAME\n  " + command + " - ")
+                    .contains("\nSYNOPSIS\n  " + command, "\nDESCRIPTION\n", "\nOPTIONS\n", "\nEXAMPLES\n")
+                    .containsPattern("(?m)^  (sudo )?(source <\\()?busprobe .*$");
+            assertThat(r.out().lines().filter(l -> l.length() > 80)).as(command + ": lines over 80 columns").isEmpty();
+        }
+    }
+
+    private static void collect(picocli.CommandLine cl, java.util.List<String> into) {
+        into.add(cl.getCommandSpec().qualifiedName());
+        for (picocli.CommandLine sub : cl.getSubcommands().values()) {
+            collect(sub, into);
+        }
     }
 
     @ParameterizedTest
