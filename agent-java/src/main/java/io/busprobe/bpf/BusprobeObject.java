@@ -7,6 +7,7 @@ import io.busprobe.control.SampleSetting;
 import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.Libbpf;
 import io.busprobe.ffi.NativeException;
 
@@ -324,8 +325,16 @@ public final class BusprobeObject implements AutoCloseable {
             namespacesScannedNanos = now;
         }
         boolean stale = false;
+        int total = namespaces.size();
+        int denied = 0;
+        int deniedErrno = 0;
         for (int pid : namespaces.values()) {
             int fd = NetNamespaces.inNamespaceOf(pid, () -> Native.bpf_iter_create(linkFd));
+            if (fd == -Errno.EPERM || fd == -Errno.EACCES) {
+                denied++;
+                deniedErrno = -fd;
+                continue;
+            }
             if (fd < 0) {
                 stale = true; // the process (and maybe its namespace) went away: rescan next time
                 continue;
@@ -334,6 +343,12 @@ public final class BusprobeObject implements AutoCloseable {
         }
         if (stale) {
             namespaces = null;
+        }
+        if (denied > 0) {
+            // never silent: those namespaces' endpoint traffic would only be counted at close
+            throw new IllegalStateException("cannot enter " + denied + " of " + total + " network namespaces ("
+                    + Errno.name(deniedErrno) + "): their endpoint bytes and segments are counted only at close; "
+                    + "give busprobe CAP_SYS_ADMIN and CAP_SYS_PTRACE");
         }
     }
 

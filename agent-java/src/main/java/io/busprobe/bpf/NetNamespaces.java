@@ -62,6 +62,9 @@ final class NetNamespaces {
                 if (self < 0 || target < 0) {
                     Sys.close(self);
                     Sys.close(target);
+                    // gone (ESRCH), or another user's process without CAP_SYS_PTRACE (EACCES)
+                    result[0] = java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + pid))
+                            ? -io.busprobe.ffi.Errno.EACCES : -io.busprobe.ffi.Errno.ESRCH;
                     return;
                 }
                 try {
