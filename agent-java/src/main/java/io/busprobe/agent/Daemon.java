@@ -88,6 +88,7 @@ public final class Daemon implements AutoCloseable {
         Session s = null;
         AgentMetrics m = null;
         try {
+            java.nio.file.Files.createDirectories(RUN_DIR);
             ch = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             l = ch.tryLock();
             if (l == null) {
@@ -165,11 +166,14 @@ public final class Daemon implements AutoCloseable {
         return new Daemon(options, log);
     }
 
+    /** Where the lock lives; systemd's RuntimeDirectory=busprobe makes the same folder. */
+    static final Path RUN_DIR = Path.of("/run/busprobe");
+
     /** One lock per pin directory: two daemons must never share a control plane. */
     static Path lockPath(Path pinDir) {
         String suffix = pinDir.equals(io.busprobe.control.PinDir.DEFAULT) ? ""
                 : "-" + Integer.toHexString(pinDir.toAbsolutePath().toString().hashCode());
-        return Path.of("/run/busprobe" + suffix + ".lock");
+        return RUN_DIR.resolve("daemon" + suffix + ".lock");
     }
 
     public Session session() {
