@@ -4,6 +4,9 @@
 #   make test    install deps if missing, build, and run every test tier (root)
 #   make check   load and attach every BPF program, then exit
 #   make bindings  regenerate jextract-bindings/ (needs jextract on PATH)
+#   make dist    build/dist/busprobe-VERSION.tar.gz: launcher, jar (BPF object inside),
+#                completion, systemd unit, dashboards, deploy files, docs
+#   make install PREFIX=/usr/local [DESTDIR=...]  install that tree
 
 SHELL       := /bin/bash
 JAVA_HOME   ?= /usr/lib/jvm/temurin-25-jdk-amd64
@@ -23,10 +26,11 @@ AGENT_JAR   := agent-java/target/busprobe.jar
 
 # Debian packages the build and every test tier need.
 APT_PKGS    := clang llvm libbpf-dev bpftool nftables iproute2 iperf3 socat \
-               python3 maven iputils-ping redis-server prometheus procps
+               python3 maven iputils-ping redis-server prometheus procps \
+               systemd util-linux
 DEPS_STAMP  := $(BUILD)/.deps
 
-.PHONY: all deps bpf build run test unit-test check bindings clean
+.PHONY: all deps bpf build run test unit-test check bindings clean dist install dist-files install-files dist-test
 
 all: build
 
@@ -69,6 +73,7 @@ run: build
 test: bpf
 	@test "$$(id -u)" = 0 || { echo "make test: the kernel tiers need root; run as root"; exit 1; }
 	mvn -B -ntp verify
+	$(MAKE) --no-print-directory dist-test
 
 unit-test: bpf
 	$(MVN) verify -Dgroups='!privileged'
@@ -88,6 +93,46 @@ bindings:
 	  --library :libbpf.so.1 \
 	  -I bpf \
 	  jextract-bindings/busprobe-native.h
+
+# The distribution: one folder laid out like its install prefix, and its tarball.
+VERSION     := $(shell sed -n 's:.*<version>\(.*\)</version>.*:\1:p' pom.xml | head -1)
+DIST        := $(BUILD)/dist/busprobe-$(VERSION)
+PREFIX      ?= /usr/local
+
+dist: build
+	@$(MAKE) --no-print-directory dist-files
+
+# dist-files and install-files package what is built, without building it again.
+dist-files:
+	rm -rf $(DIST) $(DIST).tar.gz
+	install -D -m 0755 agent-java/bin/busprobe $(DIST)/bin/busprobe
+	install -D -m 0644 $(AGENT_JAR) $(DIST)/lib/busprobe/busprobe.jar
+	mkdir -p $(DIST)/share/bash-completion/completions
+	$(DIST)/bin/busprobe generate-completion > $(DIST)/share/bash-completion/completions/busprobe
+	install -D -m 0644 deploy/systemd/busprobe.service $(DIST)/lib/systemd/system/busprobe.service
+	install -D -m 0644 README.md $(DIST)/share/doc/busprobe/README.md
+	install -D -m 0644 BENCHMARKS.md $(DIST)/share/doc/busprobe/BENCHMARKS.md
+	mkdir -p $(DIST)/share/busprobe
+	cp -r grafana deploy $(DIST)/share/busprobe/
+	tar -C $(BUILD)/dist -czf $(DIST).tar.gz busprobe-$(VERSION)
+	@echo "make dist: $(DIST).tar.gz"
+
+# DESTDIR stages a package build; the unit's ExecStart follows PREFIX.
+install: dist
+	@$(MAKE) --no-print-directory install-files
+
+install-files:
+	@test -n "$(PREFIX)" || { echo "make install: PREFIX is empty"; exit 2; }
+	mkdir -p $(DESTDIR)$(PREFIX)
+	cp -R $(DIST)/. $(DESTDIR)$(PREFIX)/
+	sed -i 's:^ExecStart=/usr/bin/busprobe:ExecStart=$(PREFIX)/bin/busprobe:' \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/busprobe.service
+	@echo "make install: $(DESTDIR)$(PREFIX)/bin/busprobe"
+
+# The distribution as a user gets it: install into a scratch prefix and use it
+# from there (launcher, JDK discovery, completion, systemd-analyze verify).
+dist-test: dist-files
+	deploy/test-dist.sh $(DIST)
 
 clean:
 	rm -rf $(BPF_OUT) agent-java/target jextract-bindings/target target
