@@ -95,9 +95,9 @@ public final class Daemon implements AutoCloseable {
                 throw new IllegalStateException("another busprobe daemon is running (it holds " + lockPath
                         + "); stop it first");
             }
-            // the pin directory and the port before the kernel: each fails with nothing loaded or pinned
-            io.busprobe.control.PinDir.prepare(options.pinDir());
+            // the port, then the pin directory, before the kernel: each fails with nothing loaded or pinned
             m = AgentMetrics.listen(options.metricsAddress());
+            io.busprobe.control.PinDir.prepare(options.pinDir());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
             m.attach(s);

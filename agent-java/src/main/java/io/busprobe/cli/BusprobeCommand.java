@@ -119,17 +119,27 @@ public final class BusprobeCommand implements Runnable {
         if (ex instanceof io.busprobe.endpoint.ConfigException) {
             return EXIT_USAGE;
         }
-        return ex instanceof HostProblem ? EXIT_HOST : EXIT_FAILURE;
+        return ex instanceof HostProblem || missingLibbpf(ex) ? EXIT_HOST : EXIT_FAILURE;
+    }
+
+    /** libbpf.so.1 could not be loaded: seen wherever a class first touches the bindings. */
+    static boolean missingLibbpf(Throwable ex) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains("libbpf.so.1")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** One line naming the problem and, where known, the fix. */
     static String describe(Throwable ex) {
+        if (missingLibbpf(ex)) {
+            return "cannot load libbpf.so.1: install libbpf 1.0 or newer (apt-get install libbpf1)";
+        }
         Throwable t = ex;
         while (t instanceof ExceptionInInitializerError && t.getCause() != null) {
             t = t.getCause();
-        }
-        if (t instanceof IllegalArgumentException && String.valueOf(t.getMessage()).contains("libbpf.so.1")) {
-            return "cannot load libbpf.so.1: install it (apt-get install libbpf1)";
         }
         if (t instanceof NativeException || t instanceof IllegalStateException || t instanceof HostProblem
                 || t instanceof IllegalArgumentException || t instanceof io.busprobe.endpoint.ConfigException

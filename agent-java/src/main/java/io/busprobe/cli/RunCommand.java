@@ -54,7 +54,7 @@ public final class RunCommand implements Callable<Integer> {
     /** Test-only: drive the real partial-attach path on a kernel that has every hook. Not in --help. */
     @Option(names = "--pretend-absent", hidden = true, split = ",", paramLabel = "TRACEPOINT",
             converter = RunCommand.ProbeConverter.class)
-    java.util.Set<io.busprobe.bpf.Probe> pretendAbsent = java.util.EnumSet.noneOf(io.busprobe.bpf.Probe.class);
+    java.util.Set<io.busprobe.bpf.Probe> pretendAbsent; // no initializer: --help must work without libbpf
 
     @Mixin
     KernelOptions kernel;
@@ -74,7 +74,8 @@ public final class RunCommand implements Callable<Integer> {
         long deadline = Deadlines.after(System.nanoTime(), duration);
         // read once, before anything starts: a bad file is exit 2 with nothing started
         Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
-                metricsAddress, endpointOptions.config, endpointOptions.load(), events, pretendAbsent);
+                metricsAddress, endpointOptions.config, endpointOptions.load(), events,
+                pretendAbsent == null ? java.util.Set.of() : pretendAbsent);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
             log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",

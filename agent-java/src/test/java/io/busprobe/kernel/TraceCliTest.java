@@ -62,8 +62,8 @@ class TraceCliTest {
             Sh.run("kill", "-INT", Long.toString(p.pid()));
             assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("exits on SIGINT").isTrue();
             List<String> lines = new String(p.getInputStream().readAllBytes()).lines().toList();
-            // the JVM reports death by SIGINT as 128 + 2, after the shutdown hook printed the summary
-            assertThat(p.exitValue()).isEqualTo(130);
+            // SIGINT stops the loop: summary printed, probes detached, exit 0
+            assertThat(p.exitValue()).as("a stop asked for is a success").isZero();
 
             String clientNs = Long.toString(net.inode(net.client()));
             List<String> resets = lines.stream().filter(l -> l.contains("\"kind\":\"reset_received\"")

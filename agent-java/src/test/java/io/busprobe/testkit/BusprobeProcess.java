@@ -146,6 +146,11 @@ public final class BusprobeProcess {
             return process.pid();
         }
 
+        /** The JVM process itself (exit code, waiting, signals other than SIGTERM). */
+        public Process process() {
+            return process;
+        }
+
         /** Wait until the daemon logged that it started, or fail with its log. */
         public Daemon awaitStarted() {
             long deadline = System.nanoTime() + 30_000_000_000L;

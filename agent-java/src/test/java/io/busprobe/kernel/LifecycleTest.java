@@ -1,0 +1,294 @@
+package io.busprobe.kernel;
+
+import io.busprobe.testkit.BusprobeProcess;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import io.busprobe.testutil.UnitJson;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The daemon as an init system and a hostile host treat it, each case in its own
+ * JVM on the real kernel: signals, kill -9, a second daemon, SIGHUP, a missing
+ * tracepoint, and the host faults that must be one line and exit 3 with nothing
+ * loaded. What the kernel holds is read from the daemon's own fds
+ * (/proc/PID/fdinfo: prog_id, link_id) and checked with bpftool afterwards.
+ */
+@Privileged
+class LifecycleTest {
+    private final BusprobeProcess busprobe = new BusprobeProcess(
+            Path.of("/sys/fs/bpf/busprobe-test-life-" + ProcessHandle.current().pid()));
+
+    @AfterEach
+    void tearDown() throws IOException {
+        removePins(busprobe.pinDir());
+    }
+
+    private static void removePins(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private BusprobeProcess.Daemon start(String... extra) {
+        List<String> args = new ArrayList<>(List.of("run", "--metrics-address", "127.0.0.1:0",
+                "--summary-interval=1h"));
+        args.addAll(List.of(extra));
+        return busprobe.startDaemon(args.toArray(String[]::new)).awaitStarted();
+    }
+
+    /** Kernel objects a process holds, from its fdinfo: ids of programs and links. */
+    private record Held(List<Long> programs, List<Long> links) {
+        static Held by(long pid) throws IOException {
+            List<Long> programs = new ArrayList<>();
+            List<Long> links = new ArrayList<>();
+            try (var fds = Files.list(Path.of("/proc/" + pid + "/fdinfo"))) {
+                for (Path fd : fds.toList()) {
+                    List<String> lines;
+                    try {
+                        lines = Files.readAllLines(fd);
+                    } catch (IOException closedMeanwhile) {
+                        continue;
+                    }
+                    boolean link = lines.stream().anyMatch(l -> l.startsWith("link_id:"));
+                    for (String l : lines) {
+                        if (l.startsWith("link_id:")) {
+                            links.add(Long.parseLong(l.substring(8).strip()));
+                        } else if (l.startsWith("prog_id:") && !link) {
+                            programs.add(Long.parseLong(l.substring(8).strip()));
+                        }
+                    }
+                }
+            }
+            return new Held(programs, links);
+        }
+
+        /** Ids still known to the kernel. */
+        Held stillLoaded() {
+            return new Held(programs.stream().filter(id -> exists("prog", id)).toList(),
+                    links.stream().filter(id -> exists("link", id)).toList());
+        }
+
+        private static boolean exists(String object, long id) {
+            return Sh.exec(10, "bpftool", object, "show", "id", Long.toString(id)).exit() == 0;
+        }
+    }
+
+    /** The kernel frees programs after the last reference drops, asynchronously: wait a little for it. */
+    private static Held awaitReleased(Held held) throws InterruptedException {
+        Held left = held.stillLoaded();
+        for (int i = 0; i < 50 && !(left.programs().isEmpty() && left.links().isEmpty()); i++) {
+            Thread.sleep(100);
+            left = held.stillLoaded();
+        }
+        return left;
+    }
+
+    @Test
+    void sigtermDetachesEverythingAndExitsZeroWithinSeconds() throws Exception {
+        BusprobeProcess.Daemon d = start();
+        Held held = Held.by(d.pid());
+        assertThat(held.programs()).as("programs the daemon holds").hasSizeGreaterThanOrEqualTo(7);
+        assertThat(held.links()).as("links the daemon holds").hasSizeGreaterThanOrEqualTo(7);
+
+        long t0 = System.nanoTime();
+        Sh.run("kill", "-TERM", Long.toString(d.pid()));
+        // a hang guard, not a benchmark: the stop is a detach, a drain and a summary
+        assertThat(d.process().waitFor(10, TimeUnit.SECONDS)).as("exits on SIGTERM").isTrue();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("SIGTERM to exit: %.2f s%n", seconds);
+        assertThat(d.process().exitValue()).as(d.log()).isZero();
+        assertThat(d.log()).contains("stopping: ");
+        Held left = awaitReleased(held);
+        assertThat(left.programs()).as("programs left").isEmpty();
+        assertThat(left.links()).as("links left").isEmpty();
+        // runtime pins go with the daemon, the operator's sampling config stays for the next one
+        assertThat(busprobe.pinDir().resolve("kind_stats")).doesNotExist();
+        assertThat(busprobe.pinDir().resolve("sampling")).exists();
+    }
+
+    @Test
+    void kill9LeavesNoProgramOrLinkAndTheNextDaemonTakesOverThePins() throws Exception {
+        BusprobeProcess.Daemon d = start();
+        assertThat(busprobe.run("sample", "--kind", "state", "--every", "7").exit()).isZero();
+        Held held = Held.by(d.pid());
+        Sh.run("kill", "-KILL", Long.toString(d.pid()));
+        assertThat(d.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(d.process().exitValue()).isEqualTo(128 + 9);
+
+        Held left = awaitReleased(held);
+        assertThat(left.programs()).as("programs left after kill -9").isEmpty();
+        assertThat(left.links()).as("links left after kill -9").isEmpty();
+        // only the deliberately pinned maps remain, and status can tell the daemon is gone
+        assertThat(busprobe.pinDir().resolve("sampling")).exists();
+        Sh.Result status = busprobe.run("status");
+        assertThat(status.exit()).as(status.out() + status.err()).isNotZero();
+
+        try (BusprobeProcess.Daemon next = start()) {
+            assertThat(next.log()).contains("sampling config kept from the pins");
+            Sh.Result json = busprobe.run("status", "--json");
+            assertThat(json.exit()).as(json.err()).isZero();
+            @SuppressWarnings("unchecked")
+            Map<String, Object> state = (Map<String, Object>) ((Map<String, Object>) UnitJson.object(json.out())
+                    .get("kinds")).get("state");
+            assertThat(((Number) state.get("every")).intValue()).as("the config the killed daemon had").isEqualTo(7);
+            assertThat(next.stop()).isZero();
+        }
+    }
+
+    @Test
+    void aSecondDaemonOnTheSamePinsIsRefusedAndTheFirstRunsOn() throws Exception {
+        try (BusprobeProcess.Daemon first = start()) {
+            Sh.Result second = busprobe.run("run", "--metrics-address", "127.0.0.1:0", "--duration", "5s");
+            assertThat(second.exit()).isEqualTo(1);
+            assertThat(second.err().strip()).doesNotContain("\n")
+                    .startsWith("busprobe: another busprobe daemon is running");
+            assertThat(first.process().isAlive()).isTrue();
+            assertThat(busprobe.run("status").exit()).isZero();
+            assertThat(first.stop()).isZero();
+        }
+    }
+
+    @Test
+    void sighupReloadsTheEndpointConfigAndRelabelsNewConnections(@TempDir Path tmp) throws Exception {
+        Path config = tmp.resolve("bus.yaml");
+        Files.writeString(config, "endpoints:\n  - name: before-hup\n    bus: redis\n    ports: [14380]\n");
+        try (BusprobeProcess.Daemon d = start("--config", config.toString())) {
+            assertThat(endpointNames()).contains("before-hup");
+            Files.writeString(config, "endpoints:\n  - name: after-hup\n    bus: kafka\n    ports: [14380]\n");
+            Sh.run("kill", "-HUP", Long.toString(d.pid()));
+            for (int i = 0; i < 50 && !d.log().contains("endpoints reloaded"); i++) {
+                Thread.sleep(100);
+            }
+            assertThat(d.log()).contains("endpoints reloaded: 1 endpoint(s) from " + config);
+            assertThat(d.process().isAlive()).as("SIGHUP does not end the daemon").isTrue();
+            // a connection to the port now counts under the new name
+            try (ServerSocket server = new ServerSocket(14380, 8, InetAddress.getLoopbackAddress());
+                 var client = new java.net.Socket(InetAddress.getLoopbackAddress(), 14380);
+                 var accepted = server.accept()) {
+                client.getOutputStream().write(new byte[1000]);
+            }
+            Sh.Result ep = busprobe.run("endpoints", "--json", "--all", "--window", "300ms");
+            assertThat(ep.exit()).as(ep.err()).isZero();
+            assertThat(ep.out()).contains("\"after-hup\"").doesNotContain("before-hup");
+            assertThat(d.stop()).isZero();
+        }
+    }
+
+    private List<String> endpointNames() {
+        Sh.Result ep = busprobe.run("endpoints", "--json", "--all", "--window", "100ms");
+        assertThat(ep.exit()).as(ep.err()).isZero();
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) UnitJson.object(ep.out()).get("endpoints");
+        return rows.stream().map(r -> (String) r.get("endpoint")).toList();
+    }
+
+    @Test
+    void aMissingTracepointDisablesItsProbeAndTheRestRuns() throws Exception {
+        try (BusprobeProcess.Daemon d = start("--pretend-absent", "sock:sock_rcvqueue_full,tcp_send_reset")) {
+            assertThat(d.log()).contains("started, 8/10 probes attached")
+                    .contains("probe disabled: sock:sock_rcvqueue_full")
+                    .contains("probe disabled: tcp:tcp_send_reset");
+            Sh.Result status = busprobe.run("status", "--json");
+            assertThat(status.exit()).as(status.err()).isZero();
+            @SuppressWarnings("unchecked")
+            Map<String, Map<String, Object>> kinds = (Map<String, Map<String, Object>>) (Object)
+                    UnitJson.object(status.out()).get("kinds");
+            assertThat(kinds.get("rcvqueue_full").get("attached")).isEqualTo(false);
+            assertThat(kinds.get("reset_sent").get("attached")).isEqualTo(false);
+            assertThat(kinds.get("state").get("attached")).isEqualTo(true);
+            assertThat(kinds.get("reset_received").get("attached")).isEqualTo(true);
+            // still counting what it has: a refused connection is a state change and a received reset
+            long before = ((Number) kinds.get("state").get("seen")).longValue();
+            try (var ignored = new java.net.Socket(InetAddress.getLoopbackAddress(), 1)) {
+                throw new AssertionError("nothing listens on port 1");
+            } catch (java.net.ConnectException expected) {
+                // RST
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Map<String, Object>> after = (Map<String, Map<String, Object>>) (Object)
+                    UnitJson.object(busprobe.run("status", "--json").out()).get("kinds");
+            assertThat(((Number) after.get("state").get("seen")).longValue()).isGreaterThan(before);
+            assertThat(d.stop()).isZero();
+        }
+    }
+
+    // ---- host faults: one line, exit 3, nothing loaded or pinned ------------
+
+    private void assertRefusedByHost(Sh.Result r, String... fragments) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(3);
+        assertThat(r.err().strip()).as("one line").doesNotContain("\n").startsWith("busprobe: ").contains(fragments);
+        assertThat(busprobe.pinDir()).as("nothing pinned").doesNotExist();
+    }
+
+    @Test
+    void nonRootIsRefusedInOneLine() {
+        assertRefusedByHost(busprobe.runAsNobody("run"), "needs root", "CAP_BPF", "sudo");
+        assertRefusedByHost(busprobe.runAsNobody("trace", "--duration", "1s"), "needs root");
+        assertRefusedByHost(busprobe.runAsNobody("status"), "needs root");
+    }
+
+    @Test
+    void noKernelBtfIsRefusedInOneLine() {
+        // a private mount namespace where /sys/kernel/btf is empty
+        assertRefusedByHost(busprobe.run(List.of("unshare", "-m", "sh", "-c",
+                "mount -t tmpfs none /sys/kernel/btf && exec \"$0\" \"$@\""), "run"),
+                "no kernel BTF at /sys/kernel/btf/vmlinux", "CONFIG_DEBUG_INFO_BTF");
+    }
+
+    @Test
+    void noLibbpfIsRefusedInOneLine() {
+        String lib = Sh.run("sh", "-c", "readlink -f $(ldconfig -p | awk '/libbpf.so.1 .*x86-64|libbpf.so.1 /{print $NF; exit}')")
+                .strip();
+        assertThat(lib).as("libbpf.so.1 on this host").isNotEmpty();
+        assertRefusedByHost(busprobe.run(List.of("unshare", "-m", "sh", "-c",
+                "mount --bind /dev/null " + lib + " && exec \"$0\" \"$@\""), "run"),
+                "cannot load libbpf.so.1", "apt-get install libbpf1");
+    }
+
+    @Test
+    void bpffsThatCannotBeMountedIsRefusedInOneLine() {
+        // no bpffs at /sys/fs/bpf, and no CAP_SYS_ADMIN to mount one
+        assertRefusedByHost(busprobe.run(List.of("unshare", "-m", "sh", "-c",
+                "umount -l /sys/fs/bpf && exec setpriv --bounding-set=-all,+bpf,+perfmon \"$0\" \"$@\""),
+                "run", "--metrics-address", "127.0.0.1:0"),
+                "cannot mount bpffs at /sys/fs/bpf", "mount -t bpf bpf /sys/fs/bpf");
+    }
+
+    @Test
+    void aPinDirectoryOffBpffsIsRefusedInOneLine(@TempDir Path tmp) {
+        BusprobeProcess offBpffs = new BusprobeProcess(tmp.resolve("pins"));
+        Sh.Result r = offBpffs.run("run", "--metrics-address", "127.0.0.1:0");
+        assertThat(r.exit()).as(r.err()).isEqualTo(3);
+        assertThat(r.err().strip()).doesNotContain("\n").contains("not bpffs", "BUSPROBE_PIN_DIR");
+    }
+
+    @Test
+    void aBusyMetricsPortFailsBeforeAnythingIsLoaded() throws IOException {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Sh.Result r = busprobe.run("run", "--metrics-address", "127.0.0.1:" + taken.getLocalPort());
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.err().strip()).doesNotContain("\n")
+                    .contains("cannot serve metrics on 127.0.0.1:" + taken.getLocalPort(), "--metrics-address");
+            assertThat(busprobe.pinDir()).as("nothing pinned").doesNotExist();
+        }
+    }
+}
