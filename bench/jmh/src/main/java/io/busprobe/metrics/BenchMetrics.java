@@ -26,6 +26,11 @@ public final class BenchMetrics {
                 new PrintWriter(Writer.nullWriter()));
     }
 
+    /** The daemon's delivery-latency bucket bounds, seconds. */
+    public static double[] latencyBuckets() {
+        return AgentMetrics.LATENCY_BUCKETS.clone();
+    }
+
     /** What the daemon's metric collectors would read from the kernel at scrape time: nothing here. */
     private static final class EmptySource implements MetricsSource {
         @Override

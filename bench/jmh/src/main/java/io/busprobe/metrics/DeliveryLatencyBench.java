@@ -25,9 +25,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <ul>
  * <li>{@code deliveryLatency}: what the agent runs per record.</li>
- * <li>{@code clientClassic}: client_java with those classic buckets only.</li>
- * <li>{@code clientDefault}: client_java's builder default, classic buckets
- *     plus a native histogram.</li>
+ * <li>{@code clientClassic}: client_java as the agent used it before
+ *     (commit 8f5f677): those classic buckets only, no exemplars.</li>
+ * <li>{@code clientDefault}: client_java's builder defaults with the same
+ *     classic buckets: plus a native histogram and exemplar sampling.</li>
  * </ul>
  */
 @State(Scope.Thread)
@@ -52,8 +53,9 @@ public class DeliveryLatencyBench {
             nanos[i] = Math.round(Math.pow(10, 4 + 4 * rnd.nextDouble())); // 1e4 .. 1e8 ns
         }
         ours = new DeliveryLatency(AgentMetrics.LATENCY_BUCKETS);
-        clientClassic = Histogram.builder().name("bench_classic_seconds").classicUpperBounds(AgentMetrics.LATENCY_BUCKETS)
-                .classicOnly().build();
+        // exactly what AgentMetrics built before DeliveryLatency replaced it (commit 8f5f677)
+        clientClassic = Histogram.builder().name("bench_classic_seconds").classicOnly()
+                .classicUpperBounds(AgentMetrics.LATENCY_BUCKETS).withoutExemplars().build();
         clientDefault = Histogram.builder().name("bench_default_seconds")
                 .classicUpperBounds(AgentMetrics.LATENCY_BUCKETS).build();
     }

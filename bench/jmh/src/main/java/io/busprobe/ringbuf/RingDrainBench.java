@@ -8,6 +8,8 @@ import io.busprobe.jmh.EventMix;
 import io.busprobe.jmh.SyntheticRing;
 import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.metrics.BenchMetrics;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.snapshots.Unit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -52,6 +54,11 @@ import java.util.concurrent.TimeUnit;
  *     {@link AgentMetrics#onEvent} (delivery-latency histogram) and the
  *     {@link ConnectionTable}. A copy of that lambda's body: the lambda
  *     itself lives inside {@code run()}, which needs a kernel session.</li>
+ * <li>{@code daemonClientHistogram}: the same with client_java's classic
+ *     {@link Histogram} as the agent had it before {@code DeliveryLatency}
+ *     (commit 8f5f677) in place of {@code onEvent}: whether the client's
+ *     per-call lambda is scalar-replaced in the real inlining context, not
+ *     only in a micro-benchmark of its own.</li>
  * </ul>
  */
 @State(Scope.Thread)
@@ -75,6 +82,7 @@ public class RingDrainBench {
     private final Trivial trivial = new Trivial();
     private final DecodeAll decodeAll = new DecodeAll();
     private DaemonWork daemon;
+    private DaemonWithClientHistogram daemonClientHistogram;
 
     @Setup(Level.Trial)
     public void fill() {
@@ -97,6 +105,9 @@ public class RingDrainBench {
         consumer = new RingConsumer(ring.consumerPage, ring.producerPage, ring.data, RING_BYTES);
         metrics = BenchMetrics.start();
         daemon = new DaemonWork(metrics);
+        daemonClientHistogram = new DaemonWithClientHistogram(Histogram.builder()
+                .name("busprobe_delivery_latency_seconds").classicOnly()
+                .classicUpperBounds(BenchMetrics.latencyBuckets()).withoutExemplars().build());
         // one checked drain: every record handed out once, nothing discarded, the ring empty after
         int n = drain(trivial);
         if (n != RECORDS || consumer.discarded() != 0 || ring.consumerPos() != ring.producerPos()) {
@@ -142,6 +153,13 @@ public class RingDrainBench {
     public long daemon() {
         drain(daemon);
         return daemon.readByKind[EventKind.STATE.id()] + daemon.connections.size();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(RECORDS)
+    public long daemonClientHistogram() {
+        drain(daemonClientHistogram);
+        return daemonClientHistogram.readByKind[EventKind.STATE.id()] + daemonClientHistogram.connections.size();
     }
 
     static final class Trivial implements RecordHandler {
@@ -196,6 +214,26 @@ public class RingDrainBench {
             EventView ev = view.wrap(data, offset);
             readByKind[ev.kindId() % readByKind.length]++;
             metrics.onEvent(ev.tsNanos());
+            connections.onEvent(ev);
+        }
+    }
+
+    /** {@link DaemonWork} with the client's histogram observing the delivery latency. */
+    static final class DaemonWithClientHistogram implements RecordHandler {
+        private final EventView view = new EventView();
+        final long[] readByKind = new long[EventKind.MAX];
+        private final Histogram latency;
+        final ConnectionTable connections = new ConnectionTable(null);
+
+        DaemonWithClientHistogram(Histogram latency) {
+            this.latency = latency;
+        }
+
+        @Override
+        public void onRecord(MemorySegment data, long offset, int length) {
+            EventView ev = view.wrap(data, offset);
+            readByKind[ev.kindId() % readByKind.length]++;
+            latency.observe(Unit.nanosToSeconds(System.nanoTime() - ev.tsNanos()));
             connections.onEvent(ev);
         }
     }
