@@ -142,3 +142,6 @@ clean:
 .PHONY: bench
 bench: build
 	bench/run $(BENCH_ARGS)
+
+# JMH micro-benchmarks of the per-event path (no root, no kernel): see bench/jmh/run
+bench-jmh: ; bench/jmh/run $(JMH_ARGS)

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -88,6 +89,12 @@ public final class EventView {
     public static final int FLAG_TASK_VALID = io.busprobe.bindings.Native.BP_F_TASK_VALID();
     public static final int FLAG_NO_SOCKET = io.busprobe.bindings.Native.BP_F_NO_SOCKET();
     public static final int FLAG_OWNER = io.busprobe.bindings.Native.BP_F_OWNER();
+
+    /**
+     * Addresses are in network order. A constant, because {@code withOrder} makes a
+     * new layout, and finds its var handle again, on every call it appears in.
+     */
+    private static final ValueLayout.OfInt NET_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private MemorySegment seg = MemorySegment.NULL;
     private long base;
@@ -199,11 +206,11 @@ public final class EventView {
 
     /** First 4 address bytes as a big-endian int: the IPv4 source address. */
     public int saddrV4() {
-        return seg.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), base + SADDR);
+        return seg.get(NET_INT, base + SADDR);
     }
 
     public int daddrV4() {
-        return seg.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), base + DADDR);
+        return seg.get(NET_INT, base + DADDR);
     }
 
     public InetAddress saddr() {

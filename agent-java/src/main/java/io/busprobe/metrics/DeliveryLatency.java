@@ -17,9 +17,13 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * ({@code System.nanoTime()}, the same clock on Linux), per record read.
  *
  * <p>A fixed-bucket histogram of its own rather than the client's
- * {@code Histogram}: in client_java 1.10 {@code Histogram.observe} creates a
- * capturing lambda per call (about 13 bytes per event measured), and this hook
- * runs once per record on the consumer thread, where nothing may allocate.
+ * {@code Histogram}: in client_java 1.10 {@code Histogram.observe} allocates an
+ * {@code AtomicBoolean} (16 bytes) per call in {@code maybeResetOrScaleDown},
+ * even with classic buckets only, unless C2's escape analysis removes it. In
+ * bench/jmh it did (0 B per call, also inside the ring drain); in a JVM where
+ * differently configured histograms share that code it did not (16 B per call,
+ * JFR allocation samples). This hook runs once per record on the consumer
+ * thread, where nothing may allocate, so it must not rest on the JIT.
  * {@link #record} is a binary search over {@code long} nanosecond bounds and two
  * atomic adds; the scrape thread reads the counters and builds the snapshot.
  * Counts and sum are read without a lock, so a scrape racing an event may see
