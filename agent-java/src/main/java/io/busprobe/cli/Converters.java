@@ -1,9 +1,13 @@
 package io.busprobe.cli;
 
+import io.busprobe.control.SampleSetting;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.metrics.ListenAddress;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Locale;
@@ -11,9 +15,18 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Option value parsers: durations, byte sizes, probe families. Pure functions. */
+/**
+ * Option value parsers: durations, byte sizes, probe families, counts, addresses, paths. Pure
+ * functions. Every value is checked here, while picocli parses, so a bad one is exit 2 before any
+ * command runs; picocli puts "Invalid value for option '--x' (LABEL): " before each message.
+ */
 final class Converters {
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)?");
+    /**
+     * Longest duration: every user adds one to {@code System.nanoTime()}, and 100 years leaves
+     * plenty of headroom below 2^63 ns (292 years), where {@code toNanos} would throw.
+     */
+    static final Duration MAX_DURATION = Duration.ofDays(36_500);
     private static final Pattern SIZE = Pattern.compile("(\\d+)([KMG])?i?B?", Pattern.CASE_INSENSITIVE);
 
     private Converters() {
@@ -25,20 +38,26 @@ final class Converters {
         public Duration convert(String value) {
             Matcher m = DURATION.matcher(value.trim());
             if (!m.matches()) {
-                throw new TypeConversionException("'" + value + "' is not a duration; use e.g. 500ms, 30s, 2m, 1h");
+                throw new TypeConversionException(shown(value) + " is not a duration; use e.g. 500ms, 30s, 2m, 1h");
             }
+            Duration d;
             try {
                 long n = Long.parseLong(m.group(1));
                 String unit = m.group(2) == null ? "s" : m.group(2);
-                return switch (unit) {
+                d = switch (unit) {
                     case "ms" -> Duration.ofMillis(n);
                     case "m" -> Duration.ofMinutes(n);
                     case "h" -> Duration.ofHours(n);
                     default -> Duration.ofSeconds(n);
                 };
             } catch (NumberFormatException | ArithmeticException e) {
-                throw new TypeConversionException("duration '" + value + "' is too long");
+                d = null;
             }
+            if (d == null || d.compareTo(MAX_DURATION) > 0) {
+                throw new TypeConversionException(shown(value) + " is too long; at most " + MAX_DURATION.toHours()
+                        + "h (100 years)");
+            }
+            return d;
         }
     }
 
@@ -48,13 +67,13 @@ final class Converters {
         public Long convert(String value) {
             Matcher m = SIZE.matcher(value.trim());
             if (!m.matches()) {
-                throw new TypeConversionException("'" + value + "' is not a size; use e.g. 256K, 8M");
+                throw new TypeConversionException(shown(value) + " is not a size; use e.g. 256K, 8M");
             }
             long n;
             try {
                 n = Long.parseLong(m.group(1));
             } catch (NumberFormatException e) {
-                throw new TypeConversionException("ring size " + value + " is too large; at most 1G");
+                throw new TypeConversionException("ring size " + value.trim() + " is too large; at most 1G");
             }
             if (m.group(2) != null) {
                 int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
@@ -66,7 +85,7 @@ final class Converters {
                 n = n > (1L << 30) >> shift ? Long.MAX_VALUE : n << shift;
             }
             if (Long.bitCount(n) != 1 || n < 4096 || n > (1L << 30)) {
-                throw new TypeConversionException("ring size " + value
+                throw new TypeConversionException("ring size " + value.trim()
                         + " must be a power of two between 4K and 1G (e.g. 8M)");
             }
             return n;
@@ -91,8 +110,8 @@ final class Converters {
                     }
                 }
                 if (f == null) {
-                    throw new TypeConversionException("unknown kind '" + part.trim()
-                            + "'; choose from retransmit, state, reset, pressure, all");
+                    throw new TypeConversionException("unknown kind " + shown(part.trim())
+                            + "; choose from retransmit, state, reset, pressure, all");
                 }
                 out.add(f);
             }
@@ -101,5 +120,101 @@ final class Converters {
             }
             return out;
         }
+    }
+
+    /** A whole number in {@code [min, max]}; picocli's own int parsing would accept -5 or 0. */
+    abstract static class IntRangeConverter implements ITypeConverter<Integer> {
+        private final long min;
+        private final long max;
+        private final String unit;
+
+        IntRangeConverter(long min, long max, String unit) {
+            this.min = min;
+            this.max = max;
+            this.unit = unit;
+        }
+
+        @Override
+        public Integer convert(String value) {
+            String t = value.trim();
+            if (!t.matches("-?[0-9]{1,18}")) {
+                throw new TypeConversionException(shown(value) + " is not a whole number; use " + min + ".." + max
+                        + unit);
+            }
+            long n = Long.parseLong(t);
+            if (n < min || n > max) {
+                throw new TypeConversionException("must be between " + min + " and " + max + unit + ", got " + t);
+            }
+            return (int) n;
+        }
+    }
+
+    /** {@code sample --every}: 1 in N, as {@link SampleSetting} allows. */
+    static final class EveryConverter extends IntRangeConverter {
+        EveryConverter() {
+            super(1, SampleSetting.MAX_EVERY, "");
+        }
+    }
+
+    /** {@code sample --burst}: token-bucket depth, as {@link SampleSetting} allows. */
+    static final class BurstConverter extends IntRangeConverter {
+        BurstConverter() {
+            super(1, SampleSetting.MAX_BURST, " records");
+        }
+    }
+
+    /** {@code top --iterations}: at least one refresh. */
+    static final class CountConverter extends IntRangeConverter {
+        CountConverter() {
+            super(1, Integer.MAX_VALUE, "");
+        }
+    }
+
+    /** {@code --poll-interval}: a wait of 0 would spin, one over a second delays records visibly. */
+    static final class PollIntervalConverter extends IntRangeConverter {
+        PollIntervalConverter() {
+            super(1, 1000, " ms");
+        }
+    }
+
+    /**
+     * {@code --metrics-address}: checked with {@link ListenAddress#parse} now, not when the server
+     * starts after the programs are loaded; the option keeps the text.
+     */
+    static final class ListenAddressConverter implements ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            try {
+                ListenAddress.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+            return value;
+        }
+    }
+
+    /** {@code --config}: a path; the file itself is read by the command, with its own errors. */
+    static final class ConfigPathConverter implements ITypeConverter<Path> {
+        @Override
+        public Path convert(String value) {
+            if (value.isBlank()) {
+                throw new TypeConversionException(
+                        "empty path; give the endpoint YAML file, e.g. /etc/busprobe/endpoints.yaml");
+            }
+            try {
+                return Path.of(value);
+            } catch (InvalidPathException e) {
+                throw new TypeConversionException(shown(value) + " is not a path: " + e.getReason());
+            }
+        }
+    }
+
+    /** Quoted, control characters escaped, cut short: a message stays one readable line. */
+    static String shown(String value) {
+        String cut = value.length() > 60 ? value.substring(0, 60) + "..." : value;
+        StringBuilder sb = new StringBuilder("'");
+        cut.chars().forEach(c -> sb.append(Character.isISOControl(c) ? String.format("\\u%04x", c)
+                : String.valueOf((char) c)));
+        return sb.append('\'').toString();
     }
 }

@@ -16,6 +16,7 @@ final class KernelOptions {
     picocli.CommandLine.Model.CommandSpec mixee;
 
     @Option(names = "--poll-interval", paramLabel = "MS", defaultValue = "2",
+            converter = Converters.PollIntervalConverter.class,
             description = "Longest wait for new records in milliseconds, 1-1000 (default: ${DEFAULT-VALUE}); "
                     + "bounds delivery latency, since the kernel only wakes the reader past a fill watermark.")
     void pollMs(int ms) {

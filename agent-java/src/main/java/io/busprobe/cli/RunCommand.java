@@ -43,6 +43,7 @@ public final class RunCommand implements Callable<Integer> {
     boolean resetConfig;
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT", defaultValue = AgentMetrics.DEFAULT_ADDRESS,
+            converter = Converters.ListenAddressConverter.class,
             description = "Serve Prometheus metrics on http://HOST:PORT/metrics (default: ${DEFAULT-VALUE}).")
     String metricsAddress;
 

@@ -56,14 +56,16 @@ public final class SampleCommand implements Callable<Integer> {
         boolean off;
     }
 
-    @Option(names = "--every", paramLabel = "N", description = "Send 1 in N hits (1-" + SampleSetting.MAX_EVERY + ").")
+    @Option(names = "--every", paramLabel = "N", converter = Converters.EveryConverter.class,
+            description = "Send 1 in N hits (1-" + SampleSetting.MAX_EVERY + ").")
     Integer every;
 
     @Option(names = "--rate", paramLabel = "R[/s]",
             description = "At most R records per second (1-" + SampleSetting.MAX_RATE + "), or 'unlimited'.")
     String rate;
 
-    @Option(names = "--burst", paramLabel = "B", description = "Token-bucket depth in records for --rate (1-"
+    @Option(names = "--burst", paramLabel = "B", converter = Converters.BurstConverter.class,
+            description = "Token-bucket depth in records for --rate (1-"
             + SampleSetting.MAX_BURST + ").")
     Integer burst;
 

@@ -32,7 +32,7 @@ public final class TopCommand implements Callable<Integer> {
             description = "Refresh interval (default: ${DEFAULT-VALUE}).")
     Duration interval;
 
-    @Option(names = {"-n", "--iterations"}, paramLabel = "N",
+    @Option(names = {"-n", "--iterations"}, paramLabel = "N", converter = Converters.CountConverter.class,
             description = "Stop after N refreshes (default: until Ctrl-C).")
     Integer iterations;
 

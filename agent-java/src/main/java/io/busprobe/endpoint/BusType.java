@@ -52,6 +52,6 @@ public enum BusType {
                 return b;
             }
         }
-        throw new IllegalArgumentException("unknown bus '" + label + "'; choose " + CHOICES);
+        throw new IllegalArgumentException("unknown bus " + ConfigException.quote(label) + "; choose " + CHOICES);
     }
 }

@@ -65,7 +65,7 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
     /** @throws IllegalArgumentException saying what a name may be */
     static void checkName(String name) {
         if (name == null || name.isEmpty() || name.length() > MAX_NAME || !name.matches("[a-z0-9][a-z0-9_.-]*")) {
-            throw new IllegalArgumentException("bad name '" + name + "'; names are 1-" + MAX_NAME
+            throw new IllegalArgumentException("bad name " + ConfigException.quote(name) + "; names are 1-" + MAX_NAME
                     + " characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit");
         }
     }

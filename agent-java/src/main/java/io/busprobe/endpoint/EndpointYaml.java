@@ -1,7 +1,8 @@
 package io.busprobe.endpoint;
 
 import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.composer.Composer;
+import org.snakeyaml.engine.v2.events.Event;
 import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import org.snakeyaml.engine.v2.exceptions.ReaderException;
@@ -12,14 +13,24 @@ import org.snakeyaml.engine.v2.nodes.NodeTuple;
 import org.snakeyaml.engine.v2.nodes.ScalarNode;
 import org.snakeyaml.engine.v2.nodes.SequenceNode;
 import org.snakeyaml.engine.v2.nodes.Tag;
+import org.snakeyaml.engine.v2.parser.Parser;
+import org.snakeyaml.engine.v2.parser.ParserImpl;
+import org.snakeyaml.engine.v2.scanner.StreamReader;
 
 import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -35,6 +46,12 @@ import java.util.Optional;
 final class EndpointYaml {
     private static final List<String> ROOT_KEYS = List.of("endpoints");
     private static final List<String> ENDPOINT_KEYS = List.of("name", "bus", "ports", "addresses");
+    /** Largest file read: 4096 rules with IPv6 prefixes and comments fit many times over. */
+    static final int MAX_BYTES = 1 << 20;
+    /** Deepest nesting: the file needs 4 (file, endpoints, endpoint, ports); the composer recurses per level. */
+    static final int MAX_DEPTH = 16;
+    /** Most aliases ({@code *name}): a few are handy, thousands are a billion-laughs bomb. */
+    static final int MAX_ALIASES = 50;
 
     private final String file;
 
@@ -52,35 +69,101 @@ final class EndpointYaml {
     }
 
     private String read(Path path) {
-        if (Files.isDirectory(path)) {
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(path, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            if (Files.isSymbolicLink(path)) {
+                throw new ConfigException(file + ": a symbolic link to " + linkTarget(path) + ", which does not exist",
+                        e);
+            }
+            Path parent = path.toAbsolutePath().getParent();
+            String notDir = parent != null && Files.exists(parent) && !Files.isDirectory(parent)
+                    ? " (" + parent + " is not a directory)" : "";
+            throw new ConfigException(file + ": no such file" + notDir, e);
+        } catch (IOException e) {
+            throw cannotRead(e);
+        }
+        if (attributes.isDirectory()) {
             throw new ConfigException(file + ": is a directory; give the endpoint YAML file");
         }
-        try {
-            return Files.readString(path);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException(file + ": no such file", e);
-        } catch (AccessDeniedException e) {
-            throw new ConfigException(file + ": permission denied; make it readable by the user running busprobe", e);
-        } catch (CharacterCodingException e) {
-            throw new ConfigException(file + ": not UTF-8 text", e);
-        } catch (FileSystemException e) {
-            throw new ConfigException(file + ": cannot read: " + (e.getReason() == null ? e : e.getReason()), e);
-        } catch (IOException e) {
-            throw new ConfigException(file + ": cannot read: " + e, e);
+        // A FIFO without a writer would block open() forever, a device such as /dev/zero never ends.
+        if (!attributes.isRegularFile()) {
+            throw new ConfigException(file
+                    + ": not a regular file (a FIFO, socket or device); give the endpoint YAML file");
         }
+        if (attributes.size() > MAX_BYTES) {
+            throw tooLarge();
+        }
+        byte[] bytes;
+        try (InputStream in = Files.newInputStream(path)) {
+            bytes = in.readNBytes(MAX_BYTES + 1); // it may have grown since
+        } catch (IOException e) {
+            throw cannotRead(e);
+        }
+        if (bytes.length > MAX_BYTES) {
+            throw tooLarge();
+        }
+        return utf8(bytes);
+    }
+
+    private ConfigException tooLarge() {
+        return new ConfigException(file + ": larger than " + (MAX_BYTES >> 20) + " MiB; is this the endpoint file?");
+    }
+
+    private ConfigException cannotRead(IOException e) {
+        return switch (e) {
+            case AccessDeniedException _ -> new ConfigException(file
+                    + ": permission denied; make it readable by the user running busprobe", e);
+            case FileSystemException f when f.getReason() != null -> new ConfigException(file + ": cannot read: "
+                    + f.getReason(), e);
+            default -> new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+        };
+    }
+
+    private static String linkTarget(Path link) {
+        try {
+            return Files.readSymbolicLink(link).toString();
+        } catch (IOException e) {
+            return "a missing file";
+        }
+    }
+
+    /** Strict UTF-8: a bad byte is named with its line, never replaced. */
+    private String utf8(byte[] bytes) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length); // UTF-8 never decodes to more chars than bytes
+        CoderResult r = decoder.decode(in, out, true);
+        if (!r.isError()) {
+            r = decoder.flush(out);
+        }
+        if (r.isError()) {
+            int at = in.position();
+            int line = 1;
+            for (int i = 0; i < at; i++) {
+                line += bytes[i] == '\n' ? 1 : 0;
+            }
+            throw new ConfigException(String.format("%s:%d: not UTF-8 text (byte 0x%02x at offset %d); save it as UTF-8",
+                    file, line, bytes[at] & 0xff, at));
+        }
+        return out.flip().toString();
     }
 
     private EndpointConfig parse(String text) {
         Optional<Node> root;
+        LoadSettings settings = LoadSettings.builder().setLabel(file).setMaxAliasesForCollections(MAX_ALIASES).build();
+        BoundedParser parser = new BoundedParser(new ParserImpl(settings, new StreamReader(settings, text)));
         try {
-            root = new Compose(LoadSettings.builder().setLabel(file).build()).composeString(text);
+            root = new Composer(settings, parser).getSingleNode();
         } catch (MarkedYamlEngineException e) {
             throw syntaxError(e);
         } catch (ReaderException e) {
             throw new ConfigException(file + ":" + lineOfCodePoint(text, e.getPosition())
                     + ": invalid YAML: " + oneLine(e.getMessage()) + String.format(" (U+%04X)", e.getCodePoint()), e);
         } catch (YamlEngineException e) {
-            throw new ConfigException(file + ": invalid YAML: " + oneLine(e.getMessage()), e);
+            throw new ConfigException(file + ":" + parser.line + ": invalid YAML: " + oneLine(e.getMessage()), e);
         }
         if (root.isEmpty()) {
             throw new ConfigException(file + ":1: empty file; expected 'endpoints:' and a list of endpoints");
@@ -138,6 +221,62 @@ final class EndpointYaml {
         }
     }
 
+    /**
+     * Stops what the composer would build from a hostile file before it builds it: nesting deep
+     * enough to overflow the composer's recursion, and more aliases than {@value #MAX_ALIASES}.
+     * It sees every event on its way to the composer, so it also knows the line an unmarked
+     * engine error came from.
+     */
+    private final class BoundedParser implements Parser {
+        private final Parser in;
+        private int depth;
+        private int aliases;
+        int line = 1;
+
+        BoundedParser(Parser in) {
+            this.in = in;
+        }
+
+        @Override
+        public boolean checkEvent(Event.ID id) {
+            return in.checkEvent(id);
+        }
+
+        @Override
+        public Event peekEvent() {
+            return in.peekEvent();
+        }
+
+        @Override
+        public boolean hasNext() {
+            return in.hasNext();
+        }
+
+        @Override
+        public Event next() {
+            Event e = in.next();
+            e.getStartMark().ifPresent(m -> line = m.getLine() + 1);
+            switch (e.getEventId()) {
+                case SequenceStart, MappingStart -> {
+                    if (++depth > MAX_DEPTH) {
+                        throw new ConfigException(file + ":" + line + ": nested more than " + MAX_DEPTH
+                                + " levels deep; an endpoint file needs 4");
+                    }
+                }
+                case SequenceEnd, MappingEnd -> depth--;
+                case Alias -> {
+                    if (++aliases > MAX_ALIASES) {
+                        throw new ConfigException(file + ":" + line + ": more than " + MAX_ALIASES
+                                + " aliases (*name); write the values out");
+                    }
+                }
+                default -> {
+                }
+            }
+            return e;
+        }
+    }
+
     private Parsed endpoint(Node item, int id) {
         MappingNode m = mapping(item, "an endpoint");
         int line = line(m);
@@ -167,7 +306,7 @@ final class EndpointYaml {
         for (ScalarNode n : list(value(portsKey, "ports"), "ports", "ports: [9092]", false)) {
             String t = n.getValue();
             if (!t.matches("[0-9]{1,9}")) {
-                throw error(n, "bad port '" + t + "'; ports are numbers 1..65535");
+                throw error(n, "bad port " + ConfigException.quote(t) + "; ports are numbers 1..65535");
             }
             int port = Integer.parseInt(t);
             validate(n, () -> Endpoint.checkPort(port));
@@ -213,11 +352,12 @@ final class EndpointYaml {
             }
             String key = s.getValue();
             if (!known.contains(key)) {
-                throw error(k, "unknown key '" + key + "'; " + suggest(key, known));
+                throw error(k, "unknown key " + ConfigException.quote(key) + "; " + suggest(key, known));
             }
             NodeTuple first = out.putIfAbsent(key, t);
             if (first != null) {
-                throw error(k, "duplicate key '" + key + "', first on line " + line(first.getKeyNode()));
+                throw error(k, "duplicate key " + ConfigException.quote(key) + ", first on line "
+                        + line(first.getKeyNode()));
             }
         }
         return out;
@@ -308,7 +448,7 @@ final class EndpointYaml {
             case MappingNode _ -> "a mapping";
             case SequenceNode _ -> "a list";
             case ScalarNode s when s.getTag().equals(Tag.NULL) -> "nothing";
-            case ScalarNode s -> "'" + s.getValue() + "'";
+            case ScalarNode s -> ConfigException.quote(s.getValue());
             default -> "a " + n.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
         };
     }

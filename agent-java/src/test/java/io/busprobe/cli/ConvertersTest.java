@@ -160,4 +160,76 @@ class ConvertersTest {
     void emptySelectionIsRejected(String text) {
         assertThatThrownBy(() -> families.convert(text)).isInstanceOf(TypeConversionException.class);
     }
+
+    // duration bound: every user adds the duration to System.nanoTime()
+
+    @Test
+    void durationsUpTo100Years() {
+        assertThat(duration.convert("876000h")).isEqualTo(Converters.MAX_DURATION);
+        assertThat(Converters.MAX_DURATION.toNanos()).isLessThan(Long.MAX_VALUE / 2);
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"876001h", "52560001m", "99999999999h", "9223372036854775807s", "99999999999999999999ms"})
+    void durationsBeyond100YearsAreTooLong(String text) {
+        assertThatThrownBy(() -> duration.convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessage("'" + text + "' is too long; at most 876000h (100 years)");
+    }
+
+    // whole numbers in a range
+
+    @ParameterizedTest(name = "\"{0}\" = {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            1       | 1
+            ' 10 '  | 10
+            1000000 | 1000000
+            """)
+    void counts(String text, int n) {
+        assertThat(new Converters.EveryConverter().convert(text)).isEqualTo(n);
+        assertThat(new Converters.BurstConverter().convert(text)).isEqualTo(n);
+        assertThat(new Converters.CountConverter().convert(text)).isEqualTo(n);
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"0", "-5", "1000001", "99999999999999999"})
+    void countsOutOfRange(String text) {
+        assertThatThrownBy(() -> new Converters.EveryConverter().convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessage("must be between 1 and 1000000, got " + text);
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"", "ten", "1.5", "1e3", "0x10", "+5", "999999999999999999999"})
+    void countsThatAreNotNumbers(String text) {
+        assertThatThrownBy(() -> new Converters.PollIntervalConverter().convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("is not a whole number; use 1..1000 ms");
+    }
+
+    // listen addresses: the good forms must still pass, as the option's default does
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"0.0.0.0:19477", "127.0.0.1:0", ":19477", "[::1]:19477", "[::]:9", "localhost:19477",
+            "metrics.example.org:65535", "[fe80::1]:80"})
+    void listenAddresses(String text) {
+        assertThat(new Converters.ListenAddressConverter().convert(text)).isEqualTo(text);
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"19477", "", ":", "host:", "host:+80", "host:-1", "host:65536", "::1:80", "[::1]", "[::1]:",
+            "[1.2.3.4]:80", "[::1:80", "300.1.1.1:80", "1.2.3:80", "a b:80", "-host:80", "host_name:80"})
+    void badListenAddresses(String text) {
+        assertThatThrownBy(() -> new Converters.ListenAddressConverter().convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("--metrics-address");
+    }
+
+    // values are quoted back on one line
+
+    @Test
+    void shownValuesAreOneLineAndShort() {
+        assertThat(Converters.shown("5s\nrm -rf /")).isEqualTo("'5s\\u000arm -rf /'");
+        assertThat(Converters.shown("x".repeat(100))).hasSize(65).endsWith("...'");
+    }
 }

@@ -384,7 +384,7 @@ class EndpointConfigTest {
         Path file = write("endpoints: []\n").resolve("x.yaml");
         assertThatThrownBy(() -> EndpointConfig.load(file))
                 .isInstanceOf(ConfigException.class)
-                .hasMessage(file + ": cannot read: Not a directory");
+                .hasMessage(file + ": no such file (" + file.getParent() + " is not a directory)");
     }
 
     @Test
@@ -392,7 +392,7 @@ class EndpointConfigTest {
         Path file = Files.write(dir.resolve("latin1.yaml"), new byte[] {'#', ' ', (byte) 0xe9, '\n'});
         assertThatThrownBy(() -> EndpointConfig.load(file))
                 .isInstanceOf(ConfigException.class)
-                .hasMessage(file + ": not UTF-8 text");
+                .hasMessage(file + ":1: not UTF-8 text (byte 0xe9 at offset 2); save it as UTF-8");
     }
 
     @Test
