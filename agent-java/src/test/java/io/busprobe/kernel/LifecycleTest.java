@@ -247,6 +247,19 @@ class LifecycleTest {
     }
 
     @Test
+    void aConfigTheUserCannotReadIsBadInputNamedInOneLine(@TempDir Path tmp) throws IOException {
+        // as nobody, since root reads a mode-000 file anyway; the config is read before privileges matter
+        Path dir = Files.createDirectory(tmp.resolve("etc"));
+        Path config = Files.writeString(dir.resolve("endpoints.yaml"), "endpoints: []\n");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(config, java.nio.file.attribute.PosixFilePermissions.fromString("---------"));
+        Sh.Result r = busprobe.runAsNobody("run", "--config", config.toString());
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err().strip()).doesNotContain("\n").contains(config + ": permission denied");
+    }
+
+    @Test
     void noKernelBtfIsRefusedInOneLine() {
         // a private mount namespace where /sys/kernel/btf is empty
         assertRefusedByHost(busprobe.run(List.of("unshare", "-m", "sh", "-c",
