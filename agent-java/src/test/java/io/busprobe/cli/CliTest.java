@@ -11,8 +11,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
@@ -28,26 +26,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class CliTest {
 
-    record Result(int exitCode, String out, String err) {
-        List<String> errLines() {
-            return err.lines().toList();
-        }
-
-        /** stdout with line wrapping undone, for phrases picocli may break across lines. */
-        String outFlat() {
-            return out.replaceAll("\\s+", " ");
-        }
-    }
-
-    /** Execute; only for --help/--version and for command lines that fail before call(). */
-    private static Result execute(String... args) {
-        CommandLine cl = BusprobeCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int rc = cl.execute(args);
-        return new Result(rc, out.toString(), err.toString());
+    private static CliRun execute(String... args) {
+        return CliRun.execute(args);
     }
 
     private static ParseResult parse(String... args) {
@@ -65,7 +45,7 @@ class CliTest {
     @ParameterizedTest
     @ValueSource(strings = {"--help", "-h"})
     void helpListsCommandsAndExamples(String flag) {
-        Result r = execute(flag);
+        CliRun r = execute(flag);
         assertThat(r.exitCode()).isZero();
         assertThat(r.err()).isEmpty();
         assertThat(r.out()).startsWith("NAME\n  busprobe - ")
@@ -82,7 +62,7 @@ class CliTest {
 
     @Test
     void traceHelpShowsItsOptionsAndExamples() {
-        Result r = execute("trace", "--help");
+        CliRun r = execute("trace", "--help");
         assertThat(r.exitCode()).isZero();
         assertThat(r.err()).isEmpty();
         assertThat(r.out()).startsWith("NAME\n  busprobe trace - ").contains("SYNOPSIS\n  busprobe trace")
@@ -97,7 +77,7 @@ class CliTest {
 
     @Test
     void runHelpShowsItsOptionsAndExamples() {
-        Result r = execute("run", "--help");
+        CliRun r = execute("run", "--help");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).startsWith("NAME\n  busprobe run - ")
                 .contains("--summary-interval=D", "--duration=D", "--ring-size=SIZE")
@@ -107,7 +87,7 @@ class CliTest {
 
     @Test
     void checkHelp() {
-        Result r = execute("check", "--help");
+        CliRun r = execute("check", "--help");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).startsWith("NAME\n  busprobe check - ").contains("EXAMPLES", "busprobe check");
     }
@@ -121,7 +101,7 @@ class CliTest {
                 "busprobe generate-completion").hasSizeGreaterThanOrEqualTo(10);
         for (String command : commands) {
             String[] args = (command.replaceFirst("^busprobe ?", "") + " --help").strip().split(" ");
-            Result r = execute(args);
+            CliRun r = execute(args);
             assertThat(r.exitCode()).as(command).isZero();
             assertThat(r.out()).as(command + " --help")
                     .startsWith("NAME\n  " + command + " - ")
@@ -141,7 +121,7 @@ class CliTest {
     @ParameterizedTest
     @ValueSource(strings = {"--version", "-V"})
     void versionNamesBusprobe(String flag) {
-        Result r = execute(flag);
+        CliRun r = execute(flag);
         assertThat(r.exitCode()).isZero();
         assertThat(r.err()).isEmpty();
         List<String> lines = r.out().lines().toList();
@@ -152,7 +132,7 @@ class CliTest {
     /** Main bug: subcommands offer -V/--version but have no version provider, so they print nothing. */
     @Test
     void subcommandVersion() {
-        Result r = execute("trace", "--version");
+        CliRun r = execute("trace", "--version");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).startsWith("busprobe ");
     }
@@ -188,7 +168,7 @@ class CliTest {
             // guard: this must fail in the parser, so no command's call() (and no BPF load) can run
             assertThatThrownBy(() -> parse(argv)).isInstanceOf(ParameterException.class);
         }
-        Result r = execute(argv);
+        CliRun r = execute(argv);
         assertThat(r.exitCode()).isEqualTo(2).isEqualTo(CommandLine.ExitCode.USAGE);
         assertThat(r.out()).isEmpty();
         assertThat(r.errLines()).isNotEmpty();

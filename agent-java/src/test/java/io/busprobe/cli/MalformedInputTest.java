@@ -12,8 +12,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -242,10 +240,10 @@ class MalformedInputTest {
         Path canary = dir.resolve("events-" + files++ + ".jsonl");
         Set<String> before = footprint();
 
-        Result r = execute("run", "--config", file.toString(), "--events", canary.toString(),
+        CliRun r = CliRun.execute("run", "--config", file.toString(), "--events", canary.toString(),
                 "--metrics-address", "127.0.0.1:0");
 
-        r.assertUsageError(expected.stream().map(e -> e.replace("{file}", file.toString())).toList(), false);
+        assertUsageError(r, expected.stream().map(e -> e.replace("{file}", file.toString())).toList(), false);
         assertThat(canary).as("--events canary: the daemon never began").doesNotExist();
         assertThat(footprint()).as("lock files and pin directory").isEqualTo(before);
     }
@@ -257,8 +255,8 @@ class MalformedInputTest {
     void traceRejectsTheSameFiles(Setup setup, List<String> expected) throws IOException {
         Path file = setup.make(dir);
         Set<String> before = footprint();
-        Result r = execute("trace", "--config", file.toString());
-        r.assertUsageError(expected.stream().map(e -> e.replace("{file}", file.toString())).toList(), false);
+        CliRun r = CliRun.execute("trace", "--config", file.toString());
+        assertUsageError(r, expected.stream().map(e -> e.replace("{file}", file.toString())).toList(), false);
         assertThat(footprint()).isEqualTo(before);
     }
 
@@ -355,45 +353,34 @@ class MalformedInputTest {
                     .isInstanceOf(ParameterException.class);
         }
         Set<String> before = footprint();
-        Result r = execute(argv);
-        r.assertUsageError(expected, true);
+        CliRun r = CliRun.execute(argv);
+        assertUsageError(r, expected, true);
         assertThat(footprint()).as("lock files and pin directory").isEqualTo(before);
     }
 
     // harness
 
-    record Result(int exitCode, String out, String err) {
-        void assertUsageError(List<String> expected, boolean flag) {
-            List<String> lines = err.lines().toList();
-            assertThat(exitCode).as("exit code; stderr: %s", err).isEqualTo(CommandLine.ExitCode.USAGE);
-            assertThat(out).as("stdout").isEmpty();
-            assertThat(lines).as("stderr").isNotEmpty();
-            String first = lines.getFirst();
-            assertThat(first).startsWith("busprobe: ");
-            for (String e : expected) {
-                assertThat(first).as("first line of stderr").contains(e);
-            }
-            assertThat(err).as("no stack trace").doesNotContain("\tat ", "Exception", "Error:");
-            assertThat(first.length()).as("a readable line").isLessThan(400);
-            if (!flag) {
-                assertThat(lines).as("a config error is one line").hasSize(1);
-                return;
-            }
-            assertThat(lines.getLast()).matches("Try 'busprobe [a-z ]+ --help'\\.");
-            List<String> middle = lines.subList(1, lines.size() - 1);
-            assertThat(middle).as("only a did-you-mean between the error and the Try line").hasSizeLessThanOrEqualTo(1)
-                    .allSatisfy(l -> assertThat(l).matches("(Possible solutions|Did you mean): .*"));
+    private static void assertUsageError(CliRun r, List<String> expected, boolean flag) {
+        String err = r.err();
+        List<String> lines = r.errLines();
+        assertThat(r.exitCode()).as("exit code; stderr: %s", err).isEqualTo(CommandLine.ExitCode.USAGE);
+        assertThat(r.out()).as("stdout").isEmpty();
+        assertThat(lines).as("stderr").isNotEmpty();
+        String first = lines.getFirst();
+        assertThat(first).startsWith("busprobe: ");
+        for (String e : expected) {
+            assertThat(first).as("first line of stderr").contains(e);
         }
-    }
-
-    private static Result execute(String... args) {
-        CommandLine cl = BusprobeCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int rc = cl.execute(args);
-        return new Result(rc, out.toString(), err.toString());
+        assertThat(err).as("no stack trace").doesNotContain("\tat ", "Exception", "Error:");
+        assertThat(first.length()).as("a readable line").isLessThan(400);
+        if (!flag) {
+            assertThat(lines).as("a config error is one line").hasSize(1);
+            return;
+        }
+        assertThat(lines.getLast()).matches("Try 'busprobe [a-z ]+ --help'\\.");
+        List<String> middle = lines.subList(1, lines.size() - 1);
+        assertThat(middle).as("only a did-you-mean between the error and the Try line").hasSizeLessThanOrEqualTo(1)
+                .allSatisfy(l -> assertThat(l).matches("(Possible solutions|Did you mean): .*"));
     }
 
     /**

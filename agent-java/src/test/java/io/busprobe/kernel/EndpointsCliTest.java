@@ -26,15 +26,7 @@ class EndpointsCliTest {
 
     @AfterEach
     void tearDown() throws Exception {
-        Path dir = busprobe.pinDir();
-        if (Files.isDirectory(dir)) {
-            try (var files = Files.list(dir)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(dir);
-        }
+        busprobe.removePins();
     }
 
     @Test

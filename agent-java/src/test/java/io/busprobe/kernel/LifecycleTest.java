@@ -34,18 +34,7 @@ class LifecycleTest {
 
     @AfterEach
     void tearDown() throws IOException {
-        removePins(busprobe.pinDir());
-    }
-
-    private static void removePins(Path dir) throws IOException {
-        if (Files.isDirectory(dir)) {
-            try (var files = Files.list(dir)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(dir);
-        }
+        busprobe.removePins();
     }
 
     private BusprobeProcess.Daemon start(String... extra) {

@@ -24,6 +24,18 @@ public final class BusprobeProcess {
         return pinDir;
     }
 
+    /** Remove the pin directory and what a daemon left in it (tests run daemons on their own pins). */
+    public void removePins() throws IOException {
+        if (Files.isDirectory(pinDir)) {
+            try (var files = Files.list(pinDir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(pinDir);
+        }
+    }
+
     private static String nobodyClasspath;
 
     /**
