@@ -175,7 +175,8 @@ public final class BusprobeObject implements AutoCloseable {
                     status.put(p, new ProbeStatus(p, ProbeStatus.State.NOT_SELECTED, ""));
                 } else if (!present) {
                     status.put(p, new ProbeStatus(p, ProbeStatus.State.MISSING_TRACEPOINT,
-                            p.isClassic() ? "no " + p.tracepoint() + " in tracefs (CONFIG_FTRACE_SYSCALLS)"
+                            p.isClassic() ? (Tracefs.mountFailure() != null ? Tracefs.mountFailure()
+                                    : "no " + p.tracepoint() + " in tracefs (CONFIG_FTRACE_SYSCALLS)")
                                     : "no " + p.btfTypedef() + " in kernel BTF"));
                 }
             }

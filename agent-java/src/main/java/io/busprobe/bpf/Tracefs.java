@@ -14,7 +14,14 @@ final class Tracefs {
     private static final Path MOUNT = Path.of("/sys/kernel/tracing");
     private static final Path LEGACY = Path.of("/sys/kernel/debug/tracing");
 
+    private static volatile String mountFailure;
+
     private Tracefs() {
+    }
+
+    /** Why tracefs is not there, when mounting it failed; null otherwise. */
+    static String mountFailure() {
+        return mountFailure;
     }
 
     /** Whether {@code relative} (e.g. events/syscalls/sys_exit_accept4) exists, mounting tracefs if needed. */
@@ -26,6 +33,8 @@ final class Tracefs {
             try {
                 Sys.mount("nodev", MOUNT.toString(), "tracefs");
             } catch (NativeException e) {
+                mountFailure = "tracefs is not mounted at " + MOUNT + " and mounting it failed ("
+                        + io.busprobe.ffi.Errno.name(e.errno()) + "): mount -t tracefs nodev " + MOUNT;
                 return false; // reported as a missing tracepoint, the rest runs
             }
         }

@@ -220,6 +220,19 @@ class LifecycleTest {
         }
     }
 
+    @Test
+    void tracefsThatCannotBeMountedDisablesOnlyTheSyscallProbesAndSaysWhy() {
+        // no tracefs in this mount namespace, and no CAP_SYS_ADMIN to mount it: the accept
+        // probes (classic syscall tracepoints) are off, everything on tp_btf runs
+        Sh.Result r = busprobe.run(List.of("unshare", "-m", "sh", "-c",
+                "umount -l /sys/kernel/tracing; exec setpriv --bounding-set=-all,+bpf,+perfmon \"$0\" \"$@\""),
+                "run", "--metrics-address", "127.0.0.1:0", "--duration", "2s");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("started, 8/10 probes attached")
+                .contains("probe disabled: syscalls:sys_exit_accept4")
+                .contains("tracefs is not mounted at /sys/kernel/tracing and mounting it failed (EPERM)");
+    }
+
     // ---- host faults: one line, exit 3, nothing loaded or pinned ------------
 
     private void assertRefusedByHost(Sh.Result r, String... fragments) {
