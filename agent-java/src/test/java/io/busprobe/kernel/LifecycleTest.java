@@ -94,6 +94,13 @@ class LifecycleTest {
     @Test
     void sigtermDetachesEverythingAndExitsZeroWithinSeconds() throws Exception {
         BusprobeProcess.Daemon d = start();
+        // the control plane is root's alone: the folder 0700, every pin 0600
+        assertThat(java.nio.file.Files.getPosixFilePermissions(busprobe.pinDir()))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        try (var pins = Files.list(busprobe.pinDir())) {
+            assertThat(pins.toList()).isNotEmpty().allSatisfy(pin -> assertThat(Files.getPosixFilePermissions(pin))
+                    .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        }
         Held held = Held.by(d.pid());
         assertThat(held.programs()).as("programs the daemon holds").hasSizeGreaterThanOrEqualTo(7);
         assertThat(held.links()).as("links the daemon holds").hasSizeGreaterThanOrEqualTo(7);
