@@ -38,6 +38,9 @@ struct bp_sock_info {
 	__u8  direction;
 	__u8  owner_known;
 	__u8  comm[16];
+	__u16 opened_endpoint;    /* where conn_opened was counted, when opened is set */
+	__u8  opened_direction;
+	__u8  opened;
 };
 
 /*

@@ -61,27 +61,47 @@ static __always_inline bool counted_transition(int oldstate, int newstate)
 	return newstate == TCP_CLOSE && oldstate != TCP_LISTEN;
 }
 
-/* Per-endpoint connection accounting; returns the lifetime in ns when known. */
+/*
+ * Per-endpoint connection accounting; returns the lifetime in ns when known.
+ * A close and its lifetime count where the open was counted, even when a
+ * reload has matched the socket elsewhere since, so that opened - closed
+ * (the live connections) stays true per endpoint; its traffic follows the
+ * current rules.
+ */
 static __always_inline __u64 count_connection(const struct sock *sk, struct bp_attr *a, int oldstate,
 					      int newstate)
 {
-	struct bp_endpoint_stats *es = bp_endpoint_stats(a);
+	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
+	struct bp_attr opened = {};
 	__u64 life = 0;
 
 	if (!es)
 		return 0;
 	if (newstate == TCP_ESTABLISHED) {
 		__sync_fetch_and_add(&es->conn_opened, 1);
+		if (a->info) {
+			a->info->opened_endpoint = a->endpoint;
+			a->info->opened_direction = a->direction;
+			a->info->opened = 1;
+		}
 	} else if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) {
 		__sync_fetch_and_add(&es->conn_failed, 1);
 	} else {
-		__sync_fetch_and_add(&es->conn_closed, 1);
+		cs = es;
+		if (a->info && a->info->opened) {
+			opened.endpoint = a->info->opened_endpoint;
+			opened.direction = a->info->opened_direction;
+			cs = bp_endpoint_stats(&opened);
+			if (!cs)
+				cs = es;
+		}
+		__sync_fetch_and_add(&cs->conn_closed, 1);
 		if (a->info && a->info->start_ns) {
 			__u32 slot;
 
 			life = bpf_ktime_get_ns() - a->info->start_ns;
 			slot = log2_slot(life / 1000);
-			__sync_fetch_and_add(&es->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
+			__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
 		}
 		bp_add_traffic(es, sk, a->info);
 	}
