@@ -55,7 +55,7 @@ struct bp_sock_info {
  * needs no delete: creating an entry there allocates (kmalloc, memcg and
  * socket optmem charges) and was measured at ~850 ns per socket on 6.18,
  * against ~330 ns for this map's update and delete together (BENCHMARKS.md,
- * 2026-11-27 kernel cost). busprobe's per-event lookups are rare enough
+ * 2026-11-27 13:11 kernel cost). busprobe's per-event lookups are rare enough
  * (see handle_inet_sock_set_state) that creation is what counts.
  */
 struct {

@@ -12,8 +12,9 @@
  * counts) takes the pending bytes across the watermark or one of its
  * multiples. Waking on every record above the watermark sent one
  * self-IPI per record (irq_work, a VM exit here) for as long as a stalled
- * consumer stayed behind, which was measured to add ~40 % to the state
- * program's ns/event with records on (BENCHMARKS.md, 2026-11-27 kernel cost).
+ * consumer stayed behind: 17 % of the state program's time in one profile,
+ * and 8.6x instead of 5.3x bpftrace's ns/event with records on and a fresh
+ * daemon (BENCHMARKS.md, 2026-11-27 13:11 kernel cost).
  * Two CPUs reserving at once can both miss a crossing; the next multiple,
  * or the consumer's own poll timeout, still wakes it.
  */
