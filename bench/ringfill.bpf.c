@@ -17,6 +17,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "events.h"
+#include "ring.bpf.h"
 
 /* 256 MiB: room for 2,097,151 records of 128 bytes. Resizable before load. */
 struct {
@@ -28,7 +29,7 @@ struct {
  * that a zeroed state keeps the ring-drain bench's behaviour. */
 #define BENCH_WAKEUP_NEVER     0 /* BPF_RB_NO_WAKEUP: the consumer polls on its timer */
 #define BENCH_WAKEUP_ALWAYS    1 /* flags 0: kernel default, wake a caught-up consumer */
-#define BENCH_WAKEUP_WATERMARK 2 /* force a wakeup once watermark bytes are pending */
+#define BENCH_WAKEUP_WATERMARK 2 /* force a wakeup as pending bytes cross the watermark */
 
 struct bench_state {
 	__u32 tgid;      /* set by user space after load: only this process fills */
@@ -73,7 +74,8 @@ int bench_fill(void *ctx)
 	if (st->wakeup == BENCH_WAKEUP_ALWAYS)
 		flags = 0;
 	else if (st->wakeup == BENCH_WAKEUP_WATERMARK &&
-		 bpf_ringbuf_query(&bench_rb, BPF_RB_AVAIL_DATA) >= st->watermark)
+		 bp_crosses_watermark(bpf_ringbuf_query(&bench_rb, BPF_RB_AVAIL_DATA), st->watermark,
+				      sizeof(*e) + BPF_RINGBUF_HDR_SZ))
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 	return 0;

@@ -11,6 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "events.h"
+#include "ring.bpf.h"
 
 /*
  * One ring for all families. 8 MiB holds ~70k records of 120 bytes, about
@@ -203,8 +204,8 @@ static __always_inline struct bp_event *bp_reserve(struct bp_kind_stats *st)
 /*
  * Commit a record. The default ringbuf submit wakes a caught-up consumer on
  * every record, which was measured to slow the producer 3-20x; instead wake
- * only once `wakeup_watermark` bytes are pending and let the agent's bounded
- * poll timeout pick up anything below that.
+ * only when `wakeup_watermark` more bytes are pending and let the agent's
+ * bounded poll timeout pick up anything below that.
  */
 static __always_inline void bp_submit(struct bp_kind_stats *st, struct bp_event *e)
 {
@@ -217,7 +218,8 @@ static __always_inline void bp_submit(struct bp_kind_stats *st, struct bp_event 
 		if (s->wakeup_policy == BP_WAKEUP_ALWAYS)
 			flags = 0;
 		else if (s->wakeup_policy == BP_WAKEUP_WATERMARK &&
-			 bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= s->wakeup_watermark)
+			 bp_crosses_watermark(bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA), s->wakeup_watermark,
+					      sizeof(*e) + BPF_RINGBUF_HDR_SZ))
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);

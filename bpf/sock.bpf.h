@@ -21,7 +21,7 @@
  * caller's syscall, retransmits and received packets run in softirq or
  * timer context where `current` is whoever was interrupted.
  */
-/* Fill the fields every record has: time, task, kind. */
+/* Fill the fields every record has: time, task, kind. comm is bp_apply_attr()'s. */
 static __always_inline void bp_fill_common(struct bp_event *e, __u32 kind, bool task_valid)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -34,7 +34,6 @@ static __always_inline void bp_fill_common(struct bp_event *e, __u32 kind, bool 
 	e->kind = kind;
 	if (task_valid)
 		e->flags = BP_F_TASK_VALID;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
 /*

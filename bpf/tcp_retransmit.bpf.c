@@ -67,7 +67,13 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	if (!segs)
 		segs = 1;
 
-	bp_attribute(sk, &a);
+	/*
+	 * A socket older than the agent (or evicted) is remembered at its first
+	 * sent retransmit, so that its lifetime traffic is added once here and
+	 * only deltas later.
+	 */
+	a.info = bp_sock_info(sk, err == 0);
+	bp_resolve(sk, &a);
 	if (err == 0) {
 		struct bp_kind_stats *tot;
 		struct bp_endpoint_stats *es;
@@ -79,12 +85,6 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 		es = bp_endpoint_stats(&a);
 		if (es) {
 			__sync_fetch_and_add(&es->retrans_segs, segs);
-			/*
-			 * A socket older than the agent (or evicted) is remembered now, so
-			 * that its lifetime traffic is added once here and only deltas later.
-			 */
-			if (!a.info)
-				a.info = bp_learn(sk, false, false);
 			bp_add_traffic(es, sk, a.info);
 		}
 		bp_read_tuple(&t, sk);
@@ -122,8 +122,11 @@ int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct r
 	struct bp_event *e;
 	__u32 kind = BP_KIND_RETRANSMIT_SYNACK;
 
-	/* a SYN-ACK we retransmit: this host serves the endpoint on the request's local port */
-	bp_attribute((const struct sock *)&req->__req_common, &a);
+	/*
+	 * A SYN-ACK we retransmit: this host serves the endpoint on the request's
+	 * local port. Request sockets are never in sock_info: match the tuple.
+	 */
+	bp_resolve((const struct sock *)&req->__req_common, &a);
 	es = bp_endpoint_stats(&a);
 	if (es)
 		__sync_fetch_and_add(&es->retrans_segs, 1);

@@ -53,65 +53,102 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return r < BP_LIFETIME_SLOTS ? r : BP_LIFETIME_SLOTS - 1;
 }
 
-/* Per-endpoint connection accounting; returns the lifetime in ns when known. */
+/* Transitions the endpoint counters count: opened, failed, closed. */
+static __always_inline bool counted_transition(int oldstate, int newstate)
+{
+	if (newstate == TCP_ESTABLISHED)
+		return oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV;
+	return newstate == TCP_CLOSE && oldstate != TCP_LISTEN;
+}
+
+/*
+ * Per-endpoint connection accounting; returns the lifetime in ns when known.
+ * A close and its lifetime count where the open was counted, even when a
+ * reload has matched the socket elsewhere since, so that opened - closed
+ * (the live connections) stays true per endpoint; its traffic follows the
+ * current rules.
+ */
 static __always_inline __u64 count_connection(const struct sock *sk, struct bp_attr *a, int oldstate,
 					      int newstate)
 {
-	struct bp_endpoint_stats *es = bp_endpoint_stats(a);
+	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
+	struct bp_attr opened = {};
 	__u64 life = 0;
 
 	if (!es)
 		return 0;
-	if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
+	if (newstate == TCP_ESTABLISHED) {
 		__sync_fetch_and_add(&es->conn_opened, 1);
-	} else if (newstate == TCP_CLOSE) {
-		if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) {
-			__sync_fetch_and_add(&es->conn_failed, 1);
-		} else if (oldstate != TCP_LISTEN) {
-			__sync_fetch_and_add(&es->conn_closed, 1);
-			if (a->info && a->info->start_ns) {
-				__u32 slot;
-
-				life = bpf_ktime_get_ns() - a->info->start_ns;
-				slot = log2_slot(life / 1000);
-				__sync_fetch_and_add(&es->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
-			}
-			bp_add_traffic(es, sk, a->info);
+		if (a->info) {
+			a->info->opened_endpoint = a->endpoint;
+			a->info->opened_direction = a->direction;
+			a->info->opened = 1;
 		}
+	} else if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) {
+		__sync_fetch_and_add(&es->conn_failed, 1);
+	} else {
+		cs = es;
+		if (a->info && a->info->opened) {
+			opened.endpoint = a->info->opened_endpoint;
+			opened.direction = a->info->opened_direction;
+			cs = bp_endpoint_stats(&opened);
+			if (!cs)
+				cs = es;
+		}
+		__sync_fetch_and_add(&cs->conn_closed, 1);
+		if (a->info && a->info->start_ns) {
+			__u32 slot;
+
+			life = bpf_ktime_get_ns() - a->info->start_ns;
+			slot = log2_slot(life / 1000);
+			__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
+		}
+		bp_add_traffic(es, sk, a->info);
 	}
 	return life;
 }
 
+/*
+ * Most transitions of a connection (FIN_WAIT1 -> FIN_WAIT2, ESTABLISHED ->
+ * CLOSE_WAIT, ...) neither start it, nor are made by its owner, nor move an
+ * endpoint counter: with their record sampled out they cost the kind
+ * counters only. The socket map is touched only by transitions that need
+ * it, and the endpoint is resolved only when a counter or a record uses it.
+ */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	struct bp_sock_info fresh = {};
 	struct tcp_sock *tp;
 	struct bp_kind_stats *st;
 	struct bp_attr a = {};
 	struct bp_event *e;
-	bool user;
-	__u64 key = (__u64)sk, life;
+	bool user, counted;
+	__u64 life = 0;
 
 	if (bp_sk_protocol_btf(sk) != IPPROTO_TCP)
 		return 0;
 	user = user_transition(oldstate, newstate);
+	counted = counted_transition(oldstate, newstate);
+	st = bp_account(BP_KIND_STATE);
 
 	/* learn the socket where its start is seen: connect() in the owner's context, the SYN in softirq */
-	if (newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE)
-		a.info = bp_learn(sk, true, true);
-	else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
-		a.info = bp_learn(sk, false, true);
-	else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE)
-		a.info = bp_learn(sk, true, false); /* late: a connection older than the agent */
-	if (a.info) {
-		a.endpoint = a.info->endpoint;
-		a.direction = a.info->direction;
-	} else {
-		bp_attribute(sk, &a);
+	if ((newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE) ||
+	    (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)) {
+		bp_start(sk, newstate == TCP_SYN_SENT, &fresh);
+		if (st && BP_ATTRIBUTION)
+			a.info = &fresh; /* the record's owner and start; what bp_resolve() caches in it is dropped */
+	} else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE) {
+		a.info = bp_learn_current(sk); /* also a connection older than the agent */
+	} else if (counted || st) {
+		/* a socket that lives on (ESTABLISHED) keeps its match; one that closes needs none kept */
+		a.info = bp_sock_info(sk, newstate == TCP_ESTABLISHED);
 	}
-	life = count_connection(sk, &a, oldstate, newstate);
+	if (counted || st)
+		bp_resolve(sk, &a);
+	if (counted)
+		life = count_connection(sk, &a, oldstate, newstate);
 
-	st = bp_account(BP_KIND_STATE);
 	if (st && (e = bp_reserve(st))) {
 		bp_fill_common(e, BP_KIND_STATE, user);
 		bp_fill_sock(e, sk);
@@ -132,8 +169,8 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		bp_apply_attr(e, &a);
 		bp_submit(st, e);
 	}
-	if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&sock_info, &key);
+	if (newstate == TCP_CLOSE && a.info)
+		bp_forget(sk);
 	return 0;
 }
 
@@ -200,19 +237,16 @@ int refresh_tcp_traffic(struct bpf_iter__tcp *ctx)
 	struct bp_endpoint_stats *es;
 	struct bp_attr a = {};
 	struct tcp_sock *tp;
-	__u64 key;
 
 	if (!skc)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0; /* listeners, request and time-wait sockets carry no traffic of their own */
-	key = (__u64)tp;
-	a.info = bpf_map_lookup_elem(&sock_info, &key);
+	a.info = bp_sock_info((const struct sock *)tp, false);
 	if (!a.info)
 		return 0; /* unknown sockets are counted whole at close */
-	a.endpoint = a.info->endpoint;
-	a.direction = a.info->direction;
+	bp_resolve((const struct sock *)tp, &a);
 	es = bp_endpoint_stats(&a);
 	if (es)
 		bp_add_traffic(es, (const struct sock *)tp, a.info);

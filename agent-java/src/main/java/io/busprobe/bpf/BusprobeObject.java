@@ -203,8 +203,9 @@ public final class BusprobeObject implements AutoCloseable {
         ringFd = mapFd("rb");
         control = new ControlMaps(mapFd(ControlMaps.SAMPLING), mapFd(ControlMaps.SAMPLING_AUTO),
                 mapFd(ControlMaps.SETTINGS), mapFd(ControlMaps.KIND_STATS), mapFd(ControlMaps.AGENT_STATE));
-        endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.NAMES),
-                mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS), mapFd(EndpointMaps.PEERS));
+        endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
+                mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
+                mapFd(EndpointMaps.PEERS));
         if (!configReused) {
             for (Probe p : Probe.values()) {
                 if (!p.learnsOnly()) {

@@ -27,7 +27,8 @@ import java.util.List;
 
 /**
  * The bus-endpoint maps: the rules the kernel matches sockets against
- * ({@code endpoints}, an LPM trie), the names the CLI shows
+ * ({@code endpoints}, an LPM trie, and {@code endpoints_gen}, the generation
+ * that tells the kernel its per-socket matches are stale), the names the CLI shows
  * ({@code endpoint_names}), and the exact per-endpoint counters and
  * worst-offender tables the probes fill.
  *
@@ -43,6 +44,8 @@ public final class EndpointMaps implements AutoCloseable {
     public static final String STATS = "endpoint_stats";
     public static final String PROCS = "endpoint_procs";
     public static final String PEERS = "endpoint_peers";
+    /** BPF-only: bumped after each rule change; not pinned, only the daemon installs rules. */
+    public static final String RULES_GEN = "endpoints_gen";
     public static final String[] ALL = {ENDPOINTS, NAMES, STATS, PROCS, PEERS};
     public static final int MAX_ENDPOINTS = Native.BP_MAX_ENDPOINTS();
     public static final int DIRS = Native.BP_DIRS();
@@ -53,15 +56,17 @@ public final class EndpointMaps implements AutoCloseable {
     private final int stats;
     private final int procs;
     private final int peers;
+    private final int rulesGen;
     private final boolean ownsFds;
     private final List<LpmEntry> installed = new ArrayList<>();
 
-    public EndpointMaps(int rules, int names, int stats, int procs, int peers) {
-        this(rules, names, stats, procs, peers, false);
+    public EndpointMaps(int rules, int rulesGen, int names, int stats, int procs, int peers) {
+        this(rules, rulesGen, names, stats, procs, peers, false);
     }
 
-    private EndpointMaps(int rules, int names, int stats, int procs, int peers, boolean ownsFds) {
+    private EndpointMaps(int rules, int rulesGen, int names, int stats, int procs, int peers, boolean ownsFds) {
         this.rules = rules;
+        this.rulesGen = rulesGen;
         this.names = names;
         this.stats = stats;
         this.procs = procs;
@@ -72,12 +77,14 @@ public final class EndpointMaps implements AutoCloseable {
     /** The maps a running daemon pinned under {@code dir}. */
     public static EndpointMaps openPinned(Path dir) {
         int[] fds = Pins.open(dir, ALL);
-        return new EndpointMaps(fds[0], fds[1], fds[2], fds[3], fds[4], true);
+        return new EndpointMaps(fds[0], -1, fds[1], fds[2], fds[3], fds[4], true);
     }
 
     /**
      * Replace the rules and names with {@code config}'s. New rules go in before
-     * stale ones go out, so no socket is briefly unmatched during a reload.
+     * stale ones go out, so no socket is briefly unmatched during a reload; then
+     * the generation moves on, so each socket's cached match is redone on its
+     * next event that needs it.
      */
     public void install(EndpointConfig config) {
         List<LpmEntry> next = config.lpmEntries();
@@ -100,6 +107,7 @@ public final class EndpointMaps implements AutoCloseable {
                     }
                 }
             }
+            bumpRulesGen(a);
             MemorySegment idx = a.allocate(ValueLayout.JAVA_INT);
             MemorySegment name = bp_endpoint_name.allocate(a);
             for (int id = 0; id < MAX_ENDPOINTS; id++) {
@@ -117,6 +125,18 @@ public final class EndpointMaps implements AutoCloseable {
         }
         installed.clear();
         installed.addAll(next);
+    }
+
+    /** One writer (the daemon), so a read and a write are enough. */
+    private void bumpRulesGen(Arena a) {
+        if (rulesGen < 0) {
+            throw new IllegalStateException("endpoint rules are installed by the daemon's own maps, not pinned ones");
+        }
+        MemorySegment zero = a.allocateFrom(ValueLayout.JAVA_INT, 0);
+        MemorySegment gen = a.allocate(ValueLayout.JAVA_INT);
+        Libbpf.check(Native.bpf_map_lookup_elem(rulesGen, zero, gen), "bpf_map_lookup_elem(endpoints_gen)");
+        gen.set(ValueLayout.JAVA_INT, 0, gen.get(ValueLayout.JAVA_INT, 0) + 1);
+        Libbpf.check(Native.bpf_map_update_elem(rulesGen, zero, gen, Native.BPF_ANY()), "bpf_map_update_elem(endpoints_gen)");
     }
 
     private static void writeKey(MemorySegment key, LpmEntry e) {

@@ -203,6 +203,54 @@ class BusEndpointTest {
         }
     }
 
+    /**
+     * The kernel caches each socket's endpoint match. After a reload, an open
+     * connection's traffic must follow the new rules, while its close stays
+     * where its open was counted, so that live (opened - closed) stays true
+     * on both endpoints.
+     */
+    @Test
+    void aReloadMovesOpenConnectionsTrafficButNotTheirOpenAndClose(@TempDir Path tmp) throws Exception {
+        Path go = tmp.resolve("send-and-close-now");
+        try (var live = io.busprobe.testkit.LiveSession.start(EnumSet.allOf(Family.class), 1 << 20,
+                EndpointConfig.defaults())) {
+            EndpointMaps maps = live.session().bpf().endpointMaps();
+            // a loopback connection to a port no default endpoint names, open across the reload
+            Process peer = Sh.start("python3", "-c", """
+                    import os, socket, sys, time
+                    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+                    c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+                    print("port", s.getsockname()[1], flush=True)
+                    for _ in range(200):
+                        if os.path.exists(sys.argv[1]): break
+                        time.sleep(0.05)
+                    c.sendall(b"x" * 100000)
+                    n = 0
+                    while n < 100000: n += len(a.recv(65536))
+                    c.close(); a.close(); time.sleep(0.3)
+                    """, go.toString());
+            try {
+                var out = new java.io.BufferedReader(new java.io.InputStreamReader(peer.getInputStream()));
+                String line = out.readLine();
+                assertThat(line).as("peer output").startsWith("port ");
+                int port = Integer.parseInt(line.split(" ")[1]);
+                maps.install(EndpointConfig.of(List.of(new io.busprobe.endpoint.Endpoint(1, "late",
+                        io.busprobe.endpoint.BusType.OTHER, List.of(port), List.of()))));
+                Files.writeString(go, "");
+                assertThat(peer.waitFor(15, TimeUnit.SECONDS)).as("peer finished").isTrue();
+            } finally {
+                Sh.stop(peer);
+            }
+            Totals client = maps.totals(1, Direction.CLIENT);
+            Totals server = maps.totals(1, Direction.SERVER);
+            assertThat(client.bytesSent()).as("client traffic under the new rules").isGreaterThanOrEqualTo(100_000);
+            assertThat(server.bytesReceived()).as("server traffic under the new rules").isGreaterThanOrEqualTo(100_000);
+            assertThat(client.connOpened()).as("opened before the reload, under other").isZero();
+            assertThat(client.connClosed()).as("closed where it was opened").isZero();
+            assertThat(server.connClosed()).as("closed where it was opened").isZero();
+        }
+    }
+
     private static String field(String out, String tag, int index) {
         return out.lines().filter(l -> l.startsWith(tag + " ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no '" + tag + "' line in: " + out)).split(" ")[index];
