@@ -78,7 +78,7 @@ class TraceCliTest {
                 } catch (java.io.IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
-            });
+            }, Sh.READERS);
             awaitLoaded(p);
             net.exec(net.client(), 30, "python3", "-c", """
                     import socket

@@ -7,6 +7,13 @@ import java.util.concurrent.TimeUnit;
 
 /** Runs helper commands for kernel tests, always bounded in time. */
 public final class Sh {
+    /**
+     * Threads that block reading child output. Not the common ForkJoinPool: on a 2-core machine it has one
+     * worker, and one blocked reader elsewhere in a test would leave these reads queued forever.
+     */
+    public static final java.util.concurrent.Executor READERS =
+            java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
     private Sh() {
     }
 
@@ -39,8 +46,8 @@ public final class Sh {
             Process p = pb.start();
             var out = p.getInputStream();
             var err = p.getErrorStream();
-            var outF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(out));
-            var errF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(err));
+            var outF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(out), READERS);
+            var errF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(err), READERS);
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
                 throw new AssertionError(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s");
