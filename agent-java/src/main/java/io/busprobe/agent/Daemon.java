@@ -80,6 +80,7 @@ public final class Daemon implements AutoCloseable {
         // the cheap, fallible parts first, nothing touched before them: the host (root, BTF, libbpf),
         // then a bad --events path
         Preflight.loader();
+        this.configStamp = ConfigStamp.of(options.endpointConfig()); // the version RunCommand just read
         this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
         this.eventStream = openEventStream(options.events(), endpointNames);
         Path lockPath = lockPath(options.pinDir());
@@ -209,6 +210,40 @@ public final class Daemon implements AutoCloseable {
         reloadRequested = true;
     }
 
+    /**
+     * What identifies one version of the config file: where its path resolves to (a Kubernetes
+     * ConfigMap swaps a symlink), its inode, size and modification time.
+     */
+    record ConfigStamp(Path real, Object fileKey, long size, java.nio.file.attribute.FileTime modified) {
+        /** The file's stamp now, or null when it cannot be read (then the running config stays). */
+        static ConfigStamp of(Path file) {
+            if (file == null) {
+                return null;
+            }
+            try {
+                var a = java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+                return new ConfigStamp(file.toRealPath(), a.fileKey(), a.size(), a.lastModifiedTime());
+            } catch (IOException e) {
+                return null;
+            }
+        }
+    }
+
+    private ConfigStamp configStamp;
+
+    /**
+     * Once a second: a --config file that changed is re-read, as on SIGHUP. This is how a
+     * ConfigMap edit reaches a pod, and it spares a host's operator the signal.
+     */
+    private void reloadIfConfigChanged() {
+        ConfigStamp now = ConfigStamp.of(options.endpointConfig());
+        if (now != null && !now.equals(configStamp)) {
+            configStamp = now;
+            log.accept("endpoint config " + options.endpointConfig() + " changed");
+            reloadEndpoints();
+        }
+    }
+
     /** Re-read the endpoint config; a bad file keeps the running config and says why. */
     void reloadEndpoints() {
         try {
@@ -256,6 +291,7 @@ public final class Daemon implements AutoCloseable {
             if (now >= nextTick) {
                 if (++ticks % 4 == 0) {
                     refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
+                    reloadIfConfigChanged();
                 }
                 degrader.tick();
                 publishState(now);

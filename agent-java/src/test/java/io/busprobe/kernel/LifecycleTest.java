@@ -169,11 +169,12 @@ class LifecycleTest {
         Files.writeString(config, "endpoints:\n  - name: before-hup\n    bus: redis\n    ports: [14380]\n");
         try (BusprobeProcess.Daemon d = start("--config", config.toString())) {
             assertThat(endpointNames()).contains("before-hup");
+            // the daemon also re-reads a file that changed (once a second): let that happen first,
+            // so that the reload counted below can only be the signal's
             Files.writeString(config, "endpoints:\n  - name: after-hup\n    bus: kafka\n    ports: [14380]\n");
+            awaitReloads(d, 1);
             Sh.run("kill", "-HUP", Long.toString(d.pid()));
-            for (int i = 0; i < 50 && !d.log().contains("endpoints reloaded"); i++) {
-                Thread.sleep(100);
-            }
+            awaitReloads(d, 2);
             assertThat(d.log()).contains("endpoints reloaded: 1 endpoint(s) from " + config);
             assertThat(d.process().isAlive()).as("SIGHUP does not end the daemon").isTrue();
             // a connection to the port now counts under the new name
@@ -187,6 +188,41 @@ class LifecycleTest {
             assertThat(ep.out()).contains("\"after-hup\"").doesNotContain("before-hup");
             assertThat(d.stop()).isZero();
         }
+    }
+
+    @Test
+    void aConfigMapStyleSwapOfTheConfigIsReloadedWithoutASignal(@TempDir Path tmp) throws Exception {
+        // the layout kubelet writes: endpoints.yaml -> ..data/endpoints.yaml, ..data -> a versioned folder,
+        // and an update swaps ..data atomically
+        Path v1 = Files.createDirectory(tmp.resolve("..v1"));
+        Path v2 = Files.createDirectory(tmp.resolve("..v2"));
+        Files.writeString(v1.resolve("endpoints.yaml"), "endpoints:\n  - name: first-map\n    bus: nats\n    ports: [14381]\n");
+        Files.writeString(v2.resolve("endpoints.yaml"), "endpoints:\n  - name: second-map\n    bus: nats\n    ports: [14381]\n");
+        Files.createSymbolicLink(tmp.resolve("..data"), v1.getFileName());
+        Path config = Files.createSymbolicLink(tmp.resolve("endpoints.yaml"), Path.of("..data/endpoints.yaml"));
+        try (BusprobeProcess.Daemon d = start("--config", config.toString())) {
+            assertThat(endpointNames()).contains("first-map");
+            Path next = Files.createSymbolicLink(tmp.resolve("..data_tmp"), v2.getFileName());
+            Files.move(next, tmp.resolve("..data"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            for (int i = 0; i < 50 && !d.log().contains("endpoints reloaded"); i++) {
+                Thread.sleep(100);
+            }
+            assertThat(d.log()).contains("endpoint config " + config + " changed", "endpoints reloaded: 1 endpoint(s)");
+            assertThat(endpointNames()).contains("second-map").doesNotContain("first-map");
+            assertThat(d.stop()).isZero();
+        }
+    }
+
+    private static void awaitReloads(BusprobeProcess.Daemon d, int count) throws InterruptedException {
+        for (int i = 0; i < 50 && reloads(d) < count; i++) {
+            Thread.sleep(100);
+        }
+        assertThat(reloads(d)).as(d.log()).isEqualTo(count);
+    }
+
+    private static long reloads(BusprobeProcess.Daemon d) {
+        return d.log().lines().filter(l -> l.contains("endpoints reloaded")).count();
     }
 
     private List<String> endpointNames() {
