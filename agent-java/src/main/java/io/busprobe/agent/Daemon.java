@@ -48,9 +48,7 @@ public final class Daemon implements AutoCloseable {
      * @param metricsAddress HOST:PORT for /metrics
      */
     /**
-     * @param events where to write the JSON-lines event stream ("-" for stdout), or null for none
-     */
-    /**
+     * @param events       where to write the JSON-lines event stream ("-" for stdout), or null for none
      * @param absentProbes probes to treat as missing from this kernel (a hidden test option: it drives the
      *                     real partial-attach path on a kernel that has every hook)
      */

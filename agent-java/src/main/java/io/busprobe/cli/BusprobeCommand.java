@@ -95,8 +95,7 @@ public final class BusprobeCommand implements Runnable {
         if (u.header().length == 0) {
             u.header(summary.replace("%", "%%"));
         }
-        u
-                .synopsisHeading("%nSYNOPSIS%n  ")
+        u.synopsisHeading("%nSYNOPSIS%n  ")
                 .descriptionHeading("%nDESCRIPTION%n")
                 .parameterListHeading("%nARGUMENTS%n")
                 .optionListHeading("%nOPTIONS%n")

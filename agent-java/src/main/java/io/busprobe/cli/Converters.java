@@ -1,5 +1,7 @@
 package io.busprobe.cli;
 
+import io.busprobe.Messages;
+import io.busprobe.bpf.Probe;
 import io.busprobe.control.SampleSetting;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.metrics.ListenAddress;
@@ -211,10 +213,19 @@ final class Converters {
 
     /** Quoted, control characters escaped, cut short: a message stays one readable line. */
     static String shown(String value) {
-        String cut = value.length() > 60 ? value.substring(0, 60) + "..." : value;
-        StringBuilder sb = new StringBuilder("'");
-        cut.chars().forEach(c -> sb.append(Character.isISOControl(c) ? String.format("\\u%04x", c)
-                : String.valueOf((char) c)));
-        return sb.append('\'').toString();
+        return Messages.quoted(value);
+    }
+
+    /** {@code run --pretend-absent}: {@code sock_rcvqueue_full} or {@code sock:sock_rcvqueue_full}. */
+    static final class ProbeConverter implements ITypeConverter<Probe> {
+        @Override
+        public Probe convert(String value) {
+            for (Probe p : Probe.values()) {
+                if (p.tracepoint().equals(value) || p.tracepoint().endsWith(":" + value)) {
+                    return p;
+                }
+            }
+            throw new TypeConversionException("no probe on tracepoint " + shown(value));
+        }
     }
 }

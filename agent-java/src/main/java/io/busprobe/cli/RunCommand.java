@@ -54,7 +54,7 @@ public final class RunCommand implements Callable<Integer> {
 
     /** Test-only: drive the real partial-attach path on a kernel that has every hook. Not in --help. */
     @Option(names = "--pretend-absent", hidden = true, split = ",", paramLabel = "TRACEPOINT",
-            converter = RunCommand.ProbeConverter.class)
+            converter = Converters.ProbeConverter.class)
     java.util.Set<io.busprobe.bpf.Probe> pretendAbsent; // no initializer: --help must work without libbpf
 
     @Mixin
@@ -92,18 +92,5 @@ public final class RunCommand implements Callable<Integer> {
             log.accept("stopping: " + daemon.summaryLine());
         }
         return 0;
-    }
-
-    /** {@code sock_rcvqueue_full} or {@code sock:sock_rcvqueue_full}: a probe by its tracepoint. */
-    static final class ProbeConverter implements CommandLine.ITypeConverter<io.busprobe.bpf.Probe> {
-        @Override
-        public io.busprobe.bpf.Probe convert(String value) {
-            for (io.busprobe.bpf.Probe p : io.busprobe.bpf.Probe.values()) {
-                if (p.tracepoint().equals(value) || p.tracepoint().endsWith(":" + value)) {
-                    return p;
-                }
-            }
-            throw new CommandLine.TypeConversionException("no probe on tracepoint '" + value + "'");
-        }
     }
 }

@@ -78,15 +78,20 @@ final class HttpSurface {
             try (exchange) {
                 String path = exchange.getRequestURI().getRawPath();
                 switch (path) {
-                    case HEALTHY -> reply(exchange, alive.getAsBoolean() ? 200 : 503,
-                            alive.getAsBoolean() ? "busprobe is alive\n" : "busprobe's consumer loop is stuck\n");
-                    case READY -> reply(exchange, ready.getAsBoolean() ? 200 : 503,
-                            ready.getAsBoolean() ? "busprobe is ready\n" : "busprobe is not ready: probes not attached yet\n");
+                    case HEALTHY -> reply(exchange, alive.getAsBoolean(), "busprobe is alive\n",
+                            "busprobe's consumer loop is stuck\n");
+                    case READY -> reply(exchange, ready.getAsBoolean(), "busprobe is ready\n",
+                            "busprobe is not ready: probes not attached yet\n");
                     default -> reply(exchange, 200, "busprobe: " + METRICS + " (Prometheus), " + HEALTHY
                             + " (liveness), " + READY + " (readiness)\n");
                 }
             }
         };
+    }
+
+    /** One reading of the check decides both the status and the text. */
+    private static void reply(HttpExchange exchange, boolean ok, String okText, String failText) throws IOException {
+        reply(exchange, ok ? 200 : 503, ok ? okText : failText);
     }
 
     private static void reply(HttpExchange exchange, int status, String text) throws IOException {

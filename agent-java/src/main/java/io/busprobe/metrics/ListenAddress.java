@@ -3,6 +3,8 @@ package io.busprobe.metrics;
 import java.net.Inet6Address;
 import java.util.regex.Pattern;
 
+import static io.busprobe.Messages.quoted;
+
 /**
  * {@code HOST:PORT} of {@code --metrics-address}: {@code 0.0.0.0:19477},
  * {@code 127.0.0.1:19477}, {@code [::1]:19477}, or {@code :19477} for every
@@ -33,24 +35,24 @@ public record ListenAddress(String host, int port) {
         String text = hostPort == null ? "" : hostPort;
         int colon = text.lastIndexOf(':');
         if (colon < 0 || text.startsWith("[") && text.indexOf(']') > colon) {
-            throw new IllegalArgumentException(shown(text) + " has no port" + FIX);
+            throw new IllegalArgumentException(quoted(text) + " has no port" + FIX);
         }
         String host = text.substring(0, colon);
         String port = text.substring(colon + 1);
         if (host.startsWith("[")) {
             if (!host.endsWith("]") || !isIpv6(host.substring(1, host.length() - 1))) {
-                throw new IllegalArgumentException(shown(host) + " is not an IPv6 address in brackets" + FIX);
+                throw new IllegalArgumentException(quoted(host) + " is not an IPv6 address in brackets" + FIX);
             }
             host = host.substring(1, host.length() - 1);
         } else if (host.contains(":")) {
-            throw new IllegalArgumentException(shown(text) + ": write an IPv6 host in brackets, e.g. --metrics-address "
+            throw new IllegalArgumentException(quoted(text) + ": write an IPv6 host in brackets, e.g. --metrics-address "
                     + "[::1]:19477");
         } else if (!host.isEmpty() && !(IPV4.matcher(host).matches()
                 || HOST_NAME.matcher(host).matches() && !host.matches("[0-9.]+"))) {
-            throw new IllegalArgumentException(shown(host) + " is not an IP address or host name" + FIX);
+            throw new IllegalArgumentException(quoted(host) + " is not an IP address or host name" + FIX);
         }
         if (!PORT.matcher(port).matches() || Integer.parseInt(port) > 65535) {
-            throw new IllegalArgumentException("port must be 0..65535, not " + shown(port) + " in " + shown(text)
+            throw new IllegalArgumentException("port must be 0..65535, not " + quoted(port) + " in " + quoted(text)
                     + FIX);
         }
         return new ListenAddress(host.isEmpty() ? "0.0.0.0" : host, Integer.parseInt(port));
@@ -63,15 +65,6 @@ public record ListenAddress(String host, int port) {
         } catch (IllegalArgumentException e) {
             return false;
         }
-    }
-
-    /** Quoted, control characters escaped and cut short: the message stays one readable line. */
-    private static String shown(String s) {
-        String cut = s.length() > 60 ? s.substring(0, 60) + "..." : s;
-        StringBuilder sb = new StringBuilder("'");
-        cut.chars().forEach(c -> sb.append(Character.isISOControl(c) ? String.format("\\u%04x", c)
-                : String.valueOf((char) c)));
-        return sb.append('\'').toString();
     }
 
     @Override
