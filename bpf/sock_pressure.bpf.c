@@ -10,7 +10,8 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
-#include "owner.bpf.h"
+#include "sock_info.bpf.h"
+#include "endpoint_stats.bpf.h"
 
 static __always_inline void fill_buffers(struct bp_event *e, const struct sock *sk)
 {

@@ -7,7 +7,8 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
-#include "owner.bpf.h"
+#include "sock_info.bpf.h"
+#include "endpoint_stats.bpf.h"
 
 /*
  * The reset reason argument arrived in v6.10 (enum sk_rst_reason,

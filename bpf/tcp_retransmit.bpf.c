@@ -14,7 +14,8 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
-#include "owner.bpf.h"
+#include "sock_info.bpf.h"
+#include "endpoint_stats.bpf.h"
 
 /* include/net/inet_connection_sock.h; #defines, so not in BTF */
 #define ICSK_TIME_LOSS_PROBE 5

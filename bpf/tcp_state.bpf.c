@@ -11,7 +11,8 @@
 #include "events.h"
 #include "maps.bpf.h"
 #include "sock.bpf.h"
-#include "owner.bpf.h"
+#include "sock_info.bpf.h"
+#include "endpoint_stats.bpf.h"
 
 /*
  * Transitions that only a system call makes: connect() (CLOSE -> SYN_SENT),

@@ -28,7 +28,7 @@ import java.util.Set;
 public final class EndpointConfig {
     /** At most as many endpoints as there are ids. */
     public static final int MAX_ENDPOINTS = Endpoint.MAX_ID;
-    /** {@code max_entries} of the {@code endpoints} LPM trie in {@code bpf/owner.bpf.h}. */
+    /** {@code max_entries} of the {@code endpoints} LPM trie in {@code bpf/endpoint.bpf.h}. */
     public static final int MAX_RULES = 4096;
 
     private static final EndpointConfig DEFAULTS = of(List.of(

@@ -9,7 +9,7 @@ import java.util.TreeMap;
 
 /**
  * Which endpoint a TCP connection belongs to, decided in Java exactly as the kernel decides it
- * ({@code bp_match_endpoint} in {@code bpf/owner.bpf.h} over the {@code endpoints} LPM trie):
+ * ({@code bp_match_endpoint} in {@code bpf/endpoint.bpf.h} over the {@code endpoints} LPM trie):
  * first the remote side (destination port and address), which makes this host the
  * {@link Direction#CLIENT}; otherwise the local side (source port and address), which makes it
  * the {@link Direction#SERVER}; otherwise endpoint 0, {@link Direction#NONE}. Among the rules

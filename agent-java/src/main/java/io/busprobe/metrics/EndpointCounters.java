@@ -50,7 +50,7 @@ final class EndpointCounters implements MultiCollector {
 
     // Bytes and segments come from the socket's own tcp_sock counters, added to the endpoint at
     // each retransmit, at close and by the daemon's once-a-second TCP iterator (bp_add_traffic in
-    // bpf/owner.bpf.h, refresh_tcp_traffic in bpf/tcp_state.bpf.c), not per packet.
+    // bpf/endpoint_stats.bpf.h, refresh_tcp_traffic in bpf/tcp_state.bpf.c), not per packet.
     private static final String TRAFFIC_TIMING = " Taken from the socket's own counters at each retransmit, at "
             + "close and once a second, so traffic arrives in steps of about a second.";
 

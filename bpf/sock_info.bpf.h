@@ -1,28 +1,18 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Attribution: which process owns a socket and which bus endpoint it talks
- * to, learned where that is known and attached to every later event on the
- * socket; and the exact per-endpoint traffic counters. BPF side only.
+ * to, learned where that is known (connect, accept, close) and attached to
+ * every later event on the socket. BPF side only.
  */
-#ifndef BUSPROBE_OWNER_BPF_H
-#define BUSPROBE_OWNER_BPF_H
+#ifndef BUSPROBE_SOCK_INFO_BPF_H
+#define BUSPROBE_SOCK_INFO_BPF_H
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
 #include "events.h"
 #include "sock.bpf.h"
-
-/*
- * bench/attribution-cost builds a variant with -DBP_NO_ATTRIBUTION to measure
- * what attribution and labelling cost per event; never shipped.
- */
-#ifdef BP_NO_ATTRIBUTION
-#define BP_ATTRIBUTION 0
-#else
-#define BP_ATTRIBUTION 1
-#endif
+#include "endpoint.bpf.h"
 
 /* What busprobe knows of one socket; kernel-only, keyed by the sock pointer. */
 struct bp_sock_info {
@@ -65,104 +55,12 @@ struct {
 	__type(value, struct bp_sock_info);
 } sock_info SEC(".maps") __weak;
 
-/*
- * Generation of the endpoint rules (one entry), bumped by the agent after
- * every change of `endpoints`: a socket's cached match is redone on its next
- * event that needs it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} endpoints_gen SEC(".maps") __weak;
-
-/* Endpoint rules, longest prefix wins; see struct bp_endpoint_key. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	/* twice the config's 4096 rules: a reload adds the new rules before removing the old */
-	__uint(max_entries, 8192);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct bp_endpoint_key);
-	__type(value, __u32);
-} endpoints SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, BP_MAX_ENDPOINTS * BP_DIRS);
-	__type(key, __u32);
-	__type(value, struct bp_endpoint_stats);
-} endpoint_stats SEC(".maps") __weak;
-
-/* Written by the daemon for the CLI; never touched by BPF code. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, BP_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, struct bp_endpoint_name);
-} endpoint_names SEC(".maps") __weak;
-
-/* Bounded worst-offender tables; LRU so that old offenders age out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct bp_proc_key);
-	__type(value, struct bp_proc_stats);
-} endpoint_procs SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct bp_peer_key);
-	__type(value, struct bp_peer_stats);
-} endpoint_peers SEC(".maps") __weak;
-
 /* Attribution of one event: the endpoint, and the socket's info if known. */
 struct bp_attr {
 	struct bp_sock_info *info;
 	__u16 endpoint;
 	__u8  direction;
 };
-
-static __always_inline __u32 bp_lookup_rule(__u16 port, __u16 family, const __u8 *addr)
-{
-	struct bp_endpoint_key key = {};
-	__u32 *id;
-
-	key.prefixlen = BP_ENDPOINT_KEY_BITS;
-	key.data[0] = port >> 8;
-	key.data[1] = port & 0xff;
-	key.data[2] = family;
-	__builtin_memcpy(&key.data[3], addr, 16);
-	id = bpf_map_lookup_elem(&endpoints, &key);
-	return id ? *id : 0;
-}
-
-/* The remote side names an endpoint we are a client of; else the local side one we serve. */
-static __always_inline void bp_match_endpoint(const struct bp_tuple *t, __u16 *endpoint, __u8 *direction)
-{
-	__u32 id;
-
-	if (!BP_ATTRIBUTION) {
-		*endpoint = 0;
-		*direction = BP_DIR_NONE;
-		return;
-	}
-	id = bp_lookup_rule(t->dport, t->family, t->daddr);
-	if (id) {
-		*endpoint = id;
-		*direction = BP_DIR_CLIENT;
-		return;
-	}
-	id = bp_lookup_rule(t->sport, t->family, t->saddr);
-	if (id) {
-		*endpoint = id;
-		*direction = BP_DIR_SERVER;
-		return;
-	}
-	*endpoint = 0;
-	*direction = BP_DIR_NONE;
-}
 
 /* sk's entry; with create, an empty one is made when there is none. */
 static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, bool create)
@@ -283,97 +181,6 @@ static __always_inline void bp_forget(const struct sock *sk)
 		bpf_map_delete_elem(&sock_info, &key);
 }
 
-static __always_inline struct bp_endpoint_stats *bp_endpoint_stats(const struct bp_attr *a)
-{
-	__u32 idx = (__u32)a->endpoint * BP_DIRS + a->direction;
-
-	if (!BP_ATTRIBUTION)
-		return NULL;
-	return bpf_map_lookup_elem(&endpoint_stats, &idx);
-}
-
-/*
- * Add what the socket's own counters gained since last time to the endpoint:
- * called at retransmits and at close, so the retransmit ratio's denominator
- * is current whenever its numerator moves.
- */
-static __always_inline void bp_add_traffic(struct bp_endpoint_stats *es, const struct sock *sk,
-					   struct bp_sock_info *info)
-{
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-	__u64 sent, received;
-	__u32 out, in;
-
-	if (!tp)
-		return;
-	sent = tp->bytes_sent;
-	received = tp->bytes_received;
-	out = tp->segs_out;
-	in = tp->segs_in;
-
-	if (info) {
-		/*
-		 * The socket's counters only grow; a smaller value means the entry
-		 * was not this socket's (an evicted and relearned pointer): take the
-		 * socket's current values as the new baseline rather than wrap.
-		 */
-		if (sent >= info->bytes_sent_rep && received >= info->bytes_received_rep &&
-		    out >= info->segs_out_rep && in >= info->segs_in_rep) {
-			__sync_fetch_and_add(&es->bytes_sent, sent - info->bytes_sent_rep);
-			__sync_fetch_and_add(&es->bytes_received, received - info->bytes_received_rep);
-			__sync_fetch_and_add(&es->segs_out, out - info->segs_out_rep);
-			__sync_fetch_and_add(&es->segs_in, in - info->segs_in_rep);
-		}
-		info->bytes_sent_rep = sent;
-		info->bytes_received_rep = received;
-		info->segs_out_rep = out;
-		info->segs_in_rep = in;
-	} else {
-		/* never seen before its close: count its whole life once */
-		__sync_fetch_and_add(&es->bytes_sent, sent);
-		__sync_fetch_and_add(&es->bytes_received, received);
-		__sync_fetch_and_add(&es->segs_out, out);
-		__sync_fetch_and_add(&es->segs_in, in);
-	}
-}
-
-/* Charge a retransmit or reset to the socket's owner and peer in the worst-offender tables. */
-static __always_inline void bp_charge_offenders(const struct bp_attr *a, const struct bp_tuple *t,
-						__u64 retrans_segs, __u64 resets)
-{
-	struct bp_proc_key pk = {.endpoint = a->endpoint, .direction = a->direction};
-	struct bp_peer_key rk = {.endpoint = a->endpoint, .direction = a->direction};
-	struct bp_proc_stats *ps, pfresh = {};
-	struct bp_peer_stats *rs, rfresh = {};
-
-	if (!BP_ATTRIBUTION)
-		return;
-	if (a->info && a->info->owner_known) {
-		pk.tgid = a->info->tgid;
-		ps = bpf_map_lookup_elem(&endpoint_procs, &pk);
-		if (!ps) {
-			__builtin_memcpy(pfresh.comm, a->info->comm, sizeof(pfresh.comm));
-			bpf_map_update_elem(&endpoint_procs, &pk, &pfresh, BPF_NOEXIST);
-			ps = bpf_map_lookup_elem(&endpoint_procs, &pk);
-		}
-		if (ps) {
-			__sync_fetch_and_add(&ps->retrans_segs, retrans_segs);
-			__sync_fetch_and_add(&ps->resets, resets);
-		}
-	}
-	rk.family = t->family;
-	__builtin_memcpy(rk.addr, t->daddr, 16);
-	rs = bpf_map_lookup_elem(&endpoint_peers, &rk);
-	if (!rs) {
-		bpf_map_update_elem(&endpoint_peers, &rk, &rfresh, BPF_NOEXIST);
-		rs = bpf_map_lookup_elem(&endpoint_peers, &rk);
-	}
-	if (rs) {
-		__sync_fetch_and_add(&rs->retrans_segs, retrans_segs);
-		__sync_fetch_and_add(&rs->resets, resets);
-	}
-}
-
 /*
  * Put the attribution into a record: endpoint, direction, and the owner when
  * known; else the current task's comm, read only now, so that a record of a
@@ -395,4 +202,4 @@ static __always_inline void bp_apply_attr(struct bp_event *e, const struct bp_at
 		e->cgroup_id = bpf_get_current_cgroup_id();
 }
 
-#endif /* BUSPROBE_OWNER_BPF_H */
+#endif /* BUSPROBE_SOCK_INFO_BPF_H */
