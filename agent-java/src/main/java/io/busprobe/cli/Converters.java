@@ -1,10 +1,10 @@
 package io.busprobe.cli;
 
-import io.busprobe.Messages;
 import io.busprobe.bpf.Probe;
 import io.busprobe.control.SampleSetting;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.metrics.ListenAddress;
+import io.busprobe.text.Messages;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 

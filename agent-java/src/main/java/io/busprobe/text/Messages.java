@@ -1,4 +1,4 @@
-package io.busprobe;
+package io.busprobe.text;
 
 /**
  * Putting what a user typed into a one-line error message. Shared by the flag converters and
