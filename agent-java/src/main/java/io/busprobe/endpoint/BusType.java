@@ -2,6 +2,8 @@ package io.busprobe.endpoint;
 
 import java.util.Locale;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * The kind of event bus an endpoint speaks. The bus only labels metrics and output; matching
  * is by port and address, never by protocol inspection.
@@ -52,6 +54,6 @@ public enum BusType {
                 return b;
             }
         }
-        throw new IllegalArgumentException("unknown bus " + ConfigException.quote(label) + "; choose " + CHOICES);
+        throw new IllegalArgumentException("unknown bus " + quoted(label) + "; choose " + CHOICES);
     }
 }
