@@ -1,15 +1,15 @@
 package io.busprobe.agent;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.control.AgentState;
 import io.busprobe.control.Degrader;
-import io.busprobe.event.EventKind;
-import io.busprobe.event.EventKind.Family;
-import io.busprobe.event.EventView;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventView;
 import io.busprobe.ffi.Preflight;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.KindStats;
 import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.ringbuf.RecordHandler;
 
@@ -96,7 +96,7 @@ public final class Daemon implements AutoCloseable {
             }
             // the port, then the pin directory, before the kernel: each fails with nothing loaded or pinned
             m = AgentMetrics.listen(options.metricsAddress());
-            io.busprobe.control.PinDir.prepare(options.pinDir());
+            io.busprobe.maps.PinDir.prepare(options.pinDir());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
             m.attach(s);
@@ -170,7 +170,7 @@ public final class Daemon implements AutoCloseable {
 
     /** One lock per pin directory: two daemons must never share a control plane. */
     static Path lockPath(Path pinDir) {
-        String suffix = pinDir.equals(io.busprobe.control.PinDir.DEFAULT) ? ""
+        String suffix = pinDir.equals(io.busprobe.maps.PinDir.DEFAULT) ? ""
                 : "-" + Integer.toHexString(pinDir.toAbsolutePath().toString().hashCode());
         return RUN_DIR.resolve("daemon" + suffix + ".lock");
     }

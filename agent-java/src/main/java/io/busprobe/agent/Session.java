@@ -1,12 +1,12 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.BusprobeObject;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.endpoint.EndpointConfig;
-import io.busprobe.ffi.Preflight;
-import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.event.EventKind;
+import io.busprobe.ffi.Preflight;
+import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RecordHandler;
 import io.busprobe.ringbuf.RingBuffer;
 

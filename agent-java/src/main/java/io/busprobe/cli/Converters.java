@@ -1,8 +1,8 @@
 package io.busprobe.cli;
 
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.SampleSetting;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.SampleSetting;
 import io.busprobe.metrics.ListenAddress;
 import io.busprobe.text.Messages;
 import picocli.CommandLine.ITypeConverter;

@@ -1,11 +1,11 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.EndpointMaps.Name;
-import io.busprobe.control.EndpointMaps.Offender;
-import io.busprobe.control.EndpointMaps.Totals;
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
+import io.busprobe.maps.EndpointMaps.Name;
+import io.busprobe.maps.EndpointMaps.Offender;
+import io.busprobe.maps.EndpointMaps.Totals;
+import io.busprobe.maps.EndpointMaps;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;

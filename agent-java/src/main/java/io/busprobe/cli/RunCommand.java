@@ -2,12 +2,12 @@ package io.busprobe.cli;
 
 import io.busprobe.agent.Daemon;
 import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.control.PinDir;
+import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;

@@ -1,13 +1,13 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.PinDir;
-import io.busprobe.control.SampleSetting;
-import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
-import picocli.CommandLine;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.PinDir;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.util.EnumMap;

@@ -1,16 +1,16 @@
 package io.busprobe.cli;
 
-import io.busprobe.bpf.KindStats;
-import io.busprobe.control.AgentState;
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.NoDaemonException;
-import io.busprobe.control.PinDir;
-import io.busprobe.control.SampleSetting;
-import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
-import picocli.CommandLine;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.KindStats;
+import io.busprobe.maps.NoDaemonException;
+import io.busprobe.maps.PinDir;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;

@@ -1,11 +1,11 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.PinDir;
-import picocli.CommandLine;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.PinDir;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.time.Duration;

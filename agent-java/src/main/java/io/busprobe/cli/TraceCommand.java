@@ -8,10 +8,10 @@ import io.busprobe.ringbuf.RecordHandler;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;
 import io.busprobe.sink.TableSink;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.PrintStream;
 import java.time.Duration;
@@ -90,7 +90,7 @@ public final class TraceCommand implements Callable<Integer> {
             }
             session.stopAndDrain(handler);
             // only the kinds that were asked for: the others were never loaded
-            java.util.Map<io.busprobe.event.EventKind, io.busprobe.bpf.KindStats> stats = session.stats();
+            java.util.Map<io.busprobe.event.EventKind, io.busprobe.maps.KindStats> stats = session.stats();
             stats.keySet().removeIf(k -> !kinds.contains(k.family()));
             sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, stats,
                     session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));

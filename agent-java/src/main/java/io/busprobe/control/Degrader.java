@@ -1,7 +1,8 @@
 package io.busprobe.control;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RingBuffer;
 
 import java.util.ArrayList;

@@ -1,11 +1,11 @@
 package io.busprobe.metrics;
 
 import io.busprobe.agent.Session;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
 
 import java.util.List;
 import java.util.Map;

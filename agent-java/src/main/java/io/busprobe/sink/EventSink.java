@@ -1,9 +1,9 @@
 package io.busprobe.sink;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
+import io.busprobe.maps.KindStats;
 
 import java.util.List;
 import java.util.Map;

@@ -1,11 +1,11 @@
 package io.busprobe.sink;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;
 import io.busprobe.event.TcpState;
+import io.busprobe.maps.KindStats;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;

@@ -1,15 +1,15 @@
 package io.busprobe.cli;
 
 import io.busprobe.agent.Daemon;
-import io.busprobe.control.PinDir;
+import io.busprobe.maps.PinDir;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
+import picocli.CommandLine;
 
 import java.io.IOException;
 import java.lang.reflect.Method;

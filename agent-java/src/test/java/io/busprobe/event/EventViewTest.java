@@ -2,9 +2,9 @@ package io.busprobe.event;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_event;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.maps.KindStats;
 import io.busprobe.sink.Addresses;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;

@@ -1,11 +1,11 @@
 package io.busprobe.kernel;
 
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.EndpointMaps.Totals;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.EndpointConfig;
-import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.event.EventKind;
+import io.busprobe.maps.EndpointMaps.Totals;
+import io.busprobe.maps.EndpointMaps;
 import io.busprobe.testkit.Captured;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;

@@ -1,8 +1,8 @@
 package io.busprobe.kernel;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.KindStats;
 import io.busprobe.testkit.Captured;
 import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;

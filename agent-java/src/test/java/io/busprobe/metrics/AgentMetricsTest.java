@@ -1,11 +1,11 @@
 package io.busprobe.metrics;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

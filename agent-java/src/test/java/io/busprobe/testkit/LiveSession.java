@@ -1,9 +1,9 @@
 package io.busprobe.testkit;
 
 import io.busprobe.agent.Session;
-import io.busprobe.bpf.KindStats;
-import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.event.EventKind;
+import io.busprobe.maps.KindStats;
 
 import java.util.EnumSet;
 import java.util.Map;

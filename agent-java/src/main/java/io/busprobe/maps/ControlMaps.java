@@ -1,11 +1,10 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_agent_state;
 import io.busprobe.bindings.bp_kind_stats;
 import io.busprobe.bindings.bp_sample_cfg;
 import io.busprobe.bindings.bp_settings;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.event.EventKind;
 import io.busprobe.ffi.Libbpf;
 
@@ -16,7 +15,7 @@ import java.nio.file.Path;
 
 /**
  * Typed access to busprobe's control and counter maps, by fd: either the fds of
- * a loaded {@link io.busprobe.bpf.BusprobeObject} (the daemon) or fds obtained
+ * the loaded BPF object (the daemon) or fds obtained
  * from the pins under {@link PinDir} (the {@code sample} and {@code status}
  * commands, which never talk to the daemon). Writes go straight to the kernel,
  * which applies them on the next event.
