@@ -1,7 +1,6 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.control.Degrader;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind.Family;

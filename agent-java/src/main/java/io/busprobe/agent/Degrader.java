@@ -1,4 +1,4 @@
-package io.busprobe.control;
+package io.busprobe.agent;
 
 import io.busprobe.event.EventKind;
 import io.busprobe.maps.ControlMaps;
