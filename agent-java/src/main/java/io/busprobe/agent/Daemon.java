@@ -98,7 +98,7 @@ public final class Daemon implements AutoCloseable {
             io.busprobe.maps.PinDir.prepare(options.pinDir());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
-            m.attach(s);
+            m.attach(new SessionSource(s));
         } catch (IOException e) {
             closeQuietly(s, m, l, ch);
             closeEvents();

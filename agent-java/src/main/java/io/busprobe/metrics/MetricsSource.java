@@ -10,11 +10,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Everything the collectors read at scrape time, as one seam: the running
- * {@link io.busprobe.agent.Session} in the agent ({@link SessionSource}), plain
- * values in unit tests. Called from the HTTP scrape thread.
+ * Everything the collectors read at scrape time, as one seam: defined here, where it is read,
+ * and implemented above, by the agent over its running session, or by unit tests with plain
+ * values. Called from the HTTP scrape thread.
  */
-interface MetricsSource {
+public interface MetricsSource {
     /** Exact per-kind counters from the {@code kind_stats} map, every kind present. */
     Map<EventKind, KindStats> kindStats();
 

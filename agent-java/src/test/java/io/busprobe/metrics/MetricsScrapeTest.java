@@ -1,6 +1,7 @@
 package io.busprobe.metrics;
 
 import io.busprobe.agent.Session;
+import io.busprobe.agent.SessionSource;
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
@@ -41,7 +42,7 @@ class MetricsScrapeTest {
         try (NetnsPair net = NetnsPair.create();
              Session session = Session.start(EnumSet.allOf(Family.class), 8 << 20, null, false, EndpointConfig.of(
                      List.of(new Endpoint(1, "test-bus", BusType.OTHER, List.of(5201), List.of()))));
-             AgentMetrics metrics = AgentMetrics.start("127.0.0.1:0", session)) {
+             AgentMetrics metrics = AgentMetrics.listen("127.0.0.1:0").attach(new SessionSource(session))) {
             assertThat(Files.readString(BpfRunStats.SYSCTL).trim()).as("bpf_stats_enabled while running")
                     .isEqualTo("1");
             EventView view = new EventView();

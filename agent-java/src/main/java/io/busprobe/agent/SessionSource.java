@@ -1,20 +1,24 @@
-package io.busprobe.metrics;
+package io.busprobe.agent;
 
-import io.busprobe.agent.Session;
 import io.busprobe.bpf.Probe;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
+import io.busprobe.metrics.MetricsSource;
+import io.busprobe.metrics.ProgramRunStats;
 
 import java.util.List;
 import java.util.Map;
 
-/** {@link MetricsSource} over a running session: kernel maps and program info read on each call. */
-final class SessionSource implements MetricsSource {
+/**
+ * The metrics' {@link MetricsSource} over a running session: kernel maps and program info read
+ * on each call, from the HTTP scrape thread.
+ */
+public final class SessionSource implements MetricsSource {
     private final Session session;
 
-    SessionSource(Session session) {
+    public SessionSource(Session session) {
         this.session = session;
     }
 
