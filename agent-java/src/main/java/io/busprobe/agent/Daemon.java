@@ -1,6 +1,7 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.connection.ConnectionTable;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind.Family;

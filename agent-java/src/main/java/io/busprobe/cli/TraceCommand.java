@@ -77,7 +77,7 @@ public final class TraceCommand implements Callable<Integer> {
             }
             err.flush();
             EventView view = new EventView();
-            io.busprobe.agent.ConnectionTable table = new io.busprobe.agent.ConnectionTable(sink::connection);
+            io.busprobe.connection.ConnectionTable table = new io.busprobe.connection.ConnectionTable(sink::connection);
             RecordHandler handler = (data, offset, length) -> {
                 sink.event(view.wrap(data, offset));
                 table.onEvent(view);

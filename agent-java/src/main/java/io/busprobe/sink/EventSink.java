@@ -18,7 +18,7 @@ public interface EventSink extends AutoCloseable {
     void summary(Summary summary);
 
     /** A connection closed (tcplife record); sinks that do not show these ignore it. */
-    default void connection(io.busprobe.agent.ConnectionTable.Closed c) {
+    default void connection(io.busprobe.connection.ConnectionTable.Closed c) {
     }
 
     @Override

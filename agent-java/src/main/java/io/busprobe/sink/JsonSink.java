@@ -1,6 +1,7 @@
 package io.busprobe.sink;
 
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;
@@ -100,7 +101,7 @@ public final class JsonSink implements EventSink {
 
     /** {@code {"type":"connection",...}}: duration, bytes each way and retransmits of a closed connection. */
     @Override
-    public void connection(io.busprobe.agent.ConnectionTable.Closed c) {
+    public void connection(io.busprobe.connection.ConnectionTable.Closed c) {
         gen.writeStartObject();
         gen.writeStringProperty("type", "connection");
         gen.writeStringProperty("saddr", c.saddr());

@@ -1,5 +1,6 @@
 package io.busprobe.sink;
 
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;

@@ -5,7 +5,6 @@ import io.busprobe.bindings.bp_event;
 import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.maps.KindStats;
-import io.busprobe.sink.Addresses;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;
 import io.busprobe.testutil.UnitEvent;

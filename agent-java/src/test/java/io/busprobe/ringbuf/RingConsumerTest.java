@@ -1,12 +1,12 @@
 package io.busprobe.ringbuf;
 
 import io.busprobe.bindings.bp_event;
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
-import io.busprobe.sink.Addresses;
 import io.busprobe.testutil.UnitEvent;
-import io.busprobe.testutil.UnitRing;
 import io.busprobe.testutil.UnitRing.Reservation;
+import io.busprobe.testutil.UnitRing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.busprobe.agent;
+package io.busprobe.connection;
 
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
@@ -131,7 +131,7 @@ public final class ConnectionTable {
         }
         listener.onClose(new Closed(cookie, ev.pid(), ev.comm(), ev.endpoint(), ev.direction(), duration,
                 ev.stateBytesSent(), ev.stateBytesReceived(), ev.stateTotalRetrans(),
-                io.busprobe.sink.Addresses.source(ev), ev.sport(), io.busprobe.sink.Addresses.destination(ev),
+                io.busprobe.event.Addresses.source(ev), ev.sport(), io.busprobe.event.Addresses.destination(ev),
                 ev.dport()));
         if (slot >= 0) {
             remove(slot);
