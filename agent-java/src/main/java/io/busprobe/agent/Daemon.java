@@ -1,17 +1,22 @@
 package io.busprobe.agent;
 
+import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.connection.ConnectionTable;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;
-import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
 import io.busprobe.ffi.Preflight;
 import io.busprobe.maps.AgentState;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
+import io.busprobe.metrics.DegradationView;
 import io.busprobe.ringbuf.RecordHandler;
+import io.busprobe.sink.EndpointNames;
+import io.busprobe.sink.JsonSink;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -54,7 +59,7 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
                           Path endpointConfig, EndpointConfig endpoints, String events,
-                          java.util.Set<io.busprobe.bpf.Probe> absentProbes) {
+                          java.util.Set<Probe> absentProbes) {
     }
 
     private final Options options;
@@ -69,8 +74,8 @@ public final class Daemon implements AutoCloseable {
     private final int probesAttached;
     private volatile boolean reloadRequested;
     private final ConnectionTable connections;
-    private final io.busprobe.sink.EndpointNames endpointNames;
-    private final io.busprobe.sink.JsonSink eventStream;
+    private final EndpointNames endpointNames;
+    private final JsonSink eventStream;
 
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
@@ -79,7 +84,7 @@ public final class Daemon implements AutoCloseable {
         // then a bad --events path
         Preflight.loader();
         this.configStamp = ConfigStamp.of(options.endpointConfig()); // the version RunCommand just read
-        this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
+        this.endpointNames = new EndpointNames(options.endpoints());
         this.eventStream = openEventStream(options.events(), endpointNames);
         Path lockPath = lockPath(options.pinDir());
         FileChannel ch = null;
@@ -96,7 +101,7 @@ public final class Daemon implements AutoCloseable {
             }
             // the port, then the pin directory, before the kernel: each fails with nothing loaded or pinned
             m = AgentMetrics.listen(options.metricsAddress());
-            io.busprobe.maps.PinDir.prepare(options.pinDir());
+            PinDir.prepare(options.pinDir());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
             m.attach(new SessionSource(s));
@@ -115,7 +120,7 @@ public final class Daemon implements AutoCloseable {
         this.metrics = m;
         this.degrader = new Degrader(s.bpf().control(), s.ring(), line -> log.accept(line));
         Degrader d = degrader;
-        m.degradation(new io.busprobe.metrics.DegradationView() {
+        m.degradation(new DegradationView() {
             @Override
             public boolean active() {
                 return d.active();
@@ -138,7 +143,7 @@ public final class Daemon implements AutoCloseable {
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
     }
 
-    private static io.busprobe.sink.JsonSink openEventStream(String target, io.busprobe.sink.EndpointNames names) {
+    private static JsonSink openEventStream(String target, EndpointNames names) {
         if (target == null) {
             return null;
         }
@@ -146,7 +151,7 @@ public final class Daemon implements AutoCloseable {
             java.io.OutputStream out = target.equals("-") ? new java.io.FileOutputStream(java.io.FileDescriptor.out)
                     : java.nio.file.Files.newOutputStream(Path.of(target), StandardOpenOption.CREATE,
                             StandardOpenOption.APPEND);
-            return new io.busprobe.sink.JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
+            return new JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new UncheckedIOException("cannot open --events " + target + ": its directory does not exist", e);
         } catch (java.nio.file.AccessDeniedException e) {
@@ -170,7 +175,7 @@ public final class Daemon implements AutoCloseable {
 
     /** One lock per pin directory: two daemons must never share a control plane. */
     static Path lockPath(Path pinDir) {
-        String suffix = pinDir.equals(io.busprobe.maps.PinDir.DEFAULT) ? ""
+        String suffix = pinDir.equals(PinDir.DEFAULT) ? ""
                 : "-" + Integer.toHexString(pinDir.toAbsolutePath().toString().hashCode());
         return RUN_DIR.resolve("daemon" + suffix + ".lock");
     }

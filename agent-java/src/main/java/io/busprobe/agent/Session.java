@@ -1,10 +1,11 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.BusprobeObject;
+import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.endpoint.EndpointConfig;
-import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
 import io.busprobe.ffi.Preflight;
 import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RecordHandler;
@@ -60,7 +61,7 @@ public final class Session implements AutoCloseable {
 
     /** As above, with {@code absent} probes treated as missing from the kernel (partial-attach tests). */
     public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
-                                EndpointConfig endpoints, Set<io.busprobe.bpf.Probe> absent) {
+                                EndpointConfig endpoints, Set<Probe> absent) {
         Preflight.loader();
         BusprobeObject bpf = BusprobeObject.open();
         try {

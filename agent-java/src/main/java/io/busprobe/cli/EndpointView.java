@@ -2,10 +2,10 @@ package io.busprobe.cli;
 
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
+import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.EndpointMaps.Name;
 import io.busprobe.maps.EndpointMaps.Offender;
 import io.busprobe.maps.EndpointMaps.Totals;
-import io.busprobe.maps.EndpointMaps;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;

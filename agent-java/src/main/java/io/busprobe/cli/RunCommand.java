@@ -1,13 +1,14 @@
 package io.busprobe.cli;
 
 import io.busprobe.agent.Daemon;
+import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -55,7 +56,7 @@ public final class RunCommand implements Callable<Integer> {
     /** Test-only: drive the real partial-attach path on a kernel that has every hook. Not in --help. */
     @Option(names = "--pretend-absent", hidden = true, split = ",", paramLabel = "TRACEPOINT",
             converter = Converters.ProbeConverter.class)
-    java.util.Set<io.busprobe.bpf.Probe> pretendAbsent; // no initializer: --help must work without libbpf
+    java.util.Set<Probe> pretendAbsent; // no initializer: --help must work without libbpf
 
     @Mixin
     KernelOptions kernel;

@@ -5,9 +5,9 @@ import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.util.EnumMap;

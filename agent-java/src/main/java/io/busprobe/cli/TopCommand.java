@@ -3,9 +3,9 @@ package io.busprobe.cli;
 import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.PinDir;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.time.Duration;

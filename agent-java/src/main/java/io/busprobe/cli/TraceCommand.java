@@ -2,16 +2,21 @@ package io.busprobe.cli;
 
 import io.busprobe.agent.Session;
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.connection.ConnectionTable;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
+import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RecordHandler;
+import io.busprobe.sink.EndpointNames;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;
 import io.busprobe.sink.TableSink;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 import java.io.PrintStream;
 import java.time.Duration;
@@ -63,8 +68,8 @@ public final class TraceCommand implements Callable<Integer> {
     }
 
     int run(PrintStream out, java.io.PrintWriter err) {
-        io.busprobe.endpoint.EndpointConfig endpoints = endpointOptions.load();
-        io.busprobe.sink.EndpointNames names = new io.busprobe.sink.EndpointNames(endpoints);
+        EndpointConfig endpoints = endpointOptions.load();
+        EndpointNames names = new EndpointNames(endpoints);
         long start = System.nanoTime();
         long deadline = Deadlines.after(start, duration);
         try (Shutdown shutdown = new Shutdown();
@@ -77,7 +82,7 @@ public final class TraceCommand implements Callable<Integer> {
             }
             err.flush();
             EventView view = new EventView();
-            io.busprobe.connection.ConnectionTable table = new io.busprobe.connection.ConnectionTable(sink::connection);
+            ConnectionTable table = new ConnectionTable(sink::connection);
             RecordHandler handler = (data, offset, length) -> {
                 sink.event(view.wrap(data, offset));
                 table.onEvent(view);
@@ -90,7 +95,7 @@ public final class TraceCommand implements Callable<Integer> {
             }
             session.stopAndDrain(handler);
             // only the kinds that were asked for: the others were never loaded
-            java.util.Map<io.busprobe.event.EventKind, io.busprobe.maps.KindStats> stats = session.stats();
+            java.util.Map<EventKind, KindStats> stats = session.stats();
             stats.keySet().removeIf(k -> !kinds.contains(k.family()));
             sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, stats,
                     session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));

@@ -1,5 +1,6 @@
 package io.busprobe.connection;
 
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 
@@ -131,7 +132,7 @@ public final class ConnectionTable {
         }
         listener.onClose(new Closed(cookie, ev.pid(), ev.comm(), ev.endpoint(), ev.direction(), duration,
                 ev.stateBytesSent(), ev.stateBytesReceived(), ev.stateTotalRetrans(),
-                io.busprobe.event.Addresses.source(ev), ev.sport(), io.busprobe.event.Addresses.destination(ev),
+                Addresses.source(ev), ev.sport(), Addresses.destination(ev),
                 ev.dport()));
         if (slot >= 0) {
             remove(slot);

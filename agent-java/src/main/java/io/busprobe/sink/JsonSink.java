@@ -1,6 +1,8 @@
 package io.busprobe.sink;
 
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.connection.ConnectionTable;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
@@ -24,7 +26,7 @@ public final class JsonSink implements EventSink {
     private final EndpointNames endpoints;
 
     public JsonSink(OutputStream out) {
-        this(out, new EndpointNames(io.busprobe.endpoint.EndpointConfig.defaults()));
+        this(out, new EndpointNames(EndpointConfig.defaults()));
     }
 
     public JsonSink(OutputStream out, EndpointNames endpoints) {
@@ -101,7 +103,7 @@ public final class JsonSink implements EventSink {
 
     /** {@code {"type":"connection",...}}: duration, bytes each way and retransmits of a closed connection. */
     @Override
-    public void connection(io.busprobe.connection.ConnectionTable.Closed c) {
+    public void connection(ConnectionTable.Closed c) {
         gen.writeStartObject();
         gen.writeStringProperty("type", "connection");
         gen.writeStringProperty("saddr", c.saddr());

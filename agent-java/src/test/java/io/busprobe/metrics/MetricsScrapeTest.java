@@ -3,6 +3,7 @@ package io.busprobe.metrics;
 import io.busprobe.agent.Session;
 import io.busprobe.agent.SessionSource;
 import io.busprobe.endpoint.BusType;
+import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind.Family;
@@ -66,8 +67,8 @@ class MetricsScrapeTest {
                 // connections have closed on both sides instead of guessing a delay
                 for (int i = 0; i < 100; i++) {
                     var maps = session.bpf().endpointMaps();
-                    if (maps.totals(1, io.busprobe.endpoint.Direction.CLIENT).connClosed() >= 2
-                            && maps.totals(1, io.busprobe.endpoint.Direction.SERVER).connClosed() >= 2) {
+                    if (maps.totals(1, Direction.CLIENT).connClosed() >= 2
+                            && maps.totals(1, Direction.SERVER).connClosed() >= 2) {
                         break;
                     }
                     Thread.sleep(100);

@@ -1,8 +1,9 @@
 package io.busprobe.testkit;
 
 import io.busprobe.agent.Session;
-import io.busprobe.event.EventKind.Family;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
 import io.busprobe.maps.KindStats;
 
 import java.util.EnumSet;
@@ -37,7 +38,7 @@ public final class LiveSession implements AutoCloseable {
     }
 
     public static LiveSession start(java.util.Set<Family> families, long ringSize,
-                                    io.busprobe.endpoint.EndpointConfig endpoints) {
+                                    EndpointConfig endpoints) {
         return new LiveSession(Session.start(families, ringSize, null, false, endpoints));
     }
 
