@@ -161,11 +161,6 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Connections the agent is tracking now. */
-    public ConnectionTable connections() {
-        return connections;
-    }
-
     public static Daemon start(Options options, Consumer<String> log) {
         return new Daemon(options, log);
     }
@@ -182,10 +177,6 @@ public final class Daemon implements AutoCloseable {
 
     public Session session() {
         return session;
-    }
-
-    public Degrader degrader() {
-        return degrader;
     }
 
     public boolean configReused() {

@@ -2,7 +2,6 @@ package io.busprobe.sink;
 
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.connection.ConnectionTable;
-import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
@@ -24,10 +23,6 @@ import java.util.Map;
 public final class JsonSink implements EventSink {
     private final JsonGenerator gen;
     private final EndpointNames endpoints;
-
-    public JsonSink(OutputStream out) {
-        this(out, new EndpointNames(EndpointConfig.defaults()));
-    }
 
     public JsonSink(OutputStream out, EndpointNames endpoints) {
         this.endpoints = endpoints;
