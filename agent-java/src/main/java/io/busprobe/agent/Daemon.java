@@ -254,9 +254,13 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
+    private long nextTick;
+    private long ticks;
+    private long nextSummary;
+    private long summaryNanos;
+
     /** Consume, control and report until {@code stop}; then detach and drain. */
     public void run(BooleanSupplier stop, Duration summaryInterval) {
-
         EventView view = new EventView();
         // the per-event path: what cannot be read from a kernel map, nothing allocated
         RecordHandler handler = (data, offset, length) -> {
@@ -268,37 +272,38 @@ public final class Daemon implements AutoCloseable {
                 eventStream.event(ev); // opt-in (--events): JSON encoding allocates
             }
         };
-        long tick = Degrader.TICK_MILLIS * 1_000_000L;
-        long ticks = 0;
-        long nextTick = System.nanoTime();
-        long nextSummary = System.nanoTime() + summaryInterval.toNanos();
-        while (!stop.getAsBoolean()) {
-            if (session.ring().poll(handler, options.pollMs()) > 0 && eventStream != null) {
-                eventStream.flush();
-            }
-            long now = System.nanoTime();
-            metrics.heartbeat(now);
-            if (reloadRequested) {
-                reloadRequested = false;
-                reloadEndpoints();
-            }
-            if (now >= nextTick) {
-                if (++ticks % 4 == 0) {
-                    refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
-                    reloadIfConfigChanged();
-                }
-                degrader.tick();
-                publishState(now);
-                nextTick = now + tick;
-            }
-            if (now >= nextSummary) {
-                log.accept(summaryLine());
-                nextSummary += summaryInterval.toNanos();
-            }
-        }
+        summaryNanos = summaryInterval.toNanos();
+        nextTick = System.nanoTime();
+        nextSummary = nextTick + summaryNanos;
+        session.consume(stop, Long.MAX_VALUE, options.pollMs(), handler, this::afterPoll);
         refreshTraffic();
         session.stopAndDrain(handler);
         publishState(System.nanoTime());
+    }
+
+    /** Between polls, on the consumer thread: flush, heartbeat, and what is due of the periodic work. */
+    private void afterPoll(int records, long now) {
+        if (records > 0 && eventStream != null) {
+            eventStream.flush();
+        }
+        metrics.heartbeat(now);
+        if (reloadRequested) {
+            reloadRequested = false;
+            reloadEndpoints();
+        }
+        if (now >= nextTick) {
+            if (++ticks % 4 == 0) {
+                refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
+                reloadIfConfigChanged();
+            }
+            degrader.tick();
+            publishState(now);
+            nextTick = now + Degrader.TICK_MILLIS * 1_000_000L;
+        }
+        if (now >= nextSummary) {
+            log.accept(summaryLine());
+            nextSummary += summaryNanos;
+        }
     }
 
     private void publishState(long now) {

@@ -24,7 +24,7 @@ import java.util.function.BooleanSupplier;
  *
  * {@snippet :
  * try (Session s = Session.start(EnumSet.allOf(Family.class), 8 << 20)) {
- *     s.consumeUntil(() -> done, handler, 2);
+ *     s.consume(() -> done, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, handler, Session.AfterPoll.NOTHING);
  *     s.stopAndDrain(handler);
  *     Map<EventKind, KindStats> exact = s.stats();
  * }
@@ -93,10 +93,35 @@ public final class Session implements AutoCloseable {
         return ring;
     }
 
-    /** Consume records until {@code stop} says so; checks it at least every {@code pollMs}. */
-    public void consumeUntil(BooleanSupplier stop, RecordHandler handler, int pollMs) {
+    /** What the consume loop does after each poll, on the consumer thread. */
+    @FunctionalInterface
+    public interface AfterPoll {
+        AfterPoll NOTHING = (records, nowNanos) -> {
+        };
+
+        /**
+         * @param records  how many records that poll handed to the handler
+         * @param nowNanos {@code System.nanoTime()} right after it
+         */
+        void afterPoll(int records, long nowNanos);
+    }
+
+    /**
+     * The consume loop of {@code run}, {@code trace} and the tests: poll the ring until {@code stop}
+     * says so or {@code deadlineNanos} ({@code System.nanoTime()}; {@code Long.MAX_VALUE} for none)
+     * passes, waiting at most {@code pollMs} for records and never past the deadline, and call
+     * {@code afterPoll} after each poll. Call it from one thread, the ring's only consumer.
+     */
+    public void consume(BooleanSupplier stop, long deadlineNanos, int pollMs, RecordHandler handler,
+                        AfterPoll afterPoll) {
         while (!stop.getAsBoolean()) {
-            ring.poll(handler, pollMs);
+            long now = System.nanoTime();
+            if (now >= deadlineNanos) {
+                return;
+            }
+            int timeoutMs = deadlineNanos == Long.MAX_VALUE ? pollMs
+                    : (int) Math.min(pollMs, Math.max(1, (deadlineNanos - now) / 1_000_000));
+            afterPoll.afterPoll(ring.poll(handler, timeoutMs), System.nanoTime());
         }
     }
 

@@ -87,12 +87,11 @@ public final class TraceCommand implements Callable<Integer> {
                 sink.event(view.wrap(data, offset));
                 table.onEvent(view);
             };
-            while (!shutdown.requested() && System.nanoTime() < deadline) {
-                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
-                if (session.ring().poll(handler, (int) Math.min(kernel.pollMs, left)) > 0) {
+            session.consume(shutdown::requested, deadline, kernel.pollMs, handler, (records, now) -> {
+                if (records > 0) {
                     sink.flush();
                 }
-            }
+            });
             session.stopAndDrain(handler);
             // only the kinds that were asked for: the others were never loaded
             java.util.Map<EventKind, KindStats> stats = session.stats();

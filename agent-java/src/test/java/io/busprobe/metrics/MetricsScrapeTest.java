@@ -49,8 +49,8 @@ class MetricsScrapeTest {
             EventView view = new EventView();
             var stop = new java.util.concurrent.atomic.AtomicBoolean();
             Thread consumer = Thread.ofPlatform().name("metrics-test-consumer").start(() ->
-                    session.consumeUntil(stop::get, (d, off, len) -> metrics.onEvent(view.wrap(d, off).tsNanos()),
-                            Session.DEFAULT_POLL_MS));
+                    session.consume(stop::get, Long.MAX_VALUE, Session.DEFAULT_POLL_MS,
+                            (d, off, len) -> metrics.onEvent(view.wrap(d, off).tsNanos()), Session.AfterPoll.NOTHING));
             try {
                 net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
                 net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");

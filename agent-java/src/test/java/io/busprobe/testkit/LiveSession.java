@@ -26,7 +26,7 @@ public final class LiveSession implements AutoCloseable {
         this.session = session;
         this.consumer = Thread.ofPlatform().name("test-ring-consumer").start(() -> {
             try {
-                session.consumeUntil(() -> stop, sink, Session.DEFAULT_POLL_MS);
+                session.consume(() -> stop, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, sink, Session.AfterPoll.NOTHING);
             } catch (Throwable t) {
                 failure = t;
             }
