@@ -1,7 +1,9 @@
 package io.busprobe.cli;
 
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.AgentState;
 import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
@@ -106,7 +108,7 @@ public final class SampleCommand implements Callable<Integer> {
         }
         boolean changes = onOff != null || every != null || rateValue != null || burst != null || auto != null;
         try (ControlMaps maps = ControlMaps.openPinned(PinDir.resolve())) {
-            StatusCommand.requireAlive(maps);
+            AgentState daemon = StatusCommand.requireAlive(maps);
             Map<EventKind, SampleSetting> next = new EnumMap<>(EventKind.class);
             if (changes) {
                 for (EventKind k : selected) {
@@ -138,21 +140,18 @@ public final class SampleCommand implements Callable<Integer> {
             if (!nextSettings.equals(current)) {
                 maps.settings(nextSettings);
             }
-            print(spec.commandLine().getOut(), maps);
+            print(spec.commandLine().getOut(), maps, daemon);
         }
         return 0;
     }
 
-    static void print(PrintWriter out, ControlMaps maps) {
+    static void print(PrintWriter out, ControlMaps maps, AgentState daemon) {
         Settings s = maps.settings();
         out.printf("%-18s %-28s %-8s %s%n", "KIND", "SAMPLING (operator)", "AUTO", "EFFECTIVE");
         for (EventKind k : EventKind.values()) {
-            SampleSetting op = maps.sampling(k);
-            int autoEvery = op.noAuto() ? 1 : maps.autoEvery(k);
-            int eff = Math.max(op.every(), autoEvery);
-            String effective = !op.enabled() || !s.emit() ? "off"
-                    : "1/" + eff + (op.rate() > 0 ? ", <= " + op.rate() + "/s" : "");
-            out.printf("%-18s %-28s %-8s %s%n", k.label(), op.describe(), "1/" + autoEvery, effective);
+            EffectiveSampling eff = maps.effective(k, daemon.attached(k));
+            out.printf("%-18s %-28s %-8s %s%n", k.label(), maps.sampling(k).describe(), "1/" + eff.autoEvery(),
+                    eff.describe());
         }
         out.printf("emit %s, wakeup %s%s%n", s.emit() ? "on" : "off (counters only)", s.wakeup().label(),
                 s.wakeup() == Settings.Wakeup.WATERMARK ? " at " + s.watermark() + " bytes pending" : "");

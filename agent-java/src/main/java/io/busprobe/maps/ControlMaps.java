@@ -77,6 +77,11 @@ public final class ControlMaps implements AutoCloseable {
         return readCfg(samplingAuto, SAMPLING_AUTO, kind).every();
     }
 
+    /** What the kernel does with the kind's hits now; see {@link EffectiveSampling}. */
+    public EffectiveSampling effective(EventKind kind, boolean attached) {
+        return EffectiveSampling.of(sampling(kind), autoEvery(kind), settings(), attached);
+    }
+
     public void autoEvery(EventKind kind, int every) {
         writeCfg(samplingAuto, SAMPLING_AUTO, kind, SampleSetting.DEFAULT.withEvery(every));
     }
