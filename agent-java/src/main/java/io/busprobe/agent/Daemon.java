@@ -13,7 +13,6 @@ import io.busprobe.maps.AgentState;
 import io.busprobe.maps.KindStats;
 import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
-import io.busprobe.metrics.DegradationView;
 import io.busprobe.ringbuf.RecordHandler;
 import io.busprobe.sink.EndpointNames;
 import io.busprobe.sink.JsonSink;
@@ -119,22 +118,11 @@ public final class Daemon implements AutoCloseable {
         this.session = s;
         this.metrics = m;
         this.degrader = new Degrader(s.bpf().control(), s.ring(), line -> log.accept(line));
-        Degrader d = degrader;
-        m.degradation(new DegradationView() {
-            @Override
-            public boolean active() {
-                return d.active();
-            }
-
-            @Override
-            public int every(EventKind k) {
-                return d.every(k);
-            }
-        });
+        m.degradation(degrader::active);
         int bits = 0;
-        for (ProbeStatus p : s.probes()) {
-            if (p.attached()) {
-                bits |= 1 << p.probe().kind().id();
+        for (EventKind k : EventKind.values()) {
+            if (s.attached(k)) {
+                bits |= 1 << k.id();
             }
         }
         this.probesAttached = bits;

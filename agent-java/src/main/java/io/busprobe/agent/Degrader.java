@@ -67,11 +67,6 @@ public final class Degrader {
         return false;
     }
 
-    /** The controller's current 1-in-N for a kind (1: not degraded). */
-    public int every(EventKind k) {
-        return every.get(k.id());
-    }
-
     public void tick() {
         long drops = 0;
         long attempts = 0;

@@ -85,6 +85,16 @@ public final class Session implements AutoCloseable {
         return probes;
     }
 
+    /** Whether a probe that writes records of {@code kind} attached (the attribution-only ones do not count). */
+    public boolean attached(EventKind kind) {
+        for (ProbeStatus p : probes) {
+            if (p.attached() && p.probe().kind() == kind && !p.probe().learnsOnly()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public BusprobeObject bpf() {
         return bpf;
     }

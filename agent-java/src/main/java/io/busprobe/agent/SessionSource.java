@@ -3,6 +3,7 @@ package io.busprobe.agent;
 import io.busprobe.bpf.Probe;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 import io.busprobe.metrics.MetricsSource;
@@ -30,6 +31,11 @@ public final class SessionSource implements MetricsSource {
     @Override
     public boolean attached(Probe p) {
         return session.bpf().programFd(p) >= 0;
+    }
+
+    @Override
+    public EffectiveSampling sampling(EventKind k) {
+        return session.bpf().control().effective(k, session.attached(k));
     }
 
     @Override

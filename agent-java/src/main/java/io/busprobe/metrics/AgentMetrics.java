@@ -191,27 +191,16 @@ public final class AgentMetrics implements AutoCloseable {
                     cb.call(v != null && v.active() ? 1 : 0);
                 }).register(registry);
         GaugeWithCallback.builder().name("busprobe_sampling_ratio").unit(Unit.RATIO)
-                .help("Fraction of a kind's hits that tier 2 may write to the ring: 1/N for 1-in-N sampling, "
-                        + "0 when the kind is off. Counters are exact whatever this is.")
+                .help("Fraction of a kind's hits that tier 2 may write to the ring: 1/N of the effective "
+                        + "1-in-N (the operator's or the automatic setting, whichever is stricter), 0 when the kind "
+                        + "is off, emit is off or its probe is not attached; the rate limit is not in it. Read "
+                        + "from the sampling maps at each scrape. Counters are exact whatever this is.")
                 .labelNames("kind")
                 .callback(cb -> {
-                    DegradationView v = degradation;
                     for (EventKind k : EventKind.values()) {
-                        // without a degradation loop the settings are those load() wrote: 1-in-1 when attached
-                        int every = v != null ? v.every(k) : attached(k) ? 1 : 0;
-                        cb.call(every > 0 ? 1.0 / every : 0.0, k.label());
+                        cb.call(source.sampling(k).ratio(), k.label());
                     }
                 }).register(registry);
-    }
-
-    /** Whether any probe emitting {@code k} is attached (several programs may feed one kind). */
-    private boolean attached(EventKind k) {
-        for (Probe p : Probe.values()) {
-            if (p.kind() == k && source.attached(p)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private void registerBuildAndJvm() {

@@ -3,6 +3,7 @@ package io.busprobe.metrics;
 import io.busprobe.bpf.Probe;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 
@@ -20,6 +21,9 @@ public interface MetricsSource {
 
     /** Whether a probe's program is attached. */
     boolean attached(Probe p);
+
+    /** What the kernel does with a kind's hits now, read from the sampling maps at each call. */
+    EffectiveSampling sampling(EventKind k);
 
     /** Run statistics of an attached probe's program, or null when it is not attached. */
     ProgramRunStats programStats(Probe p);

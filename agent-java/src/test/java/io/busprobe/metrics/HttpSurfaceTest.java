@@ -3,6 +3,7 @@ package io.busprobe.metrics;
 import io.busprobe.bpf.Probe;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 import org.junit.jupiter.api.AfterEach;
@@ -219,6 +220,11 @@ class HttpSurfaceTest {
         @Override
         public boolean attached(Probe p) {
             return true;
+        }
+
+        @Override
+        public EffectiveSampling sampling(EventKind k) {
+            return new EffectiveSampling(true, 1, 1, 0);
         }
 
         @Override
