@@ -20,6 +20,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * {@code busprobe sample}: read or change the live sampling config by writing
  * the daemon's pinned {@code sampling} and {@code settings} maps. No RPC: the
@@ -178,7 +180,7 @@ public final class SampleCommand implements Callable<Integer> {
             }
             return (int) r;
         } catch (NumberFormatException e) {
-            throw usage("--rate '" + text + "' is not a rate; use e.g. 500, 500/s or unlimited");
+            throw usage("--rate " + quoted(text) + " is not a rate; use e.g. 500, 500/s or unlimited");
         }
     }
 
@@ -186,7 +188,7 @@ public final class SampleCommand implements Callable<Integer> {
         return switch (text.trim().toLowerCase(Locale.ROOT)) {
             case "on", "true", "yes" -> true;
             case "off", "false", "no" -> false;
-            default -> throw usage(option + " takes on or off, got '" + text + "'");
+            default -> throw usage(option + " takes on or off, got " + quoted(text));
         };
     }
 
@@ -194,7 +196,7 @@ public final class SampleCommand implements Callable<Integer> {
         try {
             return Settings.Wakeup.valueOf(text.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw usage("--wakeup takes watermark, always or never, got '" + text + "'");
+            throw usage("--wakeup takes watermark, always or never, got " + quoted(text));
         }
     }
 
@@ -209,19 +211,13 @@ public final class SampleCommand implements Callable<Integer> {
                 return EnumSet.allOf(EventKind.class);
             }
             for (String raw : names) {
-                String n = raw.trim().toLowerCase(Locale.ROOT);
-                boolean matched = false;
-                for (EventKind k : EventKind.values()) {
-                    if (n.equals("all") || k.label().equals(n) || k.family().label().equals(n)) {
-                        out.add(k);
-                        matched = true;
-                    }
-                }
-                if (!matched) {
-                    throw new CommandLine.ParameterException(cl, "unknown kind '" + raw.trim()
-                            + "'; choose a kind (e.g. retransmit, state, reset_received), a family "
+                Set<EventKind> named = EventKind.named(raw);
+                if (named.isEmpty()) {
+                    throw new CommandLine.ParameterException(cl, "unknown kind " + quoted(raw.trim())
+                            + "; choose a kind (e.g. retransmit, state, reset_received), a family "
                             + "(retransmit, state, reset, pressure) or all");
                 }
+                out.addAll(named);
             }
             return out;
         }
