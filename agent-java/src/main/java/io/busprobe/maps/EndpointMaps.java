@@ -190,34 +190,25 @@ public final class EndpointMaps implements AutoCloseable {
     }
 
     public Totals totals(int endpoint, Direction direction) {
-        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
-        long size = bp_endpoint_stats.layout().byteSize();
-        long stride = (size + 7) & ~7L;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, endpoint * DIRS + direction.ordinal());
-            MemorySegment all = a.allocate(stride * cpus, 8);
-            Libbpf.check(Native.bpf_map_lookup_elem(stats, key, all), "bpf_map_lookup_elem(endpoint_stats)");
-            long[] f = new long[11];
-            long[] life = new long[LIFETIME_SLOTS];
-            for (int cpu = 0; cpu < cpus; cpu++) {
-                MemorySegment v = all.asSlice(cpu * stride, size);
-                f[0] += bp_endpoint_stats.conn_opened(v);
-                f[1] += bp_endpoint_stats.conn_closed(v);
-                f[2] += bp_endpoint_stats.conn_failed(v);
-                f[3] += bp_endpoint_stats.bytes_sent(v);
-                f[4] += bp_endpoint_stats.bytes_received(v);
-                f[5] += bp_endpoint_stats.segs_out(v);
-                f[6] += bp_endpoint_stats.segs_in(v);
-                f[7] += bp_endpoint_stats.retrans_segs(v);
-                f[8] += bp_endpoint_stats.resets_sent(v);
-                f[9] += bp_endpoint_stats.resets_received(v);
-                f[10] += bp_endpoint_stats.pressure(v);
-                for (int i = 0; i < LIFETIME_SLOTS; i++) {
-                    life[i] += bp_endpoint_stats.lifetime_us_log2(v, i);
-                }
+        long[] f = new long[11];
+        long[] life = new long[LIFETIME_SLOTS];
+        PerCpu.forEachCpu(stats, STATS, endpoint * DIRS + direction.ordinal(), bp_endpoint_stats.layout(), v -> {
+            f[0] += bp_endpoint_stats.conn_opened(v);
+            f[1] += bp_endpoint_stats.conn_closed(v);
+            f[2] += bp_endpoint_stats.conn_failed(v);
+            f[3] += bp_endpoint_stats.bytes_sent(v);
+            f[4] += bp_endpoint_stats.bytes_received(v);
+            f[5] += bp_endpoint_stats.segs_out(v);
+            f[6] += bp_endpoint_stats.segs_in(v);
+            f[7] += bp_endpoint_stats.retrans_segs(v);
+            f[8] += bp_endpoint_stats.resets_sent(v);
+            f[9] += bp_endpoint_stats.resets_received(v);
+            f[10] += bp_endpoint_stats.pressure(v);
+            for (int i = 0; i < LIFETIME_SLOTS; i++) {
+                life[i] += bp_endpoint_stats.lifetime_us_log2(v, i);
             }
-            return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life);
-        }
+        });
+        return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life);
     }
 
     /** One row of a worst-offender table. */
