@@ -1,7 +1,6 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.Probe;
-import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.connection.ConnectionTable;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;

@@ -34,6 +34,12 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
     public static final int MAX_ID = 63;
     /** The id of connections that match no endpoint. */
     public static final int OTHER_ID = 0;
+    /**
+     * The name they are counted under everywhere (metrics, JSON, tables). Their bus is
+     * {@link BusType#labelOf labelled} {@code none} and their direction is {@link Direction#NONE}:
+     * not {@code other}, which is a bus type a configured endpoint may have.
+     */
+    public static final String OTHER_NAME = "other";
 
     private static final int MAX_NAME = 32;
 

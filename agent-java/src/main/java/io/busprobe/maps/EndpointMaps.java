@@ -112,7 +112,8 @@ public final class EndpointMaps implements AutoCloseable {
             MemorySegment name = bp_endpoint_name.allocate(a);
             for (int id = 0; id < MAX_ENDPOINTS; id++) {
                 name.fill((byte) 0);
-                String label = id == 0 ? "other" : config.byId(id).map(Endpoint::name).orElse("");
+                String label = id == Endpoint.OTHER_ID ? Endpoint.OTHER_NAME
+                        : config.byId(id).map(Endpoint::name).orElse("");
                 int bus = id == 0 ? 0 : config.byId(id).map(ep -> ep.bus().id()).orElse(0);
                 byte[] b = label.getBytes(StandardCharsets.UTF_8);
                 MemorySegment.copy(b, 0, name, ValueLayout.JAVA_BYTE, bp_endpoint_name.name$offset(),
@@ -189,10 +190,15 @@ public final class EndpointMaps implements AutoCloseable {
         }
     }
 
+    /** The {@code endpoint_stats} key of an endpoint and direction. */
+    public static int key(int endpoint, Direction direction) {
+        return endpoint * DIRS + direction.id();
+    }
+
     public Totals totals(int endpoint, Direction direction) {
         long[] f = new long[11];
         long[] life = new long[LIFETIME_SLOTS];
-        PerCpu.forEachCpu(stats, STATS, endpoint * DIRS + direction.ordinal(), bp_endpoint_stats.layout(), v -> {
+        PerCpu.forEachCpu(stats, STATS, key(endpoint, direction), bp_endpoint_stats.layout(), v -> {
             f[0] += bp_endpoint_stats.conn_opened(v);
             f[1] += bp_endpoint_stats.conn_closed(v);
             f[2] += bp_endpoint_stats.conn_failed(v);
@@ -218,7 +224,7 @@ public final class EndpointMaps implements AutoCloseable {
     /** Processes charged with retransmits or resets, per endpoint. */
     public List<Offender> processes() {
         return offenders(procs, bp_proc_key.layout().byteSize(), bp_proc_stats.layout().byteSize(), (key, v) ->
-                new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)), Direction.values()[bp_proc_key.direction(key)],
+                new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)), Direction.ofId(bp_proc_key.direction(key)),
                         bp_proc_key.tgid(key) + "/" + cString(v.asSlice(bp_proc_stats.comm$offset(), 16)),
                         bp_proc_stats.retrans_segs(v), bp_proc_stats.resets(v)));
     }
@@ -236,7 +242,7 @@ public final class EndpointMaps implements AutoCloseable {
                 throw new AssertionError(e); // 4 or 16 bytes are always an address
             }
             return new Offender(Short.toUnsignedInt(bp_peer_key.endpoint(key)),
-                    Direction.values()[bp_peer_key.direction(key)], who, bp_peer_stats.retrans_segs(v),
+                    Direction.ofId(bp_peer_key.direction(key)), who, bp_peer_stats.retrans_segs(v),
                     bp_peer_stats.resets(v));
         });
     }

@@ -239,18 +239,6 @@ class AgentMetricsTest {
     }
 
     @Test
-    void labelHelpers() {
-        assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(0, "other", 0))).isEqualTo("none");
-        for (BusType b : BusType.values()) {
-            assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(1, "x", b.id()))).isEqualTo(b.label());
-        }
-        assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(1, "x", 99))).isEqualTo("unknown");
-        assertThat(EndpointCounters.directions(0)).containsExactly(Direction.NONE);
-        assertThat(EndpointCounters.directions(7)).containsExactly(Direction.CLIENT, Direction.SERVER);
-        assertThat(EndpointCounters.directionLabel(Direction.SERVER)).isEqualTo("server");
-    }
-
-    @Test
     void selfMetricsProgramsRingBuildAndJvm() throws Exception {
         String text = scrape(null);
         assertThat(value(text, "busprobe_bpf_program_runs_total{program=\"handle_inet_sock_set_state\"}"))
