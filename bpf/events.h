@@ -213,7 +213,8 @@ _Static_assert(sizeof(struct bp_settings) == BP_SETTINGS_SIZE, "bp_settings size
 
 /*
  * What the daemon publishes for `busprobe status` (array map `agent_state`,
- * one entry), refreshed about once a second. Written only from user space.
+ * one entry), refreshed every 250 ms (the daemon's tick). Written only from
+ * user space.
  */
 struct bp_agent_state {
 	__u32 pid;               /* the daemon's pid */
