@@ -5,8 +5,9 @@
  * Every struct here crosses the kernel/user boundary: fixed-width types
  * only, explicit padding, and a _Static_assert on each size. The Java side
  * gets its layouts from this very header through jextract (see
- * jextract-bindings/), and a test checks each layout's byteSize() against
- * the BP_*_SIZE constants below, so C and Java cannot drift.
+ * jextract-bindings/), and a test (WireLayoutTest) checks each layout's
+ * byteSize() against the BP_*_SIZE constants below and every field's offset
+ * against this header's text, so C and Java cannot drift.
  *
  * This header is included both by BPF code (after vmlinux.h) and by plain C
  * (jextract, bench consumers), so it only uses <linux/types.h> types.
