@@ -24,7 +24,7 @@ import java.util.function.BooleanSupplier;
  *
  * {@snippet :
  * try (Session s = Session.start(EnumSet.allOf(Family.class), 8 << 20)) {
- *     s.consume(() -> done, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, handler, Session.AfterPoll.NOTHING);
+ *     s.consume(() -> done, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, handler, (records, now) -> { });
  *     s.stopAndDrain(handler);
  *     Map<EventKind, KindStats> exact = s.stats();
  * }
@@ -106,9 +106,6 @@ public final class Session implements AutoCloseable {
     /** What the consume loop does after each poll, on the consumer thread. */
     @FunctionalInterface
     public interface AfterPoll {
-        AfterPoll NOTHING = (records, nowNanos) -> {
-        };
-
         /**
          * @param records  how many records that poll handed to the handler
          * @param nowNanos {@code System.nanoTime()} right after it

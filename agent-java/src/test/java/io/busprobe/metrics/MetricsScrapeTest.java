@@ -50,7 +50,8 @@ class MetricsScrapeTest {
             var stop = new java.util.concurrent.atomic.AtomicBoolean();
             Thread consumer = Thread.ofPlatform().name("metrics-test-consumer").start(() ->
                     session.consume(stop::get, Long.MAX_VALUE, Session.DEFAULT_POLL_MS,
-                            (d, off, len) -> metrics.onEvent(view.wrap(d, off).tsNanos()), Session.AfterPoll.NOTHING));
+                            (d, off, len) -> metrics.onEvent(view.wrap(d, off).tsNanos()), (records, now) -> {
+                            }));
             try {
                 net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
                 net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");

@@ -26,7 +26,8 @@ public final class LiveSession implements AutoCloseable {
         this.session = session;
         this.consumer = Thread.ofPlatform().name("test-ring-consumer").start(() -> {
             try {
-                session.consume(() -> stop, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, sink, Session.AfterPoll.NOTHING);
+                session.consume(() -> stop, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, sink, (records, now) -> {
+                });
             } catch (Throwable t) {
                 failure = t;
             }
