@@ -5,8 +5,9 @@
  * Every struct here crosses the kernel/user boundary: fixed-width types
  * only, explicit padding, and a _Static_assert on each size. The Java side
  * gets its layouts from this very header through jextract (see
- * jextract-bindings/), and a test checks each layout's byteSize() against
- * the BP_*_SIZE constants below, so C and Java cannot drift.
+ * jextract-bindings/), and a test (WireLayoutTest) checks each layout's
+ * byteSize() against the BP_*_SIZE constants below and every field's offset
+ * against this header's text, so C and Java cannot drift.
  *
  * This header is included both by BPF code (after vmlinux.h) and by plain C
  * (jextract, bench consumers), so it only uses <linux/types.h> types.
@@ -213,7 +214,8 @@ _Static_assert(sizeof(struct bp_settings) == BP_SETTINGS_SIZE, "bp_settings size
 
 /*
  * What the daemon publishes for `busprobe status` (array map `agent_state`,
- * one entry), refreshed about once a second. Written only from user space.
+ * one entry), refreshed every 250 ms (the daemon's tick). Written only from
+ * user space.
  */
 struct bp_agent_state {
 	__u32 pid;               /* the daemon's pid */

@@ -14,9 +14,10 @@
 #include "ring.bpf.h"
 
 /*
- * One ring for all families. 8 MiB holds ~70k records of 120 bytes, about
- * 0.3 s of a 200k events/s storm; the agent resizes it before load
- * (bpf_map__set_max_entries) from --ring-size.
+ * One ring for all families. A record takes 152 bytes (BP_EVENT_SIZE 144 plus
+ * the ring's 8-byte header, BPF_RINGBUF_HDR_SZ), so 8 MiB holds about 55k of
+ * them, about 0.28 s of a 200k events/s storm; the agent resizes it before
+ * load (bpf_map__set_max_entries) from --ring-size.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -81,11 +82,6 @@ struct {
 	__type(value, struct bp_settings);
 } settings SEC(".maps") __weak;
 
-/*
- * Count the hit and decide whether a record should be emitted. Returns the
- * stats slot to finish accounting with bp_submit(), or NULL when the record
- * is not wanted (already counted as sampled out).
- */
 static __always_inline __u32 max_u32(__u32 a, __u32 b)
 {
 	return a > b ? a : b;
@@ -138,6 +134,10 @@ static __always_inline bool bp_rate_allows(__u32 kind, __u64 interval_ns, __u32 
  * or NULL when no record is wanted; the hit is then already counted as
  * sampled out or rate limited. Either way, seen is incremented exactly once:
  * seen = sampled_out + rate_limited + submitted + dropped.
+ *
+ * The agent computes what this lets through in one place, EffectiveSampling
+ * (agent-java, package maps), for `busprobe sample`, `status` and the
+ * busprobe_sampling_ratio metric: a change to the rule here changes it there.
  */
 static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 {

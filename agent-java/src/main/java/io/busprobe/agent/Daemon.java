@@ -1,17 +1,20 @@
 package io.busprobe.agent;
 
-import io.busprobe.bpf.KindStats;
-import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.control.AgentState;
-import io.busprobe.control.Degrader;
+import io.busprobe.bpf.Probe;
+import io.busprobe.connection.ConnectionTable;
+import io.busprobe.endpoint.ConfigException;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
-import io.busprobe.endpoint.ConfigException;
-import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.ffi.Preflight;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.KindStats;
+import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.ringbuf.RecordHandler;
+import io.busprobe.sink.EndpointNames;
+import io.busprobe.sink.JsonSink;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -54,7 +57,7 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
                           Path endpointConfig, EndpointConfig endpoints, String events,
-                          java.util.Set<io.busprobe.bpf.Probe> absentProbes) {
+                          java.util.Set<Probe> absentProbes) {
     }
 
     private final Options options;
@@ -69,8 +72,8 @@ public final class Daemon implements AutoCloseable {
     private final int probesAttached;
     private volatile boolean reloadRequested;
     private final ConnectionTable connections;
-    private final io.busprobe.sink.EndpointNames endpointNames;
-    private final io.busprobe.sink.JsonSink eventStream;
+    private final EndpointNames endpointNames;
+    private final JsonSink eventStream;
 
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
@@ -79,7 +82,7 @@ public final class Daemon implements AutoCloseable {
         // then a bad --events path
         Preflight.loader();
         this.configStamp = ConfigStamp.of(options.endpointConfig()); // the version RunCommand just read
-        this.endpointNames = new io.busprobe.sink.EndpointNames(options.endpoints());
+        this.endpointNames = new EndpointNames(options.endpoints());
         this.eventStream = openEventStream(options.events(), endpointNames);
         Path lockPath = lockPath(options.pinDir());
         FileChannel ch = null;
@@ -96,10 +99,10 @@ public final class Daemon implements AutoCloseable {
             }
             // the port, then the pin directory, before the kernel: each fails with nothing loaded or pinned
             m = AgentMetrics.listen(options.metricsAddress());
-            io.busprobe.control.PinDir.prepare(options.pinDir());
+            PinDir.prepare(options.pinDir());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
-            m.attach(s);
+            m.attach(new SessionSource(s));
         } catch (IOException e) {
             closeQuietly(s, m, l, ch);
             closeEvents();
@@ -114,22 +117,11 @@ public final class Daemon implements AutoCloseable {
         this.session = s;
         this.metrics = m;
         this.degrader = new Degrader(s.bpf().control(), s.ring(), line -> log.accept(line));
-        Degrader d = degrader;
-        m.degradation(new io.busprobe.metrics.DegradationView() {
-            @Override
-            public boolean active() {
-                return d.active();
-            }
-
-            @Override
-            public int every(EventKind k) {
-                return d.every(k);
-            }
-        });
+        m.degradation(degrader::active);
         int bits = 0;
-        for (ProbeStatus p : s.probes()) {
-            if (p.attached()) {
-                bits |= 1 << p.probe().kind().id();
+        for (EventKind k : EventKind.values()) {
+            if (s.attached(k)) {
+                bits |= 1 << k.id();
             }
         }
         this.probesAttached = bits;
@@ -138,7 +130,7 @@ public final class Daemon implements AutoCloseable {
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
     }
 
-    private static io.busprobe.sink.JsonSink openEventStream(String target, io.busprobe.sink.EndpointNames names) {
+    private static JsonSink openEventStream(String target, EndpointNames names) {
         if (target == null) {
             return null;
         }
@@ -146,7 +138,7 @@ public final class Daemon implements AutoCloseable {
             java.io.OutputStream out = target.equals("-") ? new java.io.FileOutputStream(java.io.FileDescriptor.out)
                     : java.nio.file.Files.newOutputStream(Path.of(target), StandardOpenOption.CREATE,
                             StandardOpenOption.APPEND);
-            return new io.busprobe.sink.JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
+            return new JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new UncheckedIOException("cannot open --events " + target + ": its directory does not exist", e);
         } catch (java.nio.file.AccessDeniedException e) {
@@ -154,11 +146,6 @@ public final class Daemon implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open --events " + target + ": " + e.getMessage(), e);
         }
-    }
-
-    /** Connections the agent is tracking now. */
-    public ConnectionTable connections() {
-        return connections;
     }
 
     public static Daemon start(Options options, Consumer<String> log) {
@@ -170,17 +157,13 @@ public final class Daemon implements AutoCloseable {
 
     /** One lock per pin directory: two daemons must never share a control plane. */
     static Path lockPath(Path pinDir) {
-        String suffix = pinDir.equals(io.busprobe.control.PinDir.DEFAULT) ? ""
+        String suffix = pinDir.equals(PinDir.DEFAULT) ? ""
                 : "-" + Integer.toHexString(pinDir.toAbsolutePath().toString().hashCode());
         return RUN_DIR.resolve("daemon" + suffix + ".lock");
     }
 
     public Session session() {
         return session;
-    }
-
-    public Degrader degrader() {
-        return degrader;
     }
 
     public boolean configReused() {
@@ -258,9 +241,13 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
+    private long nextTick;
+    private long ticks;
+    private long nextSummary;
+    private long summaryNanos;
+
     /** Consume, control and report until {@code stop}; then detach and drain. */
     public void run(BooleanSupplier stop, Duration summaryInterval) {
-
         EventView view = new EventView();
         // the per-event path: what cannot be read from a kernel map, nothing allocated
         RecordHandler handler = (data, offset, length) -> {
@@ -272,37 +259,38 @@ public final class Daemon implements AutoCloseable {
                 eventStream.event(ev); // opt-in (--events): JSON encoding allocates
             }
         };
-        long tick = Degrader.TICK_MILLIS * 1_000_000L;
-        long ticks = 0;
-        long nextTick = System.nanoTime();
-        long nextSummary = System.nanoTime() + summaryInterval.toNanos();
-        while (!stop.getAsBoolean()) {
-            if (session.ring().poll(handler, options.pollMs()) > 0 && eventStream != null) {
-                eventStream.flush();
-            }
-            long now = System.nanoTime();
-            metrics.heartbeat(now);
-            if (reloadRequested) {
-                reloadRequested = false;
-                reloadEndpoints();
-            }
-            if (now >= nextTick) {
-                if (++ticks % 4 == 0) {
-                    refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
-                    reloadIfConfigChanged();
-                }
-                degrader.tick();
-                publishState(now);
-                nextTick = now + tick;
-            }
-            if (now >= nextSummary) {
-                log.accept(summaryLine());
-                nextSummary += summaryInterval.toNanos();
-            }
-        }
+        summaryNanos = summaryInterval.toNanos();
+        nextTick = System.nanoTime();
+        nextSummary = nextTick + summaryNanos;
+        session.consume(stop, Long.MAX_VALUE, options.pollMs(), handler, this::afterPoll);
         refreshTraffic();
         session.stopAndDrain(handler);
         publishState(System.nanoTime());
+    }
+
+    /** Between polls, on the consumer thread: flush, heartbeat, and what is due of the periodic work. */
+    private void afterPoll(int records, long now) {
+        if (records > 0 && eventStream != null) {
+            eventStream.flush();
+        }
+        metrics.heartbeat(now);
+        if (reloadRequested) {
+            reloadRequested = false;
+            reloadEndpoints();
+        }
+        if (now >= nextTick) {
+            if (++ticks % 4 == 0) {
+                refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
+                reloadIfConfigChanged();
+            }
+            degrader.tick();
+            publishState(now);
+            nextTick = now + Degrader.TICK_MILLIS * 1_000_000L;
+        }
+        if (now >= nextSummary) {
+            log.accept(summaryLine());
+            nextSummary += summaryNanos;
+        }
     }
 
     private void publishState(long now) {

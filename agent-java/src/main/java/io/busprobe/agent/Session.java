@@ -1,12 +1,13 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.BusprobeObject;
-import io.busprobe.bpf.KindStats;
+import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.endpoint.EndpointConfig;
-import io.busprobe.ffi.Preflight;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.ffi.Preflight;
+import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RecordHandler;
 import io.busprobe.ringbuf.RingBuffer;
 
@@ -23,7 +24,7 @@ import java.util.function.BooleanSupplier;
  *
  * {@snippet :
  * try (Session s = Session.start(EnumSet.allOf(Family.class), 8 << 20)) {
- *     s.consumeUntil(() -> done, handler, 2);
+ *     s.consume(() -> done, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, handler, (records, now) -> { });
  *     s.stopAndDrain(handler);
  *     Map<EventKind, KindStats> exact = s.stats();
  * }
@@ -60,7 +61,7 @@ public final class Session implements AutoCloseable {
 
     /** As above, with {@code absent} probes treated as missing from the kernel (partial-attach tests). */
     public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
-                                EndpointConfig endpoints, Set<io.busprobe.bpf.Probe> absent) {
+                                EndpointConfig endpoints, Set<Probe> absent) {
         Preflight.loader();
         BusprobeObject bpf = BusprobeObject.open();
         try {
@@ -84,6 +85,16 @@ public final class Session implements AutoCloseable {
         return probes;
     }
 
+    /** Whether a probe that writes records of {@code kind} attached (the attribution-only ones do not count). */
+    public boolean attached(EventKind kind) {
+        for (ProbeStatus p : probes) {
+            if (p.attached() && p.probe().kind() == kind && !p.probe().learnsOnly()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public BusprobeObject bpf() {
         return bpf;
     }
@@ -92,10 +103,32 @@ public final class Session implements AutoCloseable {
         return ring;
     }
 
-    /** Consume records until {@code stop} says so; checks it at least every {@code pollMs}. */
-    public void consumeUntil(BooleanSupplier stop, RecordHandler handler, int pollMs) {
+    /** What the consume loop does after each poll, on the consumer thread. */
+    @FunctionalInterface
+    public interface AfterPoll {
+        /**
+         * @param records  how many records that poll handed to the handler
+         * @param nowNanos {@code System.nanoTime()} right after it
+         */
+        void afterPoll(int records, long nowNanos);
+    }
+
+    /**
+     * The consume loop of {@code run}, {@code trace} and the tests: poll the ring until {@code stop}
+     * says so or {@code deadlineNanos} ({@code System.nanoTime()}; {@code Long.MAX_VALUE} for none)
+     * passes, waiting at most {@code pollMs} for records and never past the deadline, and call
+     * {@code afterPoll} after each poll. Call it from one thread, the ring's only consumer.
+     */
+    public void consume(BooleanSupplier stop, long deadlineNanos, int pollMs, RecordHandler handler,
+                        AfterPoll afterPoll) {
         while (!stop.getAsBoolean()) {
-            ring.poll(handler, pollMs);
+            long now = System.nanoTime();
+            if (now >= deadlineNanos) {
+                return;
+            }
+            int timeoutMs = deadlineNanos == Long.MAX_VALUE ? pollMs
+                    : (int) Math.min(pollMs, Math.max(1, (deadlineNanos - now) / 1_000_000));
+            afterPoll.afterPoll(ring.poll(handler, timeoutMs), System.nanoTime());
         }
     }
 

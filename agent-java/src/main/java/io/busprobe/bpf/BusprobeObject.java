@@ -1,15 +1,19 @@
 package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.SampleSetting;
-import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.Libbpf;
 import io.busprobe.ffi.NativeException;
+import io.busprobe.ffi.Sys;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
+import io.busprobe.maps.PinDir;
+import io.busprobe.maps.Pins;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -232,17 +236,17 @@ public final class BusprobeObject implements AutoCloseable {
         if (!Files.exists(pin)) {
             return false;
         }
-        int fd = io.busprobe.control.Pins.objGet(pin);
+        int fd = Pins.objGet(pin);
         try {
             Libbpf.check(Native.bpf_map__reuse_fd(map(name), fd), "bpf_map__reuse_fd(" + name + ")");
         } finally {
-            io.busprobe.ffi.Sys.close(fd); // libbpf keeps its own dup
+            Sys.close(fd); // libbpf keeps its own dup
         }
         return true;
     }
 
     private void pinAll() {
-        io.busprobe.control.PinDir.prepare(pinDir);
+        PinDir.prepare(pinDir);
         for (String name : PINNED) {
             boolean config = name.equals(ControlMaps.SAMPLING) || name.equals(ControlMaps.SETTINGS);
             if (config && configReused) {
@@ -371,7 +375,7 @@ public final class BusprobeObject implements AutoCloseable {
                 throw new IllegalStateException("reading the TCP traffic iterator failed");
             }
         } finally {
-            io.busprobe.ffi.Sys.close(fd);
+            Sys.close(fd);
         }
     }
 

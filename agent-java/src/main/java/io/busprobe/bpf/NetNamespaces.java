@@ -1,6 +1,7 @@
 package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
+import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.Sys;
 
 import java.io.IOException;
@@ -54,7 +55,7 @@ final class NetNamespaces {
      * {@code pid} current, on a dedicated thread; -errno when the namespace cannot be entered.
      */
     static int inNamespaceOf(int pid, IntSupplier call) {
-        int[] result = {-io.busprobe.ffi.Errno.ESRCH};
+        int[] result = {-Errno.ESRCH};
         Thread t = Thread.ofPlatform().name("busprobe-netns").start(() -> {
             try (Arena a = Arena.ofConfined()) {
                 int self = open(a, "/proc/thread-self/ns/net");
@@ -64,12 +65,12 @@ final class NetNamespaces {
                     Sys.close(target);
                     // gone (ESRCH), or another user's process without CAP_SYS_PTRACE (EACCES)
                     result[0] = java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + pid))
-                            ? -io.busprobe.ffi.Errno.EACCES : -io.busprobe.ffi.Errno.ESRCH;
+                            ? -Errno.EACCES : -Errno.ESRCH;
                     return;
                 }
                 try {
                     if (Native.setns(target, Native.CLONE_NEWNET()) != 0) {
-                        result[0] = -io.busprobe.ffi.Errno.EPERM;
+                        result[0] = -Errno.EPERM;
                         return;
                     }
                     result[0] = call.getAsInt();

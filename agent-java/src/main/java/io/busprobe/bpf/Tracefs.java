@@ -1,5 +1,6 @@
 package io.busprobe.bpf;
 
+import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.NativeException;
 import io.busprobe.ffi.Sys;
 
@@ -34,7 +35,7 @@ final class Tracefs {
                 Sys.mount("nodev", MOUNT.toString(), "tracefs");
             } catch (NativeException e) {
                 mountFailure = "tracefs is not mounted at " + MOUNT + " and mounting it failed ("
-                        + io.busprobe.ffi.Errno.name(e.errno()) + "): mount -t tracefs nodev " + MOUNT;
+                        + Errno.name(e.errno()) + "): mount -t tracefs nodev " + MOUNT;
                 return false; // reported as a missing tracepoint, the rest runs
             }
         }

@@ -1,5 +1,6 @@
 package io.busprobe.cli;
 
+import io.busprobe.endpoint.ConfigException;
 import io.busprobe.ffi.HostProblem;
 import io.busprobe.ffi.NativeException;
 import picocli.CommandLine;
@@ -115,7 +116,7 @@ public final class BusprobeCommand implements Runnable {
 
     /** 2 for bad input, 3 for a host that cannot run busprobe, 1 for anything else. */
     static int exitCode(Throwable ex) {
-        if (ex instanceof io.busprobe.endpoint.ConfigException) {
+        if (ex instanceof ConfigException) {
             return EXIT_USAGE;
         }
         return ex instanceof HostProblem || missingLibbpf(ex) ? EXIT_HOST : EXIT_FAILURE;
@@ -141,7 +142,7 @@ public final class BusprobeCommand implements Runnable {
             t = t.getCause();
         }
         if (t instanceof NativeException || t instanceof IllegalStateException || t instanceof HostProblem
-                || t instanceof IllegalArgumentException || t instanceof io.busprobe.endpoint.ConfigException
+                || t instanceof IllegalArgumentException || t instanceof ConfigException
                 || t instanceof java.io.UncheckedIOException) {
             return t.getMessage();
         }

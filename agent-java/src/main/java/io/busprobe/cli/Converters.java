@@ -1,10 +1,10 @@
 package io.busprobe.cli;
 
-import io.busprobe.Messages;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.SampleSetting;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.SampleSetting;
 import io.busprobe.metrics.ListenAddress;
+import io.busprobe.text.Messages;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -100,22 +100,12 @@ final class Converters {
         public Set<Family> convert(String value) {
             Set<Family> out = EnumSet.noneOf(Family.class);
             for (String part : value.split(",")) {
-                String p = part.trim().toLowerCase(Locale.ROOT);
-                if (p.equals("all")) {
-                    out.addAll(EnumSet.allOf(Family.class));
-                    continue;
-                }
-                Family f = null;
-                for (Family c : Family.values()) {
-                    if (c.label().equals(p)) {
-                        f = c;
-                    }
-                }
-                if (f == null) {
+                Set<Family> named = Family.named(part);
+                if (named.isEmpty()) {
                     throw new TypeConversionException("unknown kind " + shown(part.trim())
                             + "; choose from retransmit, state, reset, pressure, all");
                 }
-                out.add(f);
+                out.addAll(named);
             }
             if (out.isEmpty()) {
                 throw new TypeConversionException("no kinds selected; choose from retransmit, state, reset, pressure, all");

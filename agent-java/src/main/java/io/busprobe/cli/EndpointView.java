@@ -1,11 +1,12 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.EndpointMaps.Name;
-import io.busprobe.control.EndpointMaps.Offender;
-import io.busprobe.control.EndpointMaps.Totals;
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
+import io.busprobe.endpoint.Endpoint;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.EndpointMaps.Name;
+import io.busprobe.maps.EndpointMaps.Offender;
+import io.busprobe.maps.EndpointMaps.Totals;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
@@ -34,10 +35,8 @@ final class EndpointView {
                 if (n.id() != 0 && n.name().isEmpty()) {
                     continue;
                 }
-                for (Direction d : Direction.values()) {
-                    if ((n.id() == 0) == (d == Direction.NONE)) {
-                        totals.put(n.id() * EndpointMaps.DIRS + d.ordinal(), maps.totals(n.id(), d));
-                    }
+                for (Direction d : Direction.of(n.id())) {
+                    totals.put(EndpointMaps.key(n.id(), d), maps.totals(n.id(), d));
                 }
             }
             return new Snapshot(System.nanoTime(), names, totals, maps.processes(), maps.peers());
@@ -57,7 +56,7 @@ final class EndpointView {
         List<Row> rows = new ArrayList<>();
         for (Name n : after.names()) {
             for (Direction d : Direction.values()) {
-                int key = n.id() * EndpointMaps.DIRS + d.ordinal();
+                int key = EndpointMaps.key(n.id(), d);
                 Totals now = after.totals().get(key);
                 if (now == null) {
                     continue;
@@ -68,25 +67,14 @@ final class EndpointView {
                 if (!includeIdle && delta.isZero() && live <= 0) {
                     continue;
                 }
-                rows.add(new Row(n.id() == 0 ? "other" : n.name(), busLabel(n), d.name().toLowerCase(java.util.Locale.ROOT),
+                rows.add(new Row(n.id() == Endpoint.OTHER_ID ? Endpoint.OTHER_NAME : n.name(), BusType.labelOf(n.bus()),
+                        d.label(),
                         Math.max(0, live), delta, seconds, worst(before.procs(), after.procs(), n.id(), d),
                         worst(before.peers(), after.peers(), n.id(), d)));
             }
         }
         rows.sort(Comparator.comparingDouble((Row r) -> -r.delta().retransSegs()).thenComparing(Row::endpoint));
         return rows;
-    }
-
-    private static String busLabel(Name n) {
-        if (n.id() == 0) {
-            return "other";
-        }
-        for (BusType b : BusType.values()) {
-            if (b.id() == n.bus()) {
-                return b.label();
-            }
-        }
-        return "other";
     }
 
     /** The three offenders that gained the most retransmits (then resets) in the window. */

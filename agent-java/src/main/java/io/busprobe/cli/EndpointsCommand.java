@@ -1,9 +1,10 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.AgentState;
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.PinDir;
+import io.busprobe.ffi.Sys;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.PinDir;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -80,7 +81,7 @@ public final class EndpointsCommand implements Callable<Integer> {
         public Integer call() {
             try (ControlMaps control = ControlMaps.openPinned(PinDir.resolve())) {
                 AgentState a = StatusCommand.requireAlive(control);
-                io.busprobe.ffi.Sys.kill(a.pid(), SIGHUP);
+                Sys.kill(a.pid(), SIGHUP);
                 spec.commandLine().getOut().println("asked the busprobe daemon (pid " + a.pid()
                         + ") to reload its endpoint config; its log says how it went");
                 spec.commandLine().getOut().flush();

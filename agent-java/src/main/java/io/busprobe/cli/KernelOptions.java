@@ -1,5 +1,6 @@
 package io.busprobe.cli;
 
+import io.busprobe.agent.Session;
 import picocli.CommandLine.Option;
 
 /** Options shared by every command that loads the BPF programs. */
@@ -15,7 +16,7 @@ final class KernelOptions {
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
     picocli.CommandLine.Model.CommandSpec mixee;
 
-    @Option(names = "--poll-interval", paramLabel = "MS", defaultValue = "2",
+    @Option(names = "--poll-interval", paramLabel = "MS", defaultValue = "" + Session.DEFAULT_POLL_MS,
             converter = Converters.PollIntervalConverter.class,
             description = "Longest wait for new records in milliseconds, 1-1000 (default: ${DEFAULT-VALUE}); "
                     + "bounds delivery latency, since the kernel only wakes the reader past a fill watermark.")

@@ -1,8 +1,9 @@
 package io.busprobe.cli;
 
 import io.busprobe.agent.Daemon;
+import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.control.PinDir;
+import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -55,7 +56,7 @@ public final class RunCommand implements Callable<Integer> {
     /** Test-only: drive the real partial-attach path on a kernel that has every hook. Not in --help. */
     @Option(names = "--pretend-absent", hidden = true, split = ",", paramLabel = "TRACEPOINT",
             converter = Converters.ProbeConverter.class)
-    java.util.Set<io.busprobe.bpf.Probe> pretendAbsent; // no initializer: --help must work without libbpf
+    java.util.Set<Probe> pretendAbsent; // no initializer: --help must work without libbpf
 
     @Mixin
     KernelOptions kernel;

@@ -1,10 +1,12 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.PinDir;
-import io.busprobe.control.SampleSetting;
-import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EffectiveSampling;
+import io.busprobe.maps.PinDir;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,6 +19,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+
+import static io.busprobe.text.Messages.quoted;
 
 /**
  * {@code busprobe sample}: read or change the live sampling config by writing
@@ -106,7 +110,7 @@ public final class SampleCommand implements Callable<Integer> {
         }
         boolean changes = onOff != null || every != null || rateValue != null || burst != null || auto != null;
         try (ControlMaps maps = ControlMaps.openPinned(PinDir.resolve())) {
-            StatusCommand.requireAlive(maps);
+            AgentState daemon = StatusCommand.requireAlive(maps);
             Map<EventKind, SampleSetting> next = new EnumMap<>(EventKind.class);
             if (changes) {
                 for (EventKind k : selected) {
@@ -138,21 +142,18 @@ public final class SampleCommand implements Callable<Integer> {
             if (!nextSettings.equals(current)) {
                 maps.settings(nextSettings);
             }
-            print(spec.commandLine().getOut(), maps);
+            print(spec.commandLine().getOut(), maps, daemon);
         }
         return 0;
     }
 
-    static void print(PrintWriter out, ControlMaps maps) {
+    static void print(PrintWriter out, ControlMaps maps, AgentState daemon) {
         Settings s = maps.settings();
         out.printf("%-18s %-28s %-8s %s%n", "KIND", "SAMPLING (operator)", "AUTO", "EFFECTIVE");
         for (EventKind k : EventKind.values()) {
-            SampleSetting op = maps.sampling(k);
-            int autoEvery = op.noAuto() ? 1 : maps.autoEvery(k);
-            int eff = Math.max(op.every(), autoEvery);
-            String effective = !op.enabled() || !s.emit() ? "off"
-                    : "1/" + eff + (op.rate() > 0 ? ", <= " + op.rate() + "/s" : "");
-            out.printf("%-18s %-28s %-8s %s%n", k.label(), op.describe(), "1/" + autoEvery, effective);
+            EffectiveSampling eff = maps.effective(k, daemon.attached(k));
+            out.printf("%-18s %-28s %-8s %s%n", k.label(), maps.sampling(k).describe(), "1/" + eff.autoEvery(),
+                    eff.describe());
         }
         out.printf("emit %s, wakeup %s%s%n", s.emit() ? "on" : "off (counters only)", s.wakeup().label(),
                 s.wakeup() == Settings.Wakeup.WATERMARK ? " at " + s.watermark() + " bytes pending" : "");
@@ -179,7 +180,7 @@ public final class SampleCommand implements Callable<Integer> {
             }
             return (int) r;
         } catch (NumberFormatException e) {
-            throw usage("--rate '" + text + "' is not a rate; use e.g. 500, 500/s or unlimited");
+            throw usage("--rate " + quoted(text) + " is not a rate; use e.g. 500, 500/s or unlimited");
         }
     }
 
@@ -187,7 +188,7 @@ public final class SampleCommand implements Callable<Integer> {
         return switch (text.trim().toLowerCase(Locale.ROOT)) {
             case "on", "true", "yes" -> true;
             case "off", "false", "no" -> false;
-            default -> throw usage(option + " takes on or off, got '" + text + "'");
+            default -> throw usage(option + " takes on or off, got " + quoted(text));
         };
     }
 
@@ -195,7 +196,7 @@ public final class SampleCommand implements Callable<Integer> {
         try {
             return Settings.Wakeup.valueOf(text.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw usage("--wakeup takes watermark, always or never, got '" + text + "'");
+            throw usage("--wakeup takes watermark, always or never, got " + quoted(text));
         }
     }
 
@@ -210,19 +211,13 @@ public final class SampleCommand implements Callable<Integer> {
                 return EnumSet.allOf(EventKind.class);
             }
             for (String raw : names) {
-                String n = raw.trim().toLowerCase(Locale.ROOT);
-                boolean matched = false;
-                for (EventKind k : EventKind.values()) {
-                    if (n.equals("all") || k.label().equals(n) || k.family().label().equals(n)) {
-                        out.add(k);
-                        matched = true;
-                    }
-                }
-                if (!matched) {
-                    throw new CommandLine.ParameterException(cl, "unknown kind '" + raw.trim()
-                            + "'; choose a kind (e.g. retransmit, state, reset_received), a family "
+                Set<EventKind> named = EventKind.named(raw);
+                if (named.isEmpty()) {
+                    throw new CommandLine.ParameterException(cl, "unknown kind " + quoted(raw.trim())
+                            + "; choose a kind (e.g. retransmit, state, reset_received), a family "
                             + "(retransmit, state, reset, pressure) or all");
                 }
+                out.addAll(named);
             }
             return out;
         }

@@ -1,13 +1,13 @@
 package io.busprobe.cli;
 
-import io.busprobe.bpf.KindStats;
-import io.busprobe.control.AgentState;
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.NoDaemonException;
-import io.busprobe.control.PinDir;
-import io.busprobe.control.SampleSetting;
-import io.busprobe.control.Settings;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.KindStats;
+import io.busprobe.maps.NoDaemonException;
+import io.busprobe.maps.PinDir;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -68,8 +68,9 @@ public final class StatusCommand implements Callable<Integer> {
         for (EventKind k : EventKind.values()) {
             SampleSetting op = maps.sampling(k);
             KindStats st = maps.kindStats(k);
+            int autoEvery = maps.effective(k, a.attached(k)).autoEvery();
             out.printf("%-18s %-8s %-22s %-7s %12d %12d %12d %12d %10d %12d%n", k.label(),
-                    a.attached(k) ? "attached" : "-", op.describe(), "1/" + (op.noAuto() ? 1 : maps.autoEvery(k)),
+                    a.attached(k) ? "attached" : "-", op.describe(), "1/" + autoEvery,
                     st.seen(), st.sampledOut(), st.rateLimited(), st.submitted(), st.dropped(), a.recordsRead(k));
         }
         out.printf("emit %s, wakeup %s; READ is as of the daemon's last refresh (every 250 ms)%n",
@@ -109,7 +110,7 @@ public final class StatusCommand implements Callable<Integer> {
                 g.writeNumberProperty("rate", op.rate());
                 g.writeNumberProperty("burst", op.burst());
                 g.writeBooleanProperty("no_auto", op.noAuto());
-                g.writeNumberProperty("auto_every", op.noAuto() ? 1 : maps.autoEvery(k));
+                g.writeNumberProperty("auto_every", maps.effective(k, a.attached(k)).autoEvery());
                 g.writeNumberProperty("seen", st.seen());
                 g.writeNumberProperty("sampled_out", st.sampledOut());
                 g.writeNumberProperty("rate_limited", st.rateLimited());

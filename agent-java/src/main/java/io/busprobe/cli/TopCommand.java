@@ -1,8 +1,8 @@
 package io.busprobe.cli;
 
-import io.busprobe.control.ControlMaps;
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.PinDir;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.PinDir;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -2,9 +2,14 @@ package io.busprobe.cli;
 
 import io.busprobe.agent.Session;
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.connection.ConnectionTable;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.event.EventView;
+import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RecordHandler;
+import io.busprobe.sink.EndpointNames;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;
 import io.busprobe.sink.TableSink;
@@ -63,8 +68,8 @@ public final class TraceCommand implements Callable<Integer> {
     }
 
     int run(PrintStream out, java.io.PrintWriter err) {
-        io.busprobe.endpoint.EndpointConfig endpoints = endpointOptions.load();
-        io.busprobe.sink.EndpointNames names = new io.busprobe.sink.EndpointNames(endpoints);
+        EndpointConfig endpoints = endpointOptions.load();
+        EndpointNames names = new EndpointNames(endpoints);
         long start = System.nanoTime();
         long deadline = Deadlines.after(start, duration);
         try (Shutdown shutdown = new Shutdown();
@@ -77,20 +82,19 @@ public final class TraceCommand implements Callable<Integer> {
             }
             err.flush();
             EventView view = new EventView();
-            io.busprobe.agent.ConnectionTable table = new io.busprobe.agent.ConnectionTable(sink::connection);
+            ConnectionTable table = new ConnectionTable(sink::connection);
             RecordHandler handler = (data, offset, length) -> {
                 sink.event(view.wrap(data, offset));
                 table.onEvent(view);
             };
-            while (!shutdown.requested() && System.nanoTime() < deadline) {
-                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
-                if (session.ring().poll(handler, (int) Math.min(kernel.pollMs, left)) > 0) {
+            session.consume(shutdown::requested, deadline, kernel.pollMs, handler, (records, now) -> {
+                if (records > 0) {
                     sink.flush();
                 }
-            }
+            });
             session.stopAndDrain(handler);
             // only the kinds that were asked for: the others were never loaded
-            java.util.Map<io.busprobe.event.EventKind, io.busprobe.bpf.KindStats> stats = session.stats();
+            java.util.Map<EventKind, KindStats> stats = session.stats();
             stats.keySet().removeIf(k -> !kinds.contains(k.family()));
             sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, stats,
                     session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));

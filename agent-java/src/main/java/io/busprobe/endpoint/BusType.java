@@ -2,6 +2,8 @@ package io.busprobe.endpoint;
 
 import java.util.Locale;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * The kind of event bus an endpoint speaks. The bus only labels metrics and output; matching
  * is by port and address, never by protocol inspection.
@@ -42,6 +44,24 @@ public enum BusType {
     }
 
     /**
+     * The label of a bus type id as the kernel maps hold it: {@code none} for 0, the bus of the
+     * {@link Endpoint#OTHER_NAME other} traffic, which belongs to no endpoint (not {@code other},
+     * a bus a configured endpoint may have), and {@code unknown} for an id this build does not
+     * know (a map written by another version).
+     */
+    public static String labelOf(int id) {
+        if (id == 0) {
+            return "none";
+        }
+        for (BusType b : values()) {
+            if (b.id == id) {
+                return b.label();
+            }
+        }
+        return "unknown";
+    }
+
+    /**
      * The bus for a config label, exactly as {@link #label()} writes it.
      *
      * @throws IllegalArgumentException naming the label and the choices
@@ -52,6 +72,6 @@ public enum BusType {
                 return b;
             }
         }
-        throw new IllegalArgumentException("unknown bus " + ConfigException.quote(label) + "; choose " + CHOICES);
+        throw new IllegalArgumentException("unknown bus " + quoted(label) + "; choose " + CHOICES);
     }
 }

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * One bus endpoint: the ports, and optionally the address prefixes, whose connections belong
  * to a named bus. Validated when built, so an {@code Endpoint} is always one the kernel side can
@@ -32,6 +34,12 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
     public static final int MAX_ID = 63;
     /** The id of connections that match no endpoint. */
     public static final int OTHER_ID = 0;
+    /**
+     * The name they are counted under everywhere (metrics, JSON, tables). Their bus is
+     * {@link BusType#labelOf labelled} {@code none} and their direction is {@link Direction#NONE}:
+     * not {@code other}, which is a bus type a configured endpoint may have.
+     */
+    public static final String OTHER_NAME = "other";
 
     private static final int MAX_NAME = 32;
 
@@ -65,7 +73,7 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
     /** @throws IllegalArgumentException saying what a name may be */
     static void checkName(String name) {
         if (name == null || name.isEmpty() || name.length() > MAX_NAME || !name.matches("[a-z0-9][a-z0-9_.-]*")) {
-            throw new IllegalArgumentException("bad name " + ConfigException.quote(name) + "; names are 1-" + MAX_NAME
+            throw new IllegalArgumentException("bad name " + quoted(name) + "; names are 1-" + MAX_NAME
                     + " characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit");
         }
     }

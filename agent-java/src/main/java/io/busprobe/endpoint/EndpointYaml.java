@@ -38,6 +38,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * Reads the endpoint file. It works on snakeyaml's node tree (compose), not on constructed Java
  * objects, because only nodes keep the line each value came from, and every error must point
@@ -306,7 +308,7 @@ final class EndpointYaml {
         for (ScalarNode n : list(value(portsKey, "ports"), "ports", "ports: [9092]", false)) {
             String t = n.getValue();
             if (!t.matches("[0-9]{1,9}")) {
-                throw error(n, "bad port " + ConfigException.quote(t) + "; ports are numbers 1..65535");
+                throw error(n, "bad port " + quoted(t) + "; ports are numbers 1..65535");
             }
             int port = Integer.parseInt(t);
             validate(n, () -> Endpoint.checkPort(port));
@@ -352,11 +354,11 @@ final class EndpointYaml {
             }
             String key = s.getValue();
             if (!known.contains(key)) {
-                throw error(k, "unknown key " + ConfigException.quote(key) + "; " + suggest(key, known));
+                throw error(k, "unknown key " + quoted(key) + "; " + suggest(key, known));
             }
             NodeTuple first = out.putIfAbsent(key, t);
             if (first != null) {
-                throw error(k, "duplicate key " + ConfigException.quote(key) + ", first on line "
+                throw error(k, "duplicate key " + quoted(key) + ", first on line "
                         + line(first.getKeyNode()));
             }
         }
@@ -448,7 +450,7 @@ final class EndpointYaml {
             case MappingNode _ -> "a mapping";
             case SequenceNode _ -> "a list";
             case ScalarNode s when s.getTag().equals(Tag.NULL) -> "nothing";
-            case ScalarNode s -> ConfigException.quote(s.getValue());
+            case ScalarNode s -> quoted(s.getValue());
             default -> "a " + n.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
         };
     }

@@ -5,6 +5,8 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.Arrays;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * An IPv4 or IPv6 address prefix in CIDR form, matched against addresses in the kernel's wire
  * format.
@@ -74,7 +76,7 @@ public record Prefix(int family, byte[] address, int length) {
         boolean v6 = addr.indexOf(':') >= 0;
         byte[] bytes = v6 ? parseIpv6(addr) : parseIpv4(addr);
         if (bytes == null) {
-            throw new IllegalArgumentException("bad address " + ConfigException.quote(text)
+            throw new IllegalArgumentException("bad address " + quoted(text)
                     + "; write an IPv4 or IPv6 prefix such as 10.0.0.0/8 or fd00::/8");
         }
         int max = bytes.length * 8;
@@ -83,7 +85,7 @@ public record Prefix(int family, byte[] address, int length) {
             String len = text.substring(slash + 1);
             length = len.matches("0|[1-9][0-9]{0,2}") ? Integer.parseInt(len) : -1;
             if (length < 0 || length > max) {
-                throw new IllegalArgumentException("bad prefix length in " + ConfigException.quote(text) + "; "
+                throw new IllegalArgumentException("bad prefix length in " + quoted(text) + "; "
                         + (v6 ? "IPv6" : "IPv4") + " lengths are 0.." + max);
             }
         }

@@ -2,6 +2,10 @@ package io.busprobe.event;
 
 import io.busprobe.bindings.Native;
 
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+
 /**
  * Event kinds as numbered in {@code bpf/events.h} ({@code enum bp_kind}),
  * grouped into the probe families a user selects with {@code --kinds}.
@@ -20,7 +24,24 @@ public enum EventKind {
         RETRANSMIT, STATE, RESET, PRESSURE;
 
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /**
+         * The families a user's word names: a family label or {@code all}, whatever the case and
+         * the blanks around it; empty when it names none.
+         */
+        public static Set<Family> named(String word) {
+            String w = word.trim().toLowerCase(Locale.ROOT);
+            if (w.equals("all")) {
+                return EnumSet.allOf(Family.class);
+            }
+            for (Family f : values()) {
+                if (f.label().equals(w)) {
+                    return EnumSet.of(f);
+                }
+            }
+            return EnumSet.noneOf(Family.class);
         }
     }
 
@@ -56,6 +77,24 @@ public enum EventKind {
 
     public Family family() {
         return family;
+    }
+
+    /**
+     * The kinds a user's word names: a kind label ({@code reset_sent}), a family label
+     * ({@code reset}: all its kinds; {@code retransmit} is both) or {@code all}, whatever the case
+     * and the blanks around it; empty when it names none. The one parser of kind names, for
+     * {@code sample --kind} here and {@code trace --kinds} through {@link Family#named}.
+     */
+    public static Set<EventKind> named(String word) {
+        String w = word.trim().toLowerCase(Locale.ROOT);
+        Set<Family> families = Family.named(w);
+        Set<EventKind> out = EnumSet.noneOf(EventKind.class);
+        for (EventKind k : values()) {
+            if (k.label.equals(w) || families.contains(k.family)) {
+                out.add(k);
+            }
+        }
+        return out;
     }
 
     /** The kind for a wire id, or null for an id this build does not know. */

@@ -1,5 +1,6 @@
 package io.busprobe.event;
 
+import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_event;
 import io.busprobe.bindings.bp_event_pressure;
 import io.busprobe.bindings.bp_event_reset;
@@ -86,9 +87,9 @@ public final class EventView {
 
     public static final int AF_INET = 2;
     public static final int AF_INET6 = 10;
-    public static final int FLAG_TASK_VALID = io.busprobe.bindings.Native.BP_F_TASK_VALID();
-    public static final int FLAG_NO_SOCKET = io.busprobe.bindings.Native.BP_F_NO_SOCKET();
-    public static final int FLAG_OWNER = io.busprobe.bindings.Native.BP_F_OWNER();
+    public static final int FLAG_TASK_VALID = Native.BP_F_TASK_VALID();
+    public static final int FLAG_NO_SOCKET = Native.BP_F_NO_SOCKET();
+    public static final int FLAG_OWNER = Native.BP_F_OWNER();
 
     /**
      * Addresses are in network order. A constant, because {@code withOrder} makes a
@@ -333,7 +334,7 @@ public final class EventView {
 
     /** "send" or "recv": which side's charge failed (exceed_buf_limit). */
     public String memKind() {
-        return seg.get(ValueLayout.JAVA_BYTE, base + P_MEMKIND) == io.busprobe.bindings.Native.BP_MEM_RECV()
+        return seg.get(ValueLayout.JAVA_BYTE, base + P_MEMKIND) == Native.BP_MEM_RECV()
                 ? "recv" : "send";
     }
 }

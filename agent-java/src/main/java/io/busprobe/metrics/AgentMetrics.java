@@ -1,6 +1,5 @@
 package io.busprobe.metrics;
 
-import io.busprobe.agent.Session;
 import io.busprobe.bpf.Probe;
 import io.busprobe.event.EventKind;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -29,10 +28,10 @@ import java.util.Properties;
  * that does not allocate ({@link DeliveryLatency}).
  *
  * {@snippet :
- * try (Session session = Session.start(families, 8 << 20);
- *      AgentMetrics metrics = AgentMetrics.start("0.0.0.0:19477", session)) {
+ * try (AgentMetrics metrics = AgentMetrics.listen("0.0.0.0:19477")) {
+ *     metrics.attach(source); // a MetricsSource: the agent's over its session
  *     EventView view = new EventView();
- *     session.ring().poll((data, off, len) -> metrics.onEvent(view.wrap(data, off).tsNanos()), 2);
+ *     ring.poll((data, off, len) -> metrics.onEvent(view.wrap(data, off).tsNanos()), 2);
  * }
  * }
  */
@@ -83,16 +82,16 @@ public final class AgentMetrics implements AutoCloseable {
 
     /**
      * Bind the HTTP port first, before the kernel is touched: a busy port is then
-     * a one-line error with nothing loaded. Until {@link #attach(Session)} the
+     * a one-line error with nothing loaded. Until {@link #attach(MetricsSource)} the
      * server answers {@code /-/ready} with 503 and serves build and JVM metrics.
      */
     public static AgentMetrics listen(String hostPort) {
         return new AgentMetrics(ListenAddress.parse(hostPort));
     }
 
-    /** Register the collectors that read the session's maps at scrape time, and turn on BPF run statistics. */
-    public AgentMetrics attach(Session session) {
-        return attach(new SessionSource(session), true, new PrintWriter(System.err, true));
+    /** Register the collectors that read {@code source} at scrape time, and turn on BPF run statistics. */
+    public AgentMetrics attach(MetricsSource source) {
+        return attach(source, true, new PrintWriter(System.err, true));
     }
 
     AgentMetrics attach(MetricsSource s, boolean kernelStats, PrintWriter log) {
@@ -105,17 +104,6 @@ public final class AgentMetrics implements AutoCloseable {
         registerDegradation();
         registry.register(deliveryLatency);
         return this;
-    }
-
-    /** Listen and attach in one step (tests, and {@code check}-like tools). */
-    public static AgentMetrics start(String hostPort, Session session) {
-        AgentMetrics m = listen(hostPort);
-        try {
-            return m.attach(session);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
     }
 
     static AgentMetrics start(ListenAddress address, MetricsSource source, boolean kernelStats, PrintWriter log) {
@@ -203,27 +191,16 @@ public final class AgentMetrics implements AutoCloseable {
                     cb.call(v != null && v.active() ? 1 : 0);
                 }).register(registry);
         GaugeWithCallback.builder().name("busprobe_sampling_ratio").unit(Unit.RATIO)
-                .help("Fraction of a kind's hits that tier 2 may write to the ring: 1/N for 1-in-N sampling, "
-                        + "0 when the kind is off. Counters are exact whatever this is.")
+                .help("Fraction of a kind's hits that tier 2 may write to the ring: 1/N of the effective "
+                        + "1-in-N (the operator's or the automatic setting, whichever is stricter), 0 when the kind "
+                        + "is off, emit is off or its probe is not attached; the rate limit is not in it. Read "
+                        + "from the sampling maps at each scrape. Counters are exact whatever this is.")
                 .labelNames("kind")
                 .callback(cb -> {
-                    DegradationView v = degradation;
                     for (EventKind k : EventKind.values()) {
-                        // without a degradation loop the settings are those load() wrote: 1-in-1 when attached
-                        int every = v != null ? v.every(k) : attached(k) ? 1 : 0;
-                        cb.call(every > 0 ? 1.0 / every : 0.0, k.label());
+                        cb.call(source.sampling(k).ratio(), k.label());
                     }
                 }).register(registry);
-    }
-
-    /** Whether any probe emitting {@code k} is attached (several programs may feed one kind). */
-    private boolean attached(EventKind k) {
-        for (Probe p : Probe.values()) {
-            if (p.kind() == k && source.attached(p)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private void registerBuildAndJvm() {

@@ -1,28 +1,21 @@
 package io.busprobe.metrics;
 
-import io.busprobe.event.EventKind;
-
 /**
- * What the automatic-degradation loop has decided, read by the metrics at
- * scrape time. Implemented by the sampling side, which owns the decision;
- * {@link AgentMetrics#degradation} plugs it in. Until then the metrics report
- * degradation as inactive and every loaded kind at 1-in-1.
+ * Whether the automatic-degradation loop is thinning any kind, read by the metrics at scrape
+ * time. Implemented by the agent's controller, which owns the decision;
+ * {@link AgentMetrics#degradation} plugs it in. Until then the metrics report degradation as
+ * inactive. (The 1-in-N it decided reaches {@code busprobe_sampling_ratio} through the
+ * {@code sampling_auto} map, see {@link MetricsSource#sampling}.)
  *
- * <p>Both methods are called from the HTTP scrape thread, concurrently with the
- * consumer: implementations return the last published decision (a volatile read),
- * never block and never allocate per call.
+ * <p>Called from the HTTP scrape thread, concurrently with the consumer: implementations return
+ * the last published decision (a volatile read), never block and never allocate per call.
  *
  * {@snippet :
- * metrics.degradation(new DegradationView() {
- *     public boolean active() { return sampler.degraded(); }
- *     public int every(EventKind k) { return sampler.every(k); }
- * });
+ * metrics.degradation(degrader::active);
  * }
  */
+@FunctionalInterface
 public interface DegradationView {
     /** Whether the agent has lowered sampling on its own because the ring was under pressure. */
     boolean active();
-
-    /** The current 1-in-N sampling of a kind's ring records; 0 or less when the kind is off. */
-    int every(EventKind k);
 }

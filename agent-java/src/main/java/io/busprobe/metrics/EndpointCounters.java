@@ -1,10 +1,10 @@
 package io.busprobe.metrics;
 
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.EndpointMaps.Name;
-import io.busprobe.control.EndpointMaps.Totals;
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.EndpointMaps.Name;
+import io.busprobe.maps.EndpointMaps.Totals;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -18,7 +18,6 @@ import io.prometheus.metrics.model.snapshots.Unit;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.function.ToLongFunction;
 
 /**
@@ -136,11 +135,11 @@ final class EndpointCounters implements MultiCollector {
             if (n.name().isEmpty() || n.id() < 0 || n.id() >= exportedAs.length) {
                 continue;
             }
-            String bus = busLabel(n);
+            String bus = BusType.labelOf(n.bus());
             rebaseIfRenamed(n.id(), n.name() + "/" + bus);
-            for (Direction d : directions(n.id())) {
+            for (Direction d : Direction.of(n.id())) {
                 Totals t = sinceBase(n.id(), d, source.endpointTotals(n.id(), d));
-                Labels labels = Labels.of("endpoint", n.name(), "bus", bus, "direction", directionLabel(d));
+                Labels labels = Labels.of("endpoint", n.name(), "bus", bus, "direction", d.label());
                 for (int i = 0; i < FAMILIES.size(); i++) {
                     counters.get(i).dataPoint(CounterDataPointSnapshot.builder().labels(labels)
                             .value(FAMILIES.get(i).value.applyAsLong(t)).build());
@@ -162,25 +161,6 @@ final class EndpointCounters implements MultiCollector {
         return names;
     }
 
-    /** Endpoint 0 ("other") only has direction none; configured endpoints have client and server. */
-    static List<Direction> directions(int id) {
-        return id == 0 ? List.of(Direction.NONE) : List.of(Direction.CLIENT, Direction.SERVER);
-    }
-
-    static String directionLabel(Direction d) {
-        return d.name().toLowerCase(Locale.ROOT);
-    }
-
-    /** {@link BusType#label()} of the endpoint's bus; {@code none} for "other" (bus 0). */
-    static String busLabel(Name n) {
-        for (BusType b : BusType.values()) {
-            if (b.id() == n.bus()) {
-                return b.label();
-            }
-        }
-        return n.bus() == 0 ? "none" : "unknown";
-    }
-
     /**
      * The kernel's per-slot counts as histogram buckets (the client makes them
      * cumulative). Slot 31 and anything beyond {@code LIFETIME_BOUNDS} land in +Inf.
@@ -197,17 +177,17 @@ final class EndpointCounters implements MultiCollector {
         String before = exportedAs[id];
         if (before != null && !before.equals(endpoint)) {
             for (Direction d : Direction.values()) {
-                base[id][d.ordinal()] = null;
+                base[id][d.id()] = null;
             }
-            for (Direction d : directions(id)) {
-                base[id][d.ordinal()] = source.endpointTotals(id, d);
+            for (Direction d : Direction.of(id)) {
+                base[id][d.id()] = source.endpointTotals(id, d);
             }
         }
         exportedAs[id] = endpoint;
     }
 
     private Totals sinceBase(int id, Direction d, Totals now) {
-        Totals zero = base[id][d.ordinal()];
+        Totals zero = base[id][d.id()];
         return zero == null ? now : now.minus(zero);
     }
 

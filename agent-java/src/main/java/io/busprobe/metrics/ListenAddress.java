@@ -3,7 +3,7 @@ package io.busprobe.metrics;
 import java.net.Inet6Address;
 import java.util.regex.Pattern;
 
-import static io.busprobe.Messages.quoted;
+import static io.busprobe.text.Messages.quoted;
 
 /**
  * {@code HOST:PORT} of {@code --metrics-address}: {@code 0.0.0.0:19477},

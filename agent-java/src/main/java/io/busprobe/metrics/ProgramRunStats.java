@@ -16,8 +16,9 @@ import java.lang.foreign.ValueLayout;
  * {@code recursionMisses} counts runs the kernel skipped because the program
  * was already running on that CPU (field added in kernel 5.12).
  */
-record ProgramRunStats(long runCount, long runTimeNs, long recursionMisses) {
-    static ProgramRunStats read(int progFd) {
+public record ProgramRunStats(long runCount, long runTimeNs, long recursionMisses) {
+    /** The statistics of the program behind {@code progFd}, read now. */
+    public static ProgramRunStats read(int progFd) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment info = bpf_prog_info.allocate(a);
             // the kernel fills at most *len bytes and zero-checks the rest: pass our struct's size

@@ -1,12 +1,15 @@
 package io.busprobe.sink;
 
+import io.busprobe.endpoint.BusType;
+import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
 
-/** Endpoint id to the labels sinks print: name, bus type, direction. */
+/**
+ * Endpoint id to the labels sinks print: name, bus type, direction, spelled as the metrics
+ * spell them ({@code other}, {@code none}, {@code none} for traffic of no endpoint).
+ */
 public final class EndpointNames {
-    private static final String[] DIRECTIONS = {"none", "client", "server"};
-
     private volatile EndpointConfig config;
 
     public EndpointNames(EndpointConfig config) {
@@ -19,14 +22,16 @@ public final class EndpointNames {
     }
 
     public String name(int id) {
-        return id == Endpoint.OTHER_ID ? "other" : config.byId(id).map(Endpoint::name).orElse("endpoint-" + id);
+        return id == Endpoint.OTHER_ID ? Endpoint.OTHER_NAME
+                : config.byId(id).map(Endpoint::name).orElse("endpoint-" + id);
     }
 
+    /** An id the config no longer has (a record from before a reload) has bus {@code unknown}. */
     public String bus(int id) {
-        return id == Endpoint.OTHER_ID ? "other" : config.byId(id).map(e -> e.bus().label()).orElse("other");
+        return BusType.labelOf(id == Endpoint.OTHER_ID ? 0 : config.byId(id).map(e -> e.bus().id()).orElse(-1));
     }
 
     public static String direction(int d) {
-        return d >= 0 && d < DIRECTIONS.length ? DIRECTIONS[d] : "none";
+        return Direction.ofId(d).label();
     }
 }

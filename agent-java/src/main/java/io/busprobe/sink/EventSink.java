@@ -1,9 +1,10 @@
 package io.busprobe.sink;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.connection.ConnectionTable;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
+import io.busprobe.maps.KindStats;
 
 import java.util.List;
 import java.util.Map;
@@ -18,7 +19,7 @@ public interface EventSink extends AutoCloseable {
     void summary(Summary summary);
 
     /** A connection closed (tcplife record); sinks that do not show these ignore it. */
-    default void connection(io.busprobe.agent.ConnectionTable.Closed c) {
+    default void connection(ConnectionTable.Closed c) {
     }
 
     @Override

@@ -1,11 +1,13 @@
 package io.busprobe.sink;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
+import io.busprobe.connection.ConnectionTable;
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;
 import io.busprobe.event.TcpState;
+import io.busprobe.maps.KindStats;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
@@ -21,10 +23,6 @@ import java.util.Map;
 public final class JsonSink implements EventSink {
     private final JsonGenerator gen;
     private final EndpointNames endpoints;
-
-    public JsonSink(OutputStream out) {
-        this(out, new EndpointNames(io.busprobe.endpoint.EndpointConfig.defaults()));
-    }
 
     public JsonSink(OutputStream out, EndpointNames endpoints) {
         this.endpoints = endpoints;
@@ -100,7 +98,7 @@ public final class JsonSink implements EventSink {
 
     /** {@code {"type":"connection",...}}: duration, bytes each way and retransmits of a closed connection. */
     @Override
-    public void connection(io.busprobe.agent.ConnectionTable.Closed c) {
+    public void connection(ConnectionTable.Closed c) {
         gen.writeStartObject();
         gen.writeStringProperty("type", "connection");
         gen.writeStringProperty("saddr", c.saddr());

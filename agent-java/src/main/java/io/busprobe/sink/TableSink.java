@@ -1,10 +1,11 @@
 package io.busprobe.sink;
 
-import io.busprobe.bpf.KindStats;
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;
 import io.busprobe.event.TcpState;
+import io.busprobe.maps.KindStats;
 
 import java.io.PrintStream;
 import java.util.Map;

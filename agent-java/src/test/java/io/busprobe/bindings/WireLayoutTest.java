@@ -10,19 +10,27 @@ import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.PaddingLayout;
 import java.lang.foreign.StructLayout;
-import java.util.Map;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Set;
 import java.util.function.IntSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The jextract layouts of bpf/events.h against the header's own size
- * constants (each guarded by a _Static_assert in C): if C and Java ever
- * disagree on a wire struct, this fails before any kernel is involved.
+ * The jextract layouts of bpf/events.h, every struct that crosses the kernel/user boundary,
+ * against the header itself: sizes against its BP_*_SIZE constants (each guarded by a
+ * _Static_assert in C), and every field's offset and size against the C layout of the header's
+ * text. If C and Java ever disagree on a wire struct, this fails before any kernel is involved.
  */
 class WireLayoutTest {
+    private static final Path HEADER = Path.of(System.getProperty("user.dir")).resolve("../bpf/events.h");
 
     static Stream<Arguments> sizedStructs() {
         return Stream.of(
@@ -30,7 +38,18 @@ class WireLayoutTest {
                 Arguments.of("bp_event", bp_event.layout(), (IntSupplier) Native::BP_EVENT_SIZE),
                 Arguments.of("bp_kind_stats", bp_kind_stats.layout(), (IntSupplier) Native::BP_KIND_STATS_SIZE),
                 Arguments.of("bp_sample_cfg", bp_sample_cfg.layout(), (IntSupplier) Native::BP_SAMPLE_CFG_SIZE),
-                Arguments.of("bp_settings", bp_settings.layout(), (IntSupplier) Native::BP_SETTINGS_SIZE));
+                Arguments.of("bp_sample_state", bp_sample_state.layout(), (IntSupplier) Native::BP_SAMPLE_STATE_SIZE),
+                Arguments.of("bp_settings", bp_settings.layout(), (IntSupplier) Native::BP_SETTINGS_SIZE),
+                Arguments.of("bp_agent_state", bp_agent_state.layout(), (IntSupplier) Native::BP_AGENT_STATE_SIZE),
+                Arguments.of("bp_endpoint_key", bp_endpoint_key.layout(), (IntSupplier) Native::BP_ENDPOINT_KEY_SIZE),
+                Arguments.of("bp_endpoint_name", bp_endpoint_name.layout(),
+                        (IntSupplier) Native::BP_ENDPOINT_NAME_SIZE),
+                Arguments.of("bp_endpoint_stats", bp_endpoint_stats.layout(),
+                        (IntSupplier) Native::BP_ENDPOINT_STATS_SIZE),
+                Arguments.of("bp_proc_key", bp_proc_key.layout(), (IntSupplier) Native::BP_PROC_KEY_SIZE),
+                Arguments.of("bp_proc_stats", bp_proc_stats.layout(), (IntSupplier) Native::BP_PROC_STATS_SIZE),
+                Arguments.of("bp_peer_key", bp_peer_key.layout(), (IntSupplier) Native::BP_PEER_KEY_SIZE),
+                Arguments.of("bp_peer_stats", bp_peer_stats.layout(), (IntSupplier) Native::BP_PEER_STATS_SIZE));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -57,7 +76,48 @@ class WireLayoutTest {
                 Arguments.of("bp_event_pressure", bp_event_pressure.layout()),
                 Arguments.of("bp_kind_stats", bp_kind_stats.layout()),
                 Arguments.of("bp_sample_cfg", bp_sample_cfg.layout()),
-                Arguments.of("bp_settings", bp_settings.layout()));
+                Arguments.of("bp_sample_state", bp_sample_state.layout()),
+                Arguments.of("bp_settings", bp_settings.layout()),
+                Arguments.of("bp_agent_state", bp_agent_state.layout()),
+                Arguments.of("bp_endpoint_key", bp_endpoint_key.layout()),
+                Arguments.of("bp_endpoint_name", bp_endpoint_name.layout()),
+                Arguments.of("bp_endpoint_stats", bp_endpoint_stats.layout()),
+                Arguments.of("bp_proc_key", bp_proc_key.layout()),
+                Arguments.of("bp_proc_stats", bp_proc_stats.layout()),
+                Arguments.of("bp_peer_key", bp_peer_key.layout()),
+                Arguments.of("bp_peer_stats", bp_peer_stats.layout()));
+    }
+
+    /** Every struct the header declares is in the lists above: a new one cannot cross the boundary untested. */
+    @Test
+    void everyStructOfTheHeaderIsCovered() throws Exception {
+        Set<String> tested = wireStructs().map(a -> (String) a.get()[0]).collect(Collectors.toSet());
+        assertThat(CLayout.parse(Files.readString(HEADER)).keySet()).containsExactlyInAnyOrderElementsOf(tested);
+        Set<String> sized = sizedStructs().map(a -> (String) a.get()[0]).collect(Collectors.toSet());
+        Matcher constants = Pattern.compile("#define BP_(\\w+)_SIZE ").matcher(Files.readString(HEADER));
+        while (constants.find()) {
+            assertThat(sized).as("BP_%s_SIZE", constants.group(1)).contains("bp_" + constants.group(1).toLowerCase(Locale.ROOT));
+        }
+    }
+
+    /**
+     * Each field's offset and size in the jextract layout equals what a C compiler makes of the
+     * header's text under the natural alignment of its fixed-width types ({@link CLayout}).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("wireStructs")
+    void everyFieldSitsWhereTheHeaderPutsIt(String name, GroupLayout layout) throws Exception {
+        CLayout.Struct c = CLayout.parse(Files.readString(HEADER)).get(name);
+        assertThat(c).as("struct %s in bpf/events.h", name).isNotNull();
+        assertThat(layout.byteSize()).as("sizeof(struct %s)", name).isEqualTo(c.size());
+        assertThat(layout.memberLayouts().stream().map(m -> m.name().orElseThrow()))
+                .as("fields of %s", name).containsExactlyElementsOf(c.fields().keySet());
+        c.fields().forEach((field, at) -> {
+            assertThat(layout.byteOffset(groupElement(field))).as("offsetof(struct %s, %s)", name, field)
+                    .isEqualTo(at.offset());
+            assertThat(layout.select(groupElement(field)).byteSize()).as("sizeof %s.%s", name, field)
+                    .isEqualTo(at.size());
+        });
     }
 
     /** The header promises explicit padding only: jextract must not have inserted any. */
@@ -92,9 +152,7 @@ class WireLayoutTest {
      */
     @Test
     void bindingsAreGeneratedFromTheCurrentHeader() throws Exception {
-        java.nio.file.Path header = java.nio.file.Path.of(System.getProperty("user.dir")).resolve("../bpf/events.h");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("#define (BP_\\w+_SIZE) (\\d+)")
-                .matcher(java.nio.file.Files.readString(header));
+        Matcher m = Pattern.compile("#define (BP_\\w+_SIZE) (\\d+)").matcher(Files.readString(HEADER));
         int checked = 0;
         while (m.find()) {
             java.lang.reflect.Method constant = Native.class.getMethod(m.group(1));
@@ -102,7 +160,7 @@ class WireLayoutTest {
                     .isEqualTo(Long.parseLong(m.group(2)));
             checked++;
         }
-        assertThat(checked).as("size constants found in bpf/events.h").isGreaterThanOrEqualTo(10);
+        assertThat(checked).as("size constants found in bpf/events.h").isGreaterThanOrEqualTo(14);
     }
 
     @Test

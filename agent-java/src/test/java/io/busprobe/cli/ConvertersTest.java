@@ -229,7 +229,7 @@ class ConvertersTest {
 
     @Test
     void shownValuesAreOneLineAndShort() {
-        assertThat(Converters.shown("5s\nrm -rf /")).isEqualTo("'5s\\u000arm -rf /'");
+        assertThat(Converters.shown("5s\nrm -rf /")).isEqualTo("'5s\\nrm -rf /'");
         assertThat(Converters.shown("x".repeat(100))).hasSize(65).endsWith("...'");
     }
 }

@@ -1,7 +1,7 @@
 package io.busprobe.cli;
 
 import io.busprobe.agent.Daemon;
-import io.busprobe.control.PinDir;
+import io.busprobe.maps.PinDir;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -336,7 +336,7 @@ class MalformedInputTest {
                 flags("--config with a NUL", List.of("trace", "--config", "a\0b.yaml"),
                         "--config", "'a\\u0000b.yaml' is not a path"),
                 flags("--duration with a newline", List.of("trace", "--duration", "5s\nrm"),
-                        "--duration", "'5s\\u000arm'"),
+                        "--duration", "'5s\\nrm'"),
                 flags("trace --kinds unknown", List.of("trace", "--kinds", "retransmit,tls"),
                         "--kinds", "unknown kind 'tls'"),
                 flags("a stray argument", List.of("status", "now"), "now"));

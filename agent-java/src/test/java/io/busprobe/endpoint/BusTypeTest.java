@@ -26,6 +26,21 @@ class BusTypeTest {
         assertThatThrownBy(() -> BusType.ofLabel("KAFKA")).hasMessageStartingWith("unknown bus 'KAFKA'");
     }
 
+    /** What metrics, JSON and tables call the bus and direction of an id (moved from AgentMetricsTest). */
+    @Test
+    void labelHelpers() {
+        assertThat(BusType.labelOf(0)).as("other's bus").isEqualTo("none");
+        for (BusType b : BusType.values()) {
+            assertThat(BusType.labelOf(b.id())).isEqualTo(b.label());
+        }
+        assertThat(BusType.labelOf(99)).isEqualTo("unknown");
+        assertThat(Direction.of(0)).containsExactly(Direction.NONE);
+        assertThat(Direction.of(7)).containsExactly(Direction.CLIENT, Direction.SERVER);
+        assertThat(Direction.SERVER.label()).isEqualTo("server");
+        assertThat(Direction.ofId(Direction.CLIENT.id())).isSameAs(Direction.CLIENT);
+        assertThat(Direction.ofId(9)).isSameAs(Direction.NONE);
+    }
+
     @Test
     void directionsMatchTheKernelNumbers() {
         // BP_DIR_NONE, BP_DIR_CLIENT, BP_DIR_SERVER in bpf/events.h

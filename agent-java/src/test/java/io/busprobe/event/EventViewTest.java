@@ -2,10 +2,11 @@ package io.busprobe.event;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_event;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
-import io.busprobe.sink.Addresses;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.maps.KindStats;
+import io.busprobe.sink.EndpointNames;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;
 import io.busprobe.testutil.UnitEvent;
@@ -320,7 +321,7 @@ class EventViewTest {
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 
         private List<Map<String, Object>> write(EventView... views) {
-            try (JsonSink sink = new JsonSink(bytes)) {
+            try (JsonSink sink = new JsonSink(bytes, new EndpointNames(EndpointConfig.defaults()))) {
                 for (EventView v : views) {
                     sink.event(v);
                 }
@@ -441,7 +442,7 @@ class EventViewTest {
             List<ProbeStatus> probes = List.of(
                     new ProbeStatus(Probe.TCP_RETRANSMIT_SKB, ProbeStatus.State.ATTACHED, ""),
                     new ProbeStatus(Probe.SOCK_EXCEED_BUF_LIMIT, ProbeStatus.State.MISSING_TRACEPOINT, "old kernel"));
-            try (JsonSink sink = new JsonSink(bytes)) {
+            try (JsonSink sink = new JsonSink(bytes, new EndpointNames(EndpointConfig.defaults()))) {
                 sink.summary(new EventSink.Summary(1500, kinds, 13, 2, probes));
             }
             List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();

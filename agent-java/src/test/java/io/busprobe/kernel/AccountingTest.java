@@ -1,7 +1,7 @@
 package io.busprobe.kernel;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.KindStats;
 import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;

@@ -1,12 +1,15 @@
 package io.busprobe.kernel;
 
-import io.busprobe.control.EndpointMaps;
-import io.busprobe.control.EndpointMaps.Totals;
+import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
+import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.EndpointMaps.Totals;
 import io.busprobe.testkit.Captured;
+import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;
@@ -58,7 +61,7 @@ class BusEndpointTest {
                 """);
         EndpointConfig endpoints = EndpointConfig.load(config);
         try (NetnsPair net = NetnsPair.create();
-             var live = io.busprobe.testkit.LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
+             var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
             net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
             awaitRedis(net);
@@ -172,7 +175,7 @@ class BusEndpointTest {
     @Test
     void aQuietLongLivedConnectionShowsItsTrafficBeforeItCloses() throws Exception {
         try (NetnsPair net = NetnsPair.create();
-             var live = io.busprobe.testkit.LiveSession.start(EnumSet.allOf(Family.class), 1 << 20,
+             var live = LiveSession.start(EnumSet.allOf(Family.class), 1 << 20,
                      EndpointConfig.defaults())) {
             net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
@@ -212,7 +215,7 @@ class BusEndpointTest {
     @Test
     void aReloadMovesOpenConnectionsTrafficButNotTheirOpenAndClose(@TempDir Path tmp) throws Exception {
         Path go = tmp.resolve("send-and-close-now");
-        try (var live = io.busprobe.testkit.LiveSession.start(EnumSet.allOf(Family.class), 1 << 20,
+        try (var live = LiveSession.start(EnumSet.allOf(Family.class), 1 << 20,
                 EndpointConfig.defaults())) {
             EndpointMaps maps = live.session().bpf().endpointMaps();
             // a loopback connection to a port no default endpoint names, open across the reload
@@ -234,8 +237,8 @@ class BusEndpointTest {
                 String line = out.readLine();
                 assertThat(line).as("peer output").startsWith("port ");
                 int port = Integer.parseInt(line.split(" ")[1]);
-                maps.install(EndpointConfig.of(List.of(new io.busprobe.endpoint.Endpoint(1, "late",
-                        io.busprobe.endpoint.BusType.OTHER, List.of(port), List.of()))));
+                maps.install(EndpointConfig.of(List.of(new Endpoint(1, "late",
+                        BusType.OTHER, List.of(port), List.of()))));
                 Files.writeString(go, "");
                 assertThat(peer.waitFor(15, TimeUnit.SECONDS)).as("peer finished").isTrue();
             } finally {

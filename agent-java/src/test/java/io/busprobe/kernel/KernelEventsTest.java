@@ -1,8 +1,9 @@
 package io.busprobe.kernel;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.event.EventKind;
+import io.busprobe.event.EventView;
+import io.busprobe.maps.KindStats;
 import io.busprobe.testkit.Captured;
 import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;
@@ -190,7 +191,7 @@ class KernelEventsTest {
             assertThat(e.saddr()).isEqualTo(net.serverIp());
             assertThat(e.sport()).isEqualTo(7002);
             assertThat(e.daddr()).isEqualTo(net.clientIp());
-            assertThat(e.flags() & io.busprobe.event.EventView.FLAG_NO_SOCKET).isNotZero();
+            assertThat(e.flags() & EventView.FLAG_NO_SOCKET).isNotZero();
         });
     }
 

@@ -266,9 +266,12 @@ class LifecycleTest {
     @Test
     void tracefsThatCannotBeMountedDisablesOnlyTheSyscallProbesAndSaysWhy() {
         // no tracefs in this mount namespace, and no CAP_SYS_ADMIN to mount it: the accept
-        // probes (classic syscall tracepoints) are off, everything on tp_btf runs
+        // probes (classic syscall tracepoints) are off, everything on tp_btf runs. The legacy
+        // debugfs path goes too (debugfs automounts tracefs under it): a bpftrace on the host may
+        // have mounted it.
         Sh.Result r = busprobe.run(List.of("unshare", "-m", "sh", "-c",
-                "umount -l /sys/kernel/tracing; exec setpriv --bounding-set=-all,+bpf,+perfmon \"$0\" \"$@\""),
+                "umount -l /sys/kernel/tracing; umount -l /sys/kernel/debug 2>/dev/null; "
+                        + "exec setpriv --bounding-set=-all,+bpf,+perfmon \"$0\" \"$@\""),
                 "run", "--metrics-address", "127.0.0.1:0", "--duration", "2s");
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).contains("started, 8/10 probes attached")

@@ -9,10 +9,16 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,6 +33,8 @@ class SamplingControlTest {
 
     private BusprobeProcess busprobe;
     private int port = 19_000 + (int) (ProcessHandle.current().pid() % 1000);
+    /** The metrics port of the daemon started last. */
+    private int metricsPort;
 
     @BeforeEach
     void setUp() {
@@ -43,7 +51,8 @@ class SamplingControlTest {
         String[] args = new String[4 + extra.length];
         args[0] = "run";
         args[1] = "--metrics-address";
-        args[2] = "127.0.0.1:" + (port++);
+        metricsPort = port++;
+        args[2] = "127.0.0.1:" + metricsPort;
         args[3] = "--summary-interval=1h";
         System.arraycopy(extra, 0, args, 4, extra.length);
         return busprobe.startDaemon(args).awaitStarted();
@@ -124,6 +133,41 @@ class SamplingControlTest {
             }
         }
         return host + net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+    }
+
+    /** busprobe_sampling_ratio{kind} from a scrape of the running daemon. */
+    private double samplingRatio(String kind) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        Matcher m = Pattern.compile("(?m)^busprobe_sampling_ratio\\{kind=\"" + kind + "\"} (\\S+)$")
+                .matcher(r.body());
+        assertThat(m.find()).as("busprobe_sampling_ratio of %s in %s", kind, r.body()).isTrue();
+        return Double.parseDouble(m.group(1));
+    }
+
+    /**
+     * The metric follows what {@code busprobe sample} writes, read at scrape time from the maps the
+     * kernel reads: issue 11 found it stuck at 1 after {@code --off} or {@code --every 10}.
+     */
+    @Test
+    void samplingRatioFollowsSampleWithoutARestart() throws Exception {
+        try (BusprobeProcess.Daemon d = daemon()) {
+            assertThat(samplingRatio("state")).isEqualTo(1);
+            ok("sample", "--kind", "state", "--every", "10");
+            assertThat(samplingRatio("state")).isEqualTo(0.1);
+            assertThat(samplingRatio("retransmit")).as("other kinds untouched").isEqualTo(1);
+            ok("sample", "--kind", "state", "--off");
+            assertThat(samplingRatio("state")).isZero();
+            ok("sample", "--kind", "state", "--on", "--every", "1");
+            assertThat(samplingRatio("state")).isEqualTo(1);
+            ok("sample", "--emit", "off");
+            assertThat(samplingRatio("state")).isZero();
+            assertThat(samplingRatio("retransmit")).isZero();
+            ok("sample", "--emit", "on");
+            assertThat(samplingRatio("retransmit")).isEqualTo(1);
+            assertThat(ok("sample")).containsPattern("state\\s+on\\s+1/1\\s+1/1\\n");
+        }
     }
 
     @Test

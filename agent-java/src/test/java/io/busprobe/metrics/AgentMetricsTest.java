@@ -1,11 +1,14 @@
 package io.busprobe.metrics;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,6 +36,7 @@ class AgentMetricsTest {
     private final Map<EventKind, KindStats> stats = new EnumMap<>(EventKind.class);
     private final List<EndpointMaps.Name> names = new ArrayList<>();
     private final Map<String, EndpointMaps.Totals> totals = new HashMap<>();
+    private final Map<EventKind, EffectiveSampling> sampling = new EnumMap<>(EventKind.class);
     private AgentMetrics metrics;
 
     private static EndpointMaps.Totals traffic(long base, long[] lifetimes) {
@@ -68,6 +72,11 @@ class AgentMetricsTest {
         @Override
         public boolean attached(Probe p) {
             return p != Probe.SOCK_EXCEED_BUF_LIMIT;
+        }
+
+        @Override
+        public EffectiveSampling sampling(EventKind k) {
+            return sampling.get(k);
         }
 
         @Override
@@ -111,6 +120,9 @@ class AgentMetricsTest {
     void start() {
         for (EventKind k : EventKind.values()) {
             stats.put(k, KindStats.ZERO);
+            // what a fresh daemon's maps say: every kind on, 1-in-1; exceed_buf_limit's probe is not attached
+            sampling.put(k, EffectiveSampling.of(SampleSetting.DEFAULT, 1, Settings.defaults(8 << 20),
+                    k != EventKind.EXCEED_BUF_LIMIT));
         }
         stats.put(EventKind.RETRANSMIT, new KindStats(10, 2, 1, 6, 1, 14));
         stats.put(EventKind.RESET_RECEIVED, new KindStats(5, 0, 0, 5, 0, 0));
@@ -227,18 +239,6 @@ class AgentMetricsTest {
     }
 
     @Test
-    void labelHelpers() {
-        assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(0, "other", 0))).isEqualTo("none");
-        for (BusType b : BusType.values()) {
-            assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(1, "x", b.id()))).isEqualTo(b.label());
-        }
-        assertThat(EndpointCounters.busLabel(new EndpointMaps.Name(1, "x", 99))).isEqualTo("unknown");
-        assertThat(EndpointCounters.directions(0)).containsExactly(Direction.NONE);
-        assertThat(EndpointCounters.directions(7)).containsExactly(Direction.CLIENT, Direction.SERVER);
-        assertThat(EndpointCounters.directionLabel(Direction.SERVER)).isEqualTo("server");
-    }
-
-    @Test
     void selfMetricsProgramsRingBuildAndJvm() throws Exception {
         String text = scrape(null);
         assertThat(value(text, "busprobe_bpf_program_runs_total{program=\"handle_inet_sock_set_state\"}"))
@@ -261,26 +261,28 @@ class AgentMetricsTest {
 
     @Test
     void degradationIsInactiveUntilAViewIsPluggedIn() throws Exception {
+        assertThat(value(scrape(null), "busprobe_degradation_active")).isZero();
+        metrics.degradation(() -> true);
+        assertThat(value(scrape(null), "busprobe_degradation_active")).isEqualTo(1);
+    }
+
+    @Test
+    void samplingRatioIsTheEffectiveSamplingReadAtEachScrape() throws Exception {
         String text = scrape(null);
-        assertThat(value(text, "busprobe_degradation_active")).isZero();
         assertThat(value(text, "busprobe_sampling_ratio{kind=\"state\"}")).isEqualTo(1);
-        assertThat(value(text, "busprobe_sampling_ratio{kind=\"exceed_buf_limit\"}")).isZero();
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"exceed_buf_limit\"}")).as("not attached").isZero();
 
-        metrics.degradation(new DegradationView() {
-            @Override
-            public boolean active() {
-                return true;
-            }
-
-            @Override
-            public int every(EventKind k) {
-                return k == EventKind.STATE ? 4 : k == EventKind.RETRANSMIT ? 0 : 1;
-            }
-        });
+        Settings emit = Settings.defaults(8 << 20);
+        // operator 1/2, automatic 1/4: the stricter wins
+        sampling.put(EventKind.STATE, EffectiveSampling.of(SampleSetting.DEFAULT.withEvery(2), 4, emit, true));
+        sampling.put(EventKind.RETRANSMIT, EffectiveSampling.of(SampleSetting.DEFAULT.withEnabled(false), 1, emit,
+                true));
+        sampling.put(EventKind.RESET_SENT, EffectiveSampling.of(SampleSetting.DEFAULT.withEvery(10), 1,
+                new Settings(false, emit.wakeup(), emit.watermark()), true));
         text = scrape(null);
-        assertThat(value(text, "busprobe_degradation_active")).isEqualTo(1);
         assertThat(value(text, "busprobe_sampling_ratio{kind=\"state\"}")).isEqualTo(0.25);
-        assertThat(value(text, "busprobe_sampling_ratio{kind=\"retransmit\"}")).isZero();
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"retransmit\"}")).as("off").isZero();
+        assertThat(value(text, "busprobe_sampling_ratio{kind=\"reset_sent\"}")).as("emit off").isZero();
     }
 
     @Test

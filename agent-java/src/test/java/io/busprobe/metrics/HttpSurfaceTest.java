@@ -1,10 +1,11 @@
 package io.busprobe.metrics;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -219,6 +220,11 @@ class HttpSurfaceTest {
         @Override
         public boolean attached(Probe p) {
             return true;
+        }
+
+        @Override
+        public EffectiveSampling sampling(EventKind k) {
+            return new EffectiveSampling(true, 1, 1, 0);
         }
 
         @Override

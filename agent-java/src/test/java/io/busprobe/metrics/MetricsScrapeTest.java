@@ -1,7 +1,9 @@
 package io.busprobe.metrics;
 
 import io.busprobe.agent.Session;
+import io.busprobe.agent.SessionSource;
 import io.busprobe.endpoint.BusType;
+import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind.Family;
@@ -41,14 +43,15 @@ class MetricsScrapeTest {
         try (NetnsPair net = NetnsPair.create();
              Session session = Session.start(EnumSet.allOf(Family.class), 8 << 20, null, false, EndpointConfig.of(
                      List.of(new Endpoint(1, "test-bus", BusType.OTHER, List.of(5201), List.of()))));
-             AgentMetrics metrics = AgentMetrics.start("127.0.0.1:0", session)) {
+             AgentMetrics metrics = AgentMetrics.listen("127.0.0.1:0").attach(new SessionSource(session))) {
             assertThat(Files.readString(BpfRunStats.SYSCTL).trim()).as("bpf_stats_enabled while running")
                     .isEqualTo("1");
             EventView view = new EventView();
             var stop = new java.util.concurrent.atomic.AtomicBoolean();
             Thread consumer = Thread.ofPlatform().name("metrics-test-consumer").start(() ->
-                    session.consumeUntil(stop::get, (d, off, len) -> metrics.onEvent(view.wrap(d, off).tsNanos()),
-                            Session.DEFAULT_POLL_MS));
+                    session.consume(stop::get, Long.MAX_VALUE, Session.DEFAULT_POLL_MS,
+                            (d, off, len) -> metrics.onEvent(view.wrap(d, off).tsNanos()), (records, now) -> {
+                            }));
             try {
                 net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
                 net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");
@@ -65,8 +68,8 @@ class MetricsScrapeTest {
                 // connections have closed on both sides instead of guessing a delay
                 for (int i = 0; i < 100; i++) {
                     var maps = session.bpf().endpointMaps();
-                    if (maps.totals(1, io.busprobe.endpoint.Direction.CLIENT).connClosed() >= 2
-                            && maps.totals(1, io.busprobe.endpoint.Direction.SERVER).connClosed() >= 2) {
+                    if (maps.totals(1, Direction.CLIENT).connClosed() >= 2
+                            && maps.totals(1, Direction.SERVER).connClosed() >= 2) {
                         break;
                     }
                     Thread.sleep(100);

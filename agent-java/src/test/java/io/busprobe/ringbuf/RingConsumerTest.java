@@ -1,9 +1,9 @@
 package io.busprobe.ringbuf;
 
 import io.busprobe.bindings.bp_event;
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
-import io.busprobe.sink.Addresses;
 import io.busprobe.testutil.UnitEvent;
 import io.busprobe.testutil.UnitRing;
 import io.busprobe.testutil.UnitRing.Reservation;

@@ -1,9 +1,9 @@
 package io.busprobe.testkit;
 
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.ringbuf.RecordHandler;
-import io.busprobe.sink.Addresses;
 
 import java.util.ArrayList;
 import java.util.Collections;

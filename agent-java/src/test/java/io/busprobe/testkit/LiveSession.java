@@ -1,9 +1,10 @@
 package io.busprobe.testkit;
 
 import io.busprobe.agent.Session;
-import io.busprobe.bpf.KindStats;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.KindStats;
 
 import java.util.EnumSet;
 import java.util.Map;
@@ -25,7 +26,8 @@ public final class LiveSession implements AutoCloseable {
         this.session = session;
         this.consumer = Thread.ofPlatform().name("test-ring-consumer").start(() -> {
             try {
-                session.consumeUntil(() -> stop, sink, Session.DEFAULT_POLL_MS);
+                session.consume(() -> stop, Long.MAX_VALUE, Session.DEFAULT_POLL_MS, sink, (records, now) -> {
+                });
             } catch (Throwable t) {
                 failure = t;
             }
@@ -37,7 +39,7 @@ public final class LiveSession implements AutoCloseable {
     }
 
     public static LiveSession start(java.util.Set<Family> families, long ringSize,
-                                    io.busprobe.endpoint.EndpointConfig endpoints) {
+                                    EndpointConfig endpoints) {
         return new LiveSession(Session.start(families, ringSize, null, false, endpoints));
     }
 

@@ -1,10 +1,11 @@
 package io.busprobe.metrics;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
 
 import java.io.PrintWriter;
 import java.io.Writer;
@@ -41,6 +42,11 @@ public final class BenchMetrics {
         @Override
         public boolean attached(Probe p) {
             return false;
+        }
+
+        @Override
+        public EffectiveSampling sampling(EventKind k) {
+            return new EffectiveSampling(false, 1, 1, 0);
         }
 
         @Override

@@ -1,7 +1,7 @@
 package io.busprobe.ringbuf;
 
-import io.busprobe.agent.ConnectionTable;
 import io.busprobe.bindings.bp_event;
+import io.busprobe.connection.ConnectionTable;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.jmh.EventMix;

@@ -1,6 +1,7 @@
 package io.busprobe.sink;
 
 import io.busprobe.bindings.bp_event;
+import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventView;
 import io.busprobe.jmh.EventMix;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -62,7 +63,7 @@ public class JsonSinkBench {
         MemorySegment rec = arena.allocate(bp_event.layout());
         EventMix.write(rec, i, 123_456_789_000L);
         view = new EventView().wrap(rec, 0);
-        sink = new JsonSink(OutputStream.nullOutputStream());
+        sink = new JsonSink(OutputStream.nullOutputStream(), new EndpointNames(EndpointConfig.defaults()));
     }
 
     @TearDown

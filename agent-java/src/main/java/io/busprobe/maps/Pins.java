@@ -1,9 +1,10 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.Libbpf;
 import io.busprobe.ffi.NativeException;
+import io.busprobe.ffi.Preflight;
 import io.busprobe.ffi.Sys;
 
 import java.lang.foreign.Arena;
@@ -22,7 +23,7 @@ public final class Pins {
      * @throws NativeException   EACCES when the directory is not ours to read (not root)
      */
     static int[] open(Path dir, String... names) {
-        io.busprobe.ffi.Preflight.privileges();
+        Preflight.privileges();
         for (String name : names) {
             if (!Files.exists(dir.resolve(name))) {
                 if (Files.exists(dir) && !Files.isReadable(dir)) {

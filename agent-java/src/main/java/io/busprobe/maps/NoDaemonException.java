@@ -1,4 +1,4 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 import java.nio.file.Path;
 

@@ -1,11 +1,10 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_agent_state;
 import io.busprobe.bindings.bp_kind_stats;
 import io.busprobe.bindings.bp_sample_cfg;
 import io.busprobe.bindings.bp_settings;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.event.EventKind;
 import io.busprobe.ffi.Libbpf;
 
@@ -16,7 +15,7 @@ import java.nio.file.Path;
 
 /**
  * Typed access to busprobe's control and counter maps, by fd: either the fds of
- * a loaded {@link io.busprobe.bpf.BusprobeObject} (the daemon) or fds obtained
+ * the loaded BPF object (the daemon) or fds obtained
  * from the pins under {@link PinDir} (the {@code sample} and {@code status}
  * commands, which never talk to the daemon). Writes go straight to the kernel,
  * which applies them on the next event.
@@ -78,6 +77,11 @@ public final class ControlMaps implements AutoCloseable {
         return readCfg(samplingAuto, SAMPLING_AUTO, kind).every();
     }
 
+    /** What the kernel does with the kind's hits now; see {@link EffectiveSampling}. */
+    public EffectiveSampling effective(EventKind kind, boolean attached) {
+        return EffectiveSampling.of(sampling(kind), autoEvery(kind), settings(), attached);
+    }
+
     public void autoEvery(EventKind kind, int every) {
         writeCfg(samplingAuto, SAMPLING_AUTO, kind, SampleSetting.DEFAULT.withEvery(every));
     }
@@ -133,21 +137,16 @@ public final class ControlMaps implements AutoCloseable {
 
     /** Exact counters for one kind, summed over all possible CPUs. */
     public KindStats kindStats(EventKind kind) {
-        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
-        long size = bp_kind_stats.layout().byteSize();
-        long stride = (size + 7) & ~7L; // per-CPU values are 8-byte aligned in the lookup buffer
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment values = a.allocate(stride * cpus, 8);
-            lookup(kindStats, KIND_STATS, a.allocateFrom(ValueLayout.JAVA_INT, kind.id()), values);
-            KindStats sum = KindStats.ZERO;
-            for (int cpu = 0; cpu < cpus; cpu++) {
-                MemorySegment v = values.asSlice(cpu * stride, size);
-                sum = sum.plus(new KindStats(bp_kind_stats.seen(v), bp_kind_stats.sampled_out(v),
-                        bp_kind_stats.rate_limited(v), bp_kind_stats.submitted(v), bp_kind_stats.dropped(v),
-                        bp_kind_stats.segs(v)));
-            }
-            return sum;
-        }
+        long[] f = new long[6];
+        PerCpu.forEachCpu(kindStats, KIND_STATS, kind.id(), bp_kind_stats.layout(), v -> {
+            f[0] += bp_kind_stats.seen(v);
+            f[1] += bp_kind_stats.sampled_out(v);
+            f[2] += bp_kind_stats.rate_limited(v);
+            f[3] += bp_kind_stats.submitted(v);
+            f[4] += bp_kind_stats.dropped(v);
+            f[5] += bp_kind_stats.segs(v);
+        });
+        return new KindStats(f[0], f[1], f[2], f[3], f[4], f[5]);
     }
 
     // ---- agent state ---------------------------------------------------

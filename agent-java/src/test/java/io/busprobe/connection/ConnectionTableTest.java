@@ -1,4 +1,4 @@
-package io.busprobe.agent;
+package io.busprobe.connection;
 
 import io.busprobe.bindings.bp_event;
 import io.busprobe.event.EventKind;

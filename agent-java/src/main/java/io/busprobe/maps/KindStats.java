@@ -1,4 +1,4 @@
-package io.busprobe.bpf;
+package io.busprobe.maps;
 
 /**
  * Exact per-kind counters from the {@code kind_stats} map, summed over CPUs

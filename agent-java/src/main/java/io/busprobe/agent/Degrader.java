@@ -1,7 +1,8 @@
-package io.busprobe.control;
+package io.busprobe.agent;
 
-import io.busprobe.bpf.KindStats;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.KindStats;
 import io.busprobe.ringbuf.RingBuffer;
 
 import java.util.ArrayList;
@@ -64,11 +65,6 @@ public final class Degrader {
             }
         }
         return false;
-    }
-
-    /** The controller's current 1-in-N for a kind (1: not degraded). */
-    public int every(EventKind k) {
-        return every.get(k.id());
     }
 
     public void tick() {

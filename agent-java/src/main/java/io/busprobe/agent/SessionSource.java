@@ -1,20 +1,25 @@
-package io.busprobe.metrics;
+package io.busprobe.agent;
 
-import io.busprobe.agent.Session;
-import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
-import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
+import io.busprobe.maps.EffectiveSampling;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.KindStats;
+import io.busprobe.metrics.MetricsSource;
+import io.busprobe.metrics.ProgramRunStats;
 
 import java.util.List;
 import java.util.Map;
 
-/** {@link MetricsSource} over a running session: kernel maps and program info read on each call. */
-final class SessionSource implements MetricsSource {
+/**
+ * The metrics' {@link MetricsSource} over a running session: kernel maps and program info read
+ * on each call, from the HTTP scrape thread.
+ */
+public final class SessionSource implements MetricsSource {
     private final Session session;
 
-    SessionSource(Session session) {
+    public SessionSource(Session session) {
         this.session = session;
     }
 
@@ -26,6 +31,11 @@ final class SessionSource implements MetricsSource {
     @Override
     public boolean attached(Probe p) {
         return session.bpf().programFd(p) >= 0;
+    }
+
+    @Override
+    public EffectiveSampling sampling(EventKind k) {
+        return session.bpf().control().effective(k, session.attached(k));
     }
 
     @Override

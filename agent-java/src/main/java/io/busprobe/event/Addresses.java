@@ -1,8 +1,6 @@
-package io.busprobe.sink;
+package io.busprobe.event;
 
-import io.busprobe.event.EventView;
-
-/** Address text for sinks. */
+/** Address text of a record, for the sinks and for closed connections. */
 public final class Addresses {
     private Addresses() {
     }

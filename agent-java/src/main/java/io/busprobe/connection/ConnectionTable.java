@@ -1,5 +1,6 @@
-package io.busprobe.agent;
+package io.busprobe.connection;
 
+import io.busprobe.event.Addresses;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 
@@ -10,8 +11,8 @@ import io.busprobe.event.EventView;
  *
  * <p>Open addressing over primitive arrays so that the per-event path never
  * allocates; 65,536 slots like the kernel's socket map. When full, new
- * connections restart the table (counted in {@link #untracked()}); the kernel's
- * per-endpoint counters stay exact regardless. Records are sampled: a state
+ * connections restart the table; the kernel's per-endpoint counters stay exact
+ * regardless. Records are sampled: a state
  * kind thinned by {@code busprobe sample} or by degradation leaves gaps here,
  * never in the counters.
  *
@@ -48,7 +49,6 @@ public final class ConnectionTable {
     private final byte[] directions = new byte[CAPACITY];
     private final CloseListener listener;
     private int size;
-    private long untracked;
 
     /** @param listener receives closed connections; null when nobody wants them (nothing is built then) */
     public ConnectionTable(CloseListener listener) {
@@ -57,11 +57,6 @@ public final class ConnectionTable {
 
     public int size() {
         return size;
-    }
-
-    /** How many times the table filled up and was cleared. */
-    public long untracked() {
-        return untracked;
     }
 
     public void onEvent(EventView ev) {
@@ -94,7 +89,6 @@ public final class ConnectionTable {
             // records still carry the kernel's own duration, so little is lost.
             java.util.Arrays.fill(cookies, 0);
             size = 0;
-            untracked++;
         }
         int slot = (int) mix(cookie) & MASK;
         while (cookies[slot] != 0) {
@@ -131,7 +125,7 @@ public final class ConnectionTable {
         }
         listener.onClose(new Closed(cookie, ev.pid(), ev.comm(), ev.endpoint(), ev.direction(), duration,
                 ev.stateBytesSent(), ev.stateBytesReceived(), ev.stateTotalRetrans(),
-                io.busprobe.sink.Addresses.source(ev), ev.sport(), io.busprobe.sink.Addresses.destination(ev),
+                Addresses.source(ev), ev.sport(), Addresses.destination(ev),
                 ev.dport()));
         if (slot >= 0) {
             remove(slot);

@@ -1,4 +1,4 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_endpoint_key;
@@ -112,7 +112,8 @@ public final class EndpointMaps implements AutoCloseable {
             MemorySegment name = bp_endpoint_name.allocate(a);
             for (int id = 0; id < MAX_ENDPOINTS; id++) {
                 name.fill((byte) 0);
-                String label = id == 0 ? "other" : config.byId(id).map(Endpoint::name).orElse("");
+                String label = id == Endpoint.OTHER_ID ? Endpoint.OTHER_NAME
+                        : config.byId(id).map(Endpoint::name).orElse("");
                 int bus = id == 0 ? 0 : config.byId(id).map(ep -> ep.bus().id()).orElse(0);
                 byte[] b = label.getBytes(StandardCharsets.UTF_8);
                 MemorySegment.copy(b, 0, name, ValueLayout.JAVA_BYTE, bp_endpoint_name.name$offset(),
@@ -189,35 +190,31 @@ public final class EndpointMaps implements AutoCloseable {
         }
     }
 
+    /** The {@code endpoint_stats} key of an endpoint and direction. */
+    public static int key(int endpoint, Direction direction) {
+        return endpoint * DIRS + direction.id();
+    }
+
     public Totals totals(int endpoint, Direction direction) {
-        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
-        long size = bp_endpoint_stats.layout().byteSize();
-        long stride = (size + 7) & ~7L;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment key = a.allocateFrom(ValueLayout.JAVA_INT, endpoint * DIRS + direction.ordinal());
-            MemorySegment all = a.allocate(stride * cpus, 8);
-            Libbpf.check(Native.bpf_map_lookup_elem(stats, key, all), "bpf_map_lookup_elem(endpoint_stats)");
-            long[] f = new long[11];
-            long[] life = new long[LIFETIME_SLOTS];
-            for (int cpu = 0; cpu < cpus; cpu++) {
-                MemorySegment v = all.asSlice(cpu * stride, size);
-                f[0] += bp_endpoint_stats.conn_opened(v);
-                f[1] += bp_endpoint_stats.conn_closed(v);
-                f[2] += bp_endpoint_stats.conn_failed(v);
-                f[3] += bp_endpoint_stats.bytes_sent(v);
-                f[4] += bp_endpoint_stats.bytes_received(v);
-                f[5] += bp_endpoint_stats.segs_out(v);
-                f[6] += bp_endpoint_stats.segs_in(v);
-                f[7] += bp_endpoint_stats.retrans_segs(v);
-                f[8] += bp_endpoint_stats.resets_sent(v);
-                f[9] += bp_endpoint_stats.resets_received(v);
-                f[10] += bp_endpoint_stats.pressure(v);
-                for (int i = 0; i < LIFETIME_SLOTS; i++) {
-                    life[i] += bp_endpoint_stats.lifetime_us_log2(v, i);
-                }
+        long[] f = new long[11];
+        long[] life = new long[LIFETIME_SLOTS];
+        PerCpu.forEachCpu(stats, STATS, key(endpoint, direction), bp_endpoint_stats.layout(), v -> {
+            f[0] += bp_endpoint_stats.conn_opened(v);
+            f[1] += bp_endpoint_stats.conn_closed(v);
+            f[2] += bp_endpoint_stats.conn_failed(v);
+            f[3] += bp_endpoint_stats.bytes_sent(v);
+            f[4] += bp_endpoint_stats.bytes_received(v);
+            f[5] += bp_endpoint_stats.segs_out(v);
+            f[6] += bp_endpoint_stats.segs_in(v);
+            f[7] += bp_endpoint_stats.retrans_segs(v);
+            f[8] += bp_endpoint_stats.resets_sent(v);
+            f[9] += bp_endpoint_stats.resets_received(v);
+            f[10] += bp_endpoint_stats.pressure(v);
+            for (int i = 0; i < LIFETIME_SLOTS; i++) {
+                life[i] += bp_endpoint_stats.lifetime_us_log2(v, i);
             }
-            return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life);
-        }
+        });
+        return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life);
     }
 
     /** One row of a worst-offender table. */
@@ -227,7 +224,7 @@ public final class EndpointMaps implements AutoCloseable {
     /** Processes charged with retransmits or resets, per endpoint. */
     public List<Offender> processes() {
         return offenders(procs, bp_proc_key.layout().byteSize(), bp_proc_stats.layout().byteSize(), (key, v) ->
-                new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)), Direction.values()[bp_proc_key.direction(key)],
+                new Offender(Short.toUnsignedInt(bp_proc_key.endpoint(key)), Direction.ofId(bp_proc_key.direction(key)),
                         bp_proc_key.tgid(key) + "/" + cString(v.asSlice(bp_proc_stats.comm$offset(), 16)),
                         bp_proc_stats.retrans_segs(v), bp_proc_stats.resets(v)));
     }
@@ -245,7 +242,7 @@ public final class EndpointMaps implements AutoCloseable {
                 throw new AssertionError(e); // 4 or 16 bytes are always an address
             }
             return new Offender(Short.toUnsignedInt(bp_peer_key.endpoint(key)),
-                    Direction.values()[bp_peer_key.direction(key)], who, bp_peer_stats.retrans_segs(v),
+                    Direction.ofId(bp_peer_key.direction(key)), who, bp_peer_stats.retrans_segs(v),
                     bp_peer_stats.resets(v));
         });
     }

@@ -1,4 +1,4 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.HostProblem;

@@ -1,4 +1,4 @@
-package io.busprobe.control;
+package io.busprobe.maps;
 
 /**
  * One kind's tier-2 sampling setting ({@code struct bp_sample_cfg}). Validated on
