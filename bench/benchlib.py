@@ -110,6 +110,15 @@ class Daemon:
             die(self.who, f"expected one {name} using map {m['id']}, found {ids}")
         return ids[0]
 
+    def sibling(self, prog_id, name):
+        """Our daemon's program of that name that uses none of the pinned maps (the accept-exit
+        programs use only the socket map): the one sharing a map with our program prog_id."""
+        maps = set(prog_by_id(prog_id)["map_ids"])
+        ids = [p["id"] for p in progs() if p.get("name") == name and maps & set(p.get("map_ids", []))]
+        if len(ids) != 1:
+            die(self.who, f"expected one {name} sharing a map with program {prog_id}, found {ids}")
+        return ids[0]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
