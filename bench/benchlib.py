@@ -24,6 +24,13 @@ def need_root_and_build(who):
     os.environ.setdefault("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")
 
 
+def need_tools(who, tools):
+    """tools: {command: Debian package}. One line naming what to install, before anything is started."""
+    missing = {c: pkg for c, pkg in tools.items() if shutil.which(c) is None}
+    if missing:
+        die(who, f"{', '.join(missing)} not found; install it: apt-get install {' '.join(sorted(set(missing.values())))}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
