@@ -129,7 +129,9 @@ public final class Daemon implements AutoCloseable {
         int bits = 0;
         for (ProbeStatus p : s.probes()) {
             if (p.attached()) {
-                bits |= 1 << p.probe().kind().id();
+                for (EventKind k : p.probe().kinds()) {
+                    bits |= 1 << k.id();
+                }
             }
         }
         this.probesAttached = bits;

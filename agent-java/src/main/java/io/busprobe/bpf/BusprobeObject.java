@@ -1,6 +1,8 @@
 package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
+import io.busprobe.bindings.bp_retrans_stats;
+import io.busprobe.bindings.bp_sample_cfg;
 import io.busprobe.control.ControlMaps;
 import io.busprobe.control.EndpointMaps;
 import io.busprobe.control.SampleSetting;
@@ -67,6 +69,8 @@ public final class BusprobeObject implements AutoCloseable {
     private Path pinDir;
     private boolean reuseConfig;
     private boolean configReused;
+    /** Pinned config maps this object took over as they are (their pins stay). */
+    private final Set<String> reusedPins = new java.util.HashSet<>();
 
     private BusprobeObject(byte[] elf) {
         MemorySegment bytes = arena.allocate(elf.length, 8);
@@ -206,13 +210,16 @@ public final class BusprobeObject implements AutoCloseable {
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
                 mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));
-        if (!configReused) {
-            for (Probe p : Probe.values()) {
-                if (!p.learnsOnly()) {
-                    control.sampling(p.kind(), SampleSetting.DEFAULT.withEnabled(status.get(p) == null
+        for (Probe p : Probe.values()) {
+            for (EventKind k : p.learnsOnly() ? List.<EventKind>of() : p.kinds()) {
+                // a kept config keeps every kind it has; a kind appended since starts from defaults
+                if (!configReused || samplingUnwritten(k)) {
+                    control.sampling(k, SampleSetting.DEFAULT.withEnabled(status.get(p) == null
                             && families.contains(p.family())));
                 }
             }
+        }
+        if (!configReused) {
             control.settings(Settings.defaults(ringSize));
         } else {
             // a watermark kept from a bigger ring would never be reached: only the poll timer would wake us
@@ -238,14 +245,28 @@ public final class BusprobeObject implements AutoCloseable {
         } finally {
             io.busprobe.ffi.Sys.close(fd); // libbpf keeps its own dup
         }
+        reusedPins.add(name);
         return true;
+    }
+
+    /**
+     * Whether no daemon ever wrote {@code kind}'s slot of the sampling map: it is all
+     * zeros, which no written setting is (every and burst are at least 1). So it is a
+     * kind appended to events.h after the config was pinned, within BP_KIND_MAX.
+     */
+    private boolean samplingUnwritten(EventKind kind) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = bp_sample_cfg.allocate(a);
+            Libbpf.check(Native.bpf_map_lookup_elem(mapFd(ControlMaps.SAMPLING),
+                    a.allocateFrom(ValueLayout.JAVA_INT, kind.id()), value), "bpf_map_lookup_elem(sampling)");
+            return value.mismatch(bp_sample_cfg.allocate(a)) < 0;
+        }
     }
 
     private void pinAll() {
         io.busprobe.control.PinDir.prepare(pinDir);
         for (String name : PINNED) {
-            boolean config = name.equals(ControlMaps.SAMPLING) || name.equals(ControlMaps.SETTINGS);
-            if (config && configReused) {
+            if (reusedPins.contains(name)) {
                 continue; // already pinned there: it is the very map we reused
             }
             Path pin = pinDir.resolve(name);
@@ -406,6 +427,26 @@ public final class BusprobeObject implements AutoCloseable {
         requireLoaded();
         return control.kindStats(kind);
     }
+
+    /** Segments the kernel counted as retransmitted, of one trigger ({@code enum bp_retrans_kind}), over all CPUs. */
+    public RetransStats retransStats(int trigger) {
+        requireLoaded();
+        int cpus = Libbpf.check(Native.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus");
+        long size = bp_retrans_stats.layout().byteSize();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment values = a.allocate(size * cpus, 8); // 16 bytes: already 8-aligned per CPU
+            Libbpf.check(Native.bpf_map_lookup_elem(mapFd(RETRANS_TRIGGERS), a.allocateFrom(ValueLayout.JAVA_INT, trigger),
+                    values), "bpf_map_lookup_elem(" + RETRANS_TRIGGERS + ")");
+            RetransStats sum = RetransStats.ZERO;
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                MemorySegment v = values.asSlice(cpu * size, size);
+                sum = sum.plus(new RetransStats(bp_retrans_stats.segs(v), bp_retrans_stats.unsent_segs(v)));
+            }
+            return sum;
+        }
+    }
+
+    private static final String RETRANS_TRIGGERS = "retrans_triggers";
 
     /** The bus-endpoint rules, names and counters of this object. */
     public EndpointMaps endpointMaps() {

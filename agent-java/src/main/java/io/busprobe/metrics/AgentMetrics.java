@@ -219,7 +219,7 @@ public final class AgentMetrics implements AutoCloseable {
     /** Whether any probe emitting {@code k} is attached (several programs may feed one kind). */
     private boolean attached(EventKind k) {
         for (Probe p : Probe.values()) {
-            if (p.kind() == k && source.attached(p)) {
+            if (p.kinds().contains(k) && source.attached(p)) {
                 return true;
             }
         }

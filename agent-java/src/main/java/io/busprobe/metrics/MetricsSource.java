@@ -2,6 +2,7 @@ package io.busprobe.metrics;
 
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
+import io.busprobe.bpf.RetransStats;
 import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
@@ -17,6 +18,9 @@ import java.util.Map;
 interface MetricsSource {
     /** Exact per-kind counters from the {@code kind_stats} map, every kind present. */
     Map<EventKind, KindStats> kindStats();
+
+    /** Segments the kernel counted as retransmitted, of one trigger ({@code enum bp_retrans_kind}). */
+    RetransStats retransStats(int trigger);
 
     /** Whether a probe's program is attached. */
     boolean attached(Probe p);

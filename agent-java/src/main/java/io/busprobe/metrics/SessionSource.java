@@ -3,6 +3,7 @@ package io.busprobe.metrics;
 import io.busprobe.agent.Session;
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
+import io.busprobe.bpf.RetransStats;
 import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
@@ -21,6 +22,11 @@ final class SessionSource implements MetricsSource {
     @Override
     public Map<EventKind, KindStats> kindStats() {
         return session.stats();
+    }
+
+    @Override
+    public RetransStats retransStats(int trigger) {
+        return session.bpf().retransStats(trigger);
     }
 
     @Override

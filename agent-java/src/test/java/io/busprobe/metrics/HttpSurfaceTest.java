@@ -2,6 +2,7 @@ package io.busprobe.metrics;
 
 import io.busprobe.bpf.KindStats;
 import io.busprobe.bpf.Probe;
+import io.busprobe.bpf.RetransStats;
 import io.busprobe.control.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
@@ -253,7 +254,13 @@ class HttpSurfaceTest {
 
         @Override
         public EndpointMaps.Totals endpointTotals(int endpoint, Direction direction) {
-            return new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS]);
+            return new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS],
+                    new long[EndpointMaps.RETRANS_KINDS]);
+        }
+
+        @Override
+        public RetransStats retransStats(int trigger) {
+            return RetransStats.ZERO;
         }
     }
 }
