@@ -3,6 +3,7 @@ package io.busprobe.bpf;
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_retrans_stats;
 import io.busprobe.bindings.bp_sample_cfg;
+import io.busprobe.bindings.bpf_map_info;
 import io.busprobe.control.ControlMaps;
 import io.busprobe.control.EndpointMaps;
 import io.busprobe.control.SampleSetting;
@@ -71,6 +72,9 @@ public final class BusprobeObject implements AutoCloseable {
     private boolean configReused;
     /** Pinned config maps this object took over as they are (their pins stay). */
     private final Set<String> reusedPins = new java.util.HashSet<>();
+    /** An operator sampling map of another size, to copy from after load; -1 when none. */
+    private int migrateFd = -1;
+    private String configMigration;
 
     private BusprobeObject(byte[] elf) {
         MemorySegment bytes = arena.allocate(elf.length, 8);
@@ -158,6 +162,15 @@ public final class BusprobeObject implements AutoCloseable {
         return configReused;
     }
 
+    /**
+     * What load() did to take over a pinned sampling config made for another number
+     * of kinds (an older or newer busprobe), as one line for the log; null when the
+     * pinned config fitted as it was or none was taken over.
+     */
+    public String configMigration() {
+        return configMigration;
+    }
+
     // ---- load ------------------------------------------------------------
 
     /**
@@ -191,12 +204,14 @@ public final class BusprobeObject implements AutoCloseable {
         if (pinDir != null && reuseConfig) {
             // both or neither: half an old config next to half a default one would be silent nonsense
             if (Files.exists(pinDir.resolve(ControlMaps.SAMPLING)) && Files.exists(pinDir.resolve(ControlMaps.SETTINGS))) {
-                configReused = reusePinned(ControlMaps.SAMPLING) & reusePinned(ControlMaps.SETTINGS);
+                migrateFd = samplingOfAnotherSize();
+                configReused = (migrateFd >= 0 || reusePinned(ControlMaps.SAMPLING)) & reusePinned(ControlMaps.SETTINGS);
             }
         }
         try {
             Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
         } catch (NativeException e) {
+            closeMigrateFd();
             if (configReused) {
                 throw new IllegalStateException("the config pinned in " + pinDir + " does not fit this busprobe ("
                         + e.getMessage() + "); start with --reset-config", e);
@@ -210,6 +225,9 @@ public final class BusprobeObject implements AutoCloseable {
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
                 mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));
+        if (migrateFd >= 0) {
+            migrateSampling();
+        }
         for (Probe p : Probe.values()) {
             for (EventKind k : p.learnsOnly() ? List.<EventKind>of() : p.kinds()) {
                 // a kept config keeps every kind it has; a kind appended since starts from defaults
@@ -250,6 +268,34 @@ public final class BusprobeObject implements AutoCloseable {
     }
 
     /**
+     * The pinned operator sampling map when it is one of ours made for another number
+     * of kinds (BP_KIND_MAX changed between the daemon that pinned it and this one):
+     * its fd, to be copied from after load, since libbpf cannot reuse a map of
+     * another size. -1 when it fits as it is, or is no such map at all (then reusing
+     * it fails at load and says so).
+     */
+    private int samplingOfAnotherSize() {
+        int fd = io.busprobe.control.Pins.objGet(pinDir.resolve(ControlMaps.SAMPLING));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment info = bpf_map_info.allocate(a);
+            MemorySegment len = a.allocateFrom(ValueLayout.JAVA_INT, (int) info.byteSize());
+            Libbpf.check(Native.bpf_obj_get_info_by_fd(fd, info, len), "bpf_obj_get_info_by_fd(" + ControlMaps.SAMPLING + ")");
+            boolean ours = bpf_map_info.type(info) == Native.BPF_MAP_TYPE_ARRAY() && bpf_map_info.key_size(info) == 4
+                    && bpf_map_info.value_size(info) == bp_sample_cfg.layout().byteSize();
+            if (ours && bpf_map_info.max_entries(info) != Native.bpf_map__max_entries(map(ControlMaps.SAMPLING))) {
+                int keep = fd;
+                fd = -1;
+                return keep;
+            }
+            return -1;
+        } finally {
+            if (fd >= 0) {
+                io.busprobe.ffi.Sys.close(fd);
+            }
+        }
+    }
+
+    /**
      * Whether no daemon ever wrote {@code kind}'s slot of the sampling map: it is all
      * zeros, which no written setting is (every and burst are at least 1). So it is a
      * kind appended to events.h after the config was pinned, within BP_KIND_MAX.
@@ -260,6 +306,41 @@ public final class BusprobeObject implements AutoCloseable {
             Libbpf.check(Native.bpf_map_lookup_elem(mapFd(ControlMaps.SAMPLING),
                     a.allocateFrom(ValueLayout.JAVA_INT, kind.id()), value), "bpf_map_lookup_elem(sampling)");
             return value.mismatch(bp_sample_cfg.allocate(a)) < 0;
+        }
+    }
+
+    /**
+     * Copy the kinds both sizes know from the pinned sampling map into this object's
+     * (kind ids are appended, never renumbered, so id i means the same kind in both);
+     * its pin is replaced by pinAll().
+     */
+    private void migrateSampling() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment info = bpf_map_info.allocate(a);
+            MemorySegment len = a.allocateFrom(ValueLayout.JAVA_INT, (int) info.byteSize());
+            Libbpf.check(Native.bpf_obj_get_info_by_fd(migrateFd, info, len), "bpf_obj_get_info_by_fd(" + ControlMaps.SAMPLING + ")");
+            int pinned = bpf_map_info.max_entries(info);
+            int kept = Math.min(pinned, EventKind.MAX);
+            int to = mapFd(ControlMaps.SAMPLING);
+            MemorySegment key = a.allocate(ValueLayout.JAVA_INT);
+            MemorySegment value = bp_sample_cfg.allocate(a);
+            for (int i = 0; i < kept; i++) {
+                key.set(ValueLayout.JAVA_INT, 0, i);
+                Libbpf.check(Native.bpf_map_lookup_elem(migrateFd, key, value), "bpf_map_lookup_elem(pinned sampling)");
+                Libbpf.check(Native.bpf_map_update_elem(to, key, value, Native.BPF_ANY()), "bpf_map_update_elem(sampling)");
+            }
+            configMigration = "the sampling config pinned in " + pinDir + " was made for " + pinned + " kinds, this "
+                    + "busprobe has " + EventKind.MAX + ": the settings of the " + kept + " both know were kept, "
+                    + (pinned < EventKind.MAX ? "the new kinds start from defaults" : "the rest were dropped");
+        } finally {
+            closeMigrateFd();
+        }
+    }
+
+    private void closeMigrateFd() {
+        if (migrateFd >= 0) {
+            io.busprobe.ffi.Sys.close(migrateFd);
+            migrateFd = -1;
         }
     }
 

@@ -248,6 +248,64 @@ class SamplingControlTest {
         }
     }
 
+    /**
+     * A daemon of a busprobe whose per-kind maps had 8 slots (BP_KIND_MAX before
+     * retransmit_failed) left its operator config pinned. The next daemon has 16 slots:
+     * it takes the config over kind by kind, starts the kinds the old one did not know
+     * from defaults, says so in one line, and pins the bigger map in its place.
+     */
+    @Test
+    void aSamplingConfigPinnedWithAnotherNumberOfKindsIsMigrated() throws Exception {
+        Path dir = busprobe.pinDir();
+        Files.createDirectories(dir);
+        // the maps as the old daemon created them (struct bp_sample_cfg, struct bp_settings)
+        Sh.run("bpftool", "map", "create", dir.resolve("sampling").toString(), "type", "array", "key", "4", "value",
+                "32", "entries", "8", "name", "sampling");
+        Sh.run("bpftool", "map", "create", dir.resolve("settings").toString(), "type", "array", "key", "4", "value",
+                "16", "entries", "1", "name", "settings");
+        for (int kind = 1; kind < 8; kind++) {
+            // enabled, every, rate, burst, interval_ns, flags: state 1/7 --no-auto, the others defaults
+            boolean state = kind == 3;
+            Sh.run(pinnedUpdate(dir.resolve("sampling"), kind, le(1), le(state ? 7 : 1), le(0), le(1), le(0), le(0),
+                    le(state ? 1 : 0), le(0)));
+        }
+        // wakeup watermark, 65536 bytes, emit on
+        Sh.run(pinnedUpdate(dir.resolve("settings"), 0, le(0), le(65536), le(1), le(0)));
+
+        try (BusprobeProcess.Daemon d = daemon()) {
+            assertThat(d.log()).contains("sampling config kept from the pins",
+                    "was made for 8 kinds, this busprobe has 16: the settings of the 8 both know were kept");
+            String sample = ok("sample");
+            assertThat(sample).containsPattern("state\\s+on 1/7 no-auto")
+                    .containsPattern("retransmit_failed\\s+on\\s+1/1").containsPattern("retransmit\\s+on\\s+1/1");
+            assertThat(Sh.run("bpftool", "map", "show", "pinned", dir.resolve("sampling").toString()))
+                    .contains("max_entries 16");
+            ok("sample", "--kind", "retransmit_failed", "--every", "3");
+        }
+        try (BusprobeProcess.Daemon d = daemon()) {
+            assertThat(d.log()).contains("sampling config kept from the pins").doesNotContain("was made for");
+            assertThat(ok("sample")).containsPattern("state\\s+on 1/7 no-auto")
+                    .containsPattern("retransmit_failed\\s+on 1/3");
+        }
+    }
+
+    /** bpftool map update of a pinned array, the value given as little-endian words. */
+    private static String[] pinnedUpdate(Path map, int key, String... words) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("bpftool", "map", "update", "pinned", map.toString(),
+                "key"));
+        cmd.addAll(List.of(le(key).split(" ")));
+        cmd.add("value");
+        for (String w : words) {
+            cmd.addAll(List.of(w.split(" ")));
+        }
+        return cmd.toArray(String[]::new);
+    }
+
+    /** A 32-bit value as four little-endian bytes, for bpftool. */
+    private static String le(int v) {
+        return (v & 0xff) + " " + ((v >>> 8) & 0xff) + " " + ((v >>> 16) & 0xff) + " " + (v >>> 24);
+    }
+
     @Test
     void withoutADaemonOrWithoutPrivilegeSampleFailsInOneLine() {
         Sh.Result none = busprobe.run("sample", "--kind", "state", "--every", "2");
