@@ -29,17 +29,28 @@ enum bp_kind {
 	BP_KIND_RESET_RECEIVED    = 5, /* tcp:tcp_receive_reset */
 	BP_KIND_RCVQUEUE_FULL     = 6, /* sock:sock_rcvqueue_full */
 	BP_KIND_EXCEED_BUF_LIMIT  = 7, /* sock:sock_exceed_buf_limit */
-	BP_KIND_MAX               = 8, /* array map size; keep last */
+	BP_KIND_RETRANSMIT_FAILED = 8, /* tcp:tcp_retransmit_skb, an attempt the kernel did not count */
+	/*
+	 * Size of the per-kind maps, with room to append kinds without changing
+	 * it: the operator's `sampling` map is pinned across daemon restarts, and
+	 * a daemon that finds one of another size has to migrate it.
+	 */
+	BP_KIND_MAX               = 16,
 };
 
-/* How a retransmission was triggered, as far as socket state shows it. */
+/*
+ * What triggered a retransmission, told apart the way the kernel's own MIBs
+ * tell them apart (net/ipv4/tcp_output.c, tcp_timer.c; see
+ * bpf/tcp_retransmit.bpf.c for the call sites).
+ */
 enum bp_retrans_kind {
-	BP_RETRANS_UNKNOWN = 0,
-	BP_RETRANS_RTO     = 1, /* icsk_ca_state == TCP_CA_Loss */
-	BP_RETRANS_FAST    = 2, /* TCP_CA_Recovery / TCP_CA_Disorder */
-	BP_RETRANS_TLP     = 3, /* loss probe timer is the pending event */
-	BP_RETRANS_SYN     = 4, /* socket still in SYN_SENT */
-	BP_RETRANS_SYNACK  = 5, /* tcp_retransmit_synack */
+	BP_RETRANS_UNKNOWN = 0, /* none of the below, e.g. the data of an active Fast Open */
+	BP_RETRANS_RTO     = 1, /* in TCP_CA_Loss: the timeout's head, then the queue (TCPSlowStartRetrans) */
+	BP_RETRANS_FAST    = 2, /* a segment marked lost, outside Loss: the queue (TCPFastRetrans) */
+	BP_RETRANS_TLP     = 3, /* the tail segment of tcp_send_loss_probe() (TCPLossProbes) */
+	BP_RETRANS_SYN     = 4, /* a segment carrying SYN (TCPSynRetrans) */
+	BP_RETRANS_SYNACK  = 5, /* tcp_rtx_synack() (TCPSynRetrans) */
+	BP_RETRANS_KINDS   = 6, /* array sizes; keep last */
 };
 
 /* bp_event.flags */
@@ -67,7 +78,7 @@ struct bp_tuple {
 _Static_assert(sizeof(struct bp_tuple) == BP_TUPLE_SIZE, "bp_tuple size");
 
 struct bp_event_retransmit {
-	__u32 segs;          /* tcp_skb_pcount(skb): comparable with TcpRetransSegs */
+	__u32 segs;          /* tcp_skb_pcount(skb): what TcpRetransSegs added (retransmit) or would have */
 	__u32 err;           /* 0 when sent; a negative errno (two's complement) when not */
 	__u32 srtt_us;       /* tp->srtt_us >> 3 */
 	__u32 snd_cwnd;
@@ -75,6 +86,8 @@ struct bp_event_retransmit {
 	__u8  retrans_kind;  /* enum bp_retrans_kind */
 	__u8  ca_state;      /* icsk_ca_state */
 	__u8  _pad[2];
+	__u32 seq;           /* TCP_SKB_CB(skb)->seq: the first sequence number resent */
+	__u32 end_seq;       /* TCP_SKB_CB(skb)->end_seq: one past the last (SYN and FIN count one) */
 };
 
 /*
@@ -158,10 +171,24 @@ struct bp_kind_stats {
 	__u64 rate_limited; /* the token bucket said no */
 	__u64 submitted;    /* records committed to the ring */
 	__u64 dropped;      /* bpf_ringbuf_reserve() failed: ring full */
-	__u64 segs;         /* retransmit kinds: sum of segs of sent retransmits */
+	__u64 segs;         /* retransmit kinds: sum of their segs (retransmit: what TcpRetransSegs added) */
 };
 #define BP_KIND_STATS_SIZE 48
 _Static_assert(sizeof(struct bp_kind_stats) == BP_KIND_STATS_SIZE, "bp_kind_stats size");
+
+/*
+ * Retransmitted segments by trigger (per-CPU array `retrans_triggers`, key =
+ * enum bp_retrans_kind): what the kernel added to TcpRetransSegs, and of that
+ * what its own stack then failed to send (TCPRetransFail: a local firewall,
+ * a full device queue). Attempts the kernel did not count at all are the
+ * retransmit_failed kind's.
+ */
+struct bp_retrans_stats {
+	__u64 segs;
+	__u64 unsent_segs;
+};
+#define BP_RETRANS_STATS_SIZE 16
+_Static_assert(sizeof(struct bp_retrans_stats) == BP_RETRANS_STATS_SIZE, "bp_retrans_stats size");
 
 /* bp_sample_cfg.flags */
 #define BP_SAMPLE_NO_AUTO 0x01 /* automatic degradation leaves this kind alone */
@@ -228,7 +255,7 @@ struct bp_agent_state {
 	__u32 probes_attached;   /* bit (1 << kind) per attached probe */
 	__u32 _pad;
 };
-#define BP_AGENT_STATE_SIZE 112
+#define BP_AGENT_STATE_SIZE 176
 _Static_assert(sizeof(struct bp_agent_state) == BP_AGENT_STATE_SIZE, "bp_agent_state size");
 
 /*
@@ -267,13 +294,14 @@ struct bp_endpoint_stats {
 	__u64 bytes_received;
 	__u64 segs_out;
 	__u64 segs_in;
-	__u64 retrans_segs;
+	__u64 retrans_segs;    /* what the kernel added to TcpRetransSegs (SYN-ACKs included) */
 	__u64 resets_sent;
 	__u64 resets_received;
 	__u64 pressure;        /* rcvqueue_full + exceed_buf_limit */
 	__u64 lifetime_us_log2[BP_LIFETIME_SLOTS];
+	__u64 retrans_trigger_segs[BP_RETRANS_KINDS]; /* retrans_segs by enum bp_retrans_kind */
 };
-#define BP_ENDPOINT_STATS_SIZE 344
+#define BP_ENDPOINT_STATS_SIZE 392
 _Static_assert(sizeof(struct bp_endpoint_stats) == BP_ENDPOINT_STATS_SIZE, "bp_endpoint_stats size");
 
 /* Worst processes per endpoint (LRU hash `endpoint_procs`). */

@@ -31,7 +31,18 @@ struct bp_sock_info {
 	__u16 opened_endpoint;    /* where conn_opened was counted, when opened is set */
 	__u8  opened_direction;
 	__u8  opened;
+	__u32 total_retrans_rep;  /* tp->total_retrans as of busprobe's last look; see bp_retrans_counted() */
 };
+
+/*
+ * tp->total_retrans of a full TCP socket. Read with a probe read: callers
+ * hold BTF pointers typed struct sock, which the verifier does not let a
+ * plain load walk past.
+ */
+static __always_inline __u32 bp_total_retrans(const struct sock *sk)
+{
+	return BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
+}
 
 /*
  * Keyed by the sock pointer, deleted when the socket reaches TCP_CLOSE (every
@@ -62,7 +73,12 @@ struct bp_attr {
 	__u8  direction;
 };
 
-/* sk's entry; with create, an empty one is made when there is none. */
+/*
+ * sk's entry; with create, an empty one is made when there is none. A new
+ * entry's retransmit baseline is the socket's count now: every retransmit
+ * before this moment went through the retransmit probe, which counted it
+ * with or without an entry.
+ */
 static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, bool create)
 {
 	struct bp_sock_info fresh = {}, *info;
@@ -73,6 +89,7 @@ static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, 
 	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (info || !create)
 		return info;
+	fresh.total_retrans_rep = bp_total_retrans(sk);
 	bpf_map_update_elem(&sock_info, &key, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&sock_info, &key);
 }
@@ -136,6 +153,8 @@ static __always_inline void bp_start(const struct sock *sk, bool owner, struct b
 	if (!BP_ATTRIBUTION)
 		return;
 	fresh->start_ns = bpf_ktime_get_ns();
+	/* a SYN_RECV child's count is set after this (see handle_inet_sock_set_state) */
+	fresh->total_retrans_rep = bp_total_retrans(sk);
 	if (owner)
 		bp_set_owner_current(fresh);
 	bpf_map_update_elem(&sock_info, &key, fresh, BPF_ANY);

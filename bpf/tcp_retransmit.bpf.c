@@ -17,8 +17,17 @@
 #include "sock_info.bpf.h"
 #include "endpoint_stats.bpf.h"
 
-/* include/net/inet_connection_sock.h; #defines, so not in BTF */
+/* include/net/inet_connection_sock.h, include/net/tcp.h: #defines, so not in BTF */
 #define ICSK_TIME_LOSS_PROBE 5
+#define TCPHDR_SYN           0x02
+#define TCPCB_LOST           0x04
+
+/* errnos of __tcp_retransmit_skb() (include/uapi/asm-generic/errno*.h) */
+#define EAGAIN        11
+#define ENOMEM        12
+#define EBUSY         16
+#define EINVAL        22
+#define EHOSTUNREACH 113
 
 /*
  * The tracepoint gained an `err` argument and moved to fire on failed
@@ -30,19 +39,81 @@ struct trace_event_raw_tcp_retransmit_skb___bp {
 	int err;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u8 retrans_kind(const struct sock *sk, __u8 ca_state)
+/* Segments the kernel counted as retransmitted, by trigger: see struct bp_retrans_stats. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BP_RETRANS_KINDS);
+	__type(key, __u32);
+	__type(value, struct bp_retrans_stats);
+} retrans_triggers SEC(".maps");
+
+/*
+ * Where the kernel counts a retransmission, in __tcp_retransmit_skb()
+ * (net/ipv4/tcp_output.c, v6.16+): the attempt first returns -EBUSY (the
+ * original still in a qdisc or driver queue), -EINVAL, -ENOMEM,
+ * -EHOSTUNREACH (no route) or -EAGAIN (outside the peer's window) without
+ * counting anything; then it adds tcp_skb_pcount() to TcpRetransSegs and to
+ * tp->total_retrans together, and only then hands the segment to
+ * tcp_transmit_skb(), whose error (-EPERM from a netfilter drop, -ENOBUFS,
+ * ...) leaves both counts standing. The tracepoint fires at the end either
+ * way. The errno alone cannot tell the two apart (-EHOSTUNREACH, -EINVAL
+ * and -ENOMEM come from both halves), the socket's count can: it moved by
+ * exactly segs when the kernel counted. Nothing else moves it between two
+ * events busprobe sees (tcp_rtx_synack() does for a Fast Open child, and
+ * resets the baseline there; so does the SYN_RECV -> ESTABLISHED of a child).
+ *
+ * Without a baseline (a socket busprobe never saw: older than the agent, or
+ * evicted from sock_info) the first event falls back on the errno: a success
+ * and the errors only tcp_transmit_skb() returns are counted, the five of
+ * the first half are not.
+ */
+static __always_inline bool bp_retrans_counted(struct bp_sock_info *info, __u32 total_retrans, __u32 segs,
+					       int err)
+{
+	bool by_errno = err != -EBUSY && err != -EINVAL && err != -ENOMEM && err != -EHOSTUNREACH &&
+			err != -EAGAIN;
+	__u32 delta;
+
+	if (!info)
+		return by_errno;
+	delta = total_retrans - info->total_retrans_rep;
+	info->total_retrans_rep = total_retrans;
+	if (delta == segs)
+		return true;
+	if (delta == 0)
+		return false;
+	return by_errno; /* the baseline was not this socket's */
+}
+
+/*
+ * The trigger, as the MIBs the kernel moves around the call tell it:
+ * - tcp_xmit_retransmit_queue() retransmits only segments marked
+ *   TCPCB_LOST, and adds them to TCPSlowStartRetrans in TCP_CA_Loss, else
+ *   to TCPFastRetrans (after a successful send);
+ * - tcp_retransmit_timer() enters TCP_CA_Loss before it resends the head
+ *   (and counts TCPTimeouts per timeout, not per segment);
+ * - tcp_send_loss_probe() resends the tail segment, normally not marked
+ *   lost, and runs with icsk_pending still ICSK_TIME_LOSS_PROBE (it clears it
+ *   after TCPLossProbes). icsk_pending alone is the armed timer, not the
+ *   running one: an ACK that enters Recovery with a probe armed resends
+ *   lost segments under it, which is why the LOST mark is asked first;
+ * - a segment with SYN adds to TCPSynRetrans wherever it is resent.
+ * What is left (the data of an active Fast Open resent on the SYN-ACK)
+ * moves none of these MIBs: unknown.
+ */
+static __always_inline __u8 retrans_kind(const struct sock *sk, const struct tcp_skb_cb *tcb, __u8 ca_state)
 {
 	const struct inet_connection_sock *icsk = (const void *)sk;
 
-	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+	/* tcp_flags was widened from __u8 to __u16 for AccECN's AE bit: read it at its size */
+	if (BPF_CORE_READ_BITFIELD_PROBED(tcb, tcp_flags) & TCPHDR_SYN)
 		return BP_RETRANS_SYN;
 	if (ca_state == TCP_CA_Loss)
 		return BP_RETRANS_RTO;
-	/* tcp_write_timer_handler() leaves icsk_pending set while it runs the probe */
+	if (BPF_CORE_READ(tcb, sacked) & TCPCB_LOST)
+		return BP_RETRANS_FAST;
 	if (BPF_CORE_READ(icsk, icsk_pending) == ICSK_TIME_LOSS_PROBE)
 		return BP_RETRANS_TLP;
-	if (ca_state == TCP_CA_Recovery || ca_state == TCP_CA_Disorder)
-		return BP_RETRANS_FAST;
 	return BP_RETRANS_UNKNOWN;
 }
 
@@ -52,13 +123,15 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	const struct inet_connection_sock *icsk = (const void *)sk;
 	const struct tcp_sock *tp = (const void *)sk;
 	const struct tcp_skb_cb *tcb = (const void *)skb->cb;
+	struct bp_retrans_stats *trig;
 	struct bp_kind_stats *st;
 	struct bp_attr a = {};
 	struct bp_tuple t = {};
 	struct bp_event *e;
-	int err = 0;
-	__u32 segs;
+	__u32 segs, total, kind, rk;
+	bool counted;
 	__u8 ca_state;
+	int err = 0;
 
 	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb___bp, err))
 		err = (int)ctx[2];
@@ -67,70 +140,107 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	segs = BPF_CORE_READ(tcb, tcp_gso_segs);
 	if (!segs)
 		segs = 1;
+	total = BPF_CORE_READ(tp, total_retrans);
+	ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
+	rk = retrans_kind(sk, tcb, ca_state);
 
 	/*
 	 * A socket older than the agent (or evicted) is remembered at its first
-	 * sent retransmit, so that its lifetime traffic is added once here and
-	 * only deltas later.
+	 * retransmit, so that its lifetime traffic is added once and only deltas
+	 * later, and its next retransmits are told apart by its own count.
 	 */
-	a.info = bp_sock_info(sk, err == 0);
+	a.info = bp_sock_info(sk, false);
+	counted = bp_retrans_counted(a.info, total, segs, err);
+	if (!a.info)
+		a.info = bp_sock_info(sk, true);
 	bp_resolve(sk, &a);
-	if (err == 0) {
-		struct bp_kind_stats *tot;
+	kind = counted ? BP_KIND_RETRANSMIT : BP_KIND_RETRANSMIT_FAILED;
+	if (counted) {
 		struct bp_endpoint_stats *es;
-		__u32 kind = BP_KIND_RETRANSMIT;
 
-		tot = bpf_map_lookup_elem(&kind_stats, &kind);
-		if (tot)
-			__sync_fetch_and_add(&tot->segs, segs);
+		trig = bpf_map_lookup_elem(&retrans_triggers, &rk);
+		if (trig) {
+			__sync_fetch_and_add(&trig->segs, segs);
+			/* what tcp_output.c adds to TCPRetransFail */
+			if (err && err != -EBUSY)
+				__sync_fetch_and_add(&trig->unsent_segs, segs);
+		}
 		es = bp_endpoint_stats(&a);
 		if (es) {
 			__sync_fetch_and_add(&es->retrans_segs, segs);
+			if (rk < BP_RETRANS_KINDS)
+				__sync_fetch_and_add(&es->retrans_trigger_segs[rk], segs);
 			bp_add_traffic(es, sk, a.info);
 		}
 		bp_read_tuple(&t, sk);
 		bp_charge_offenders(&a, &t, segs, 0);
 	}
-	st = bp_account(BP_KIND_RETRANSMIT);
+	st = bpf_map_lookup_elem(&kind_stats, &kind);
+	if (st)
+		__sync_fetch_and_add(&st->segs, segs);
+	st = bp_account(kind);
 	if (!st)
 		return 0;
 	e = bp_reserve(st);
 	if (!e)
 		return 0;
 
-	bp_fill_common(e, BP_KIND_RETRANSMIT, false);
+	bp_fill_common(e, kind, false);
 	bp_fill_sock(e, sk);
 	e->tuple.protocol = IPPROTO_TCP;
-	ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
 	e->u.retransmit.segs = segs;
 	e->u.retransmit.err = (__u32)err;
 	e->u.retransmit.ca_state = ca_state;
-	e->u.retransmit.retrans_kind = retrans_kind(sk, ca_state);
+	e->u.retransmit.retrans_kind = rk;
 	e->u.retransmit.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	e->u.retransmit.snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
-	e->u.retransmit.total_retrans = BPF_CORE_READ(tp, total_retrans);
+	e->u.retransmit.total_retrans = total;
+	e->u.retransmit.seq = BPF_CORE_READ(tcb, seq);
+	e->u.retransmit.end_seq = BPF_CORE_READ(tcb, end_seq);
 	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
 }
 
+/*
+ * tcp_rtx_synack() fires this only after the SYN-ACK went out, right where it
+ * adds one to TcpRetransSegs and TCPSynRetrans: every hit is counted.
+ */
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct request_sock *req)
 {
+	const struct tcp_request_sock *treq = (const void *)req;
 	struct bp_kind_stats *st, *tot;
+	struct bp_retrans_stats *trig;
 	struct bp_endpoint_stats *es;
+	struct bp_sock_info *child;
 	struct bp_attr a = {};
 	struct bp_event *e;
-	__u32 kind = BP_KIND_RETRANSMIT_SYNACK;
+	__u32 kind = BP_KIND_RETRANSMIT_SYNACK, rk = BP_RETRANS_SYNACK;
 
+	/*
+	 * sk is the listener, or for a Fast Open request the child socket, whose
+	 * total_retrans tcp_rtx_synack() has just moved: not a retransmit of the
+	 * retransmit_skb probe's, so that probe's baseline follows.
+	 */
+	if (sk->__sk_common.skc_state == TCP_SYN_RECV) {
+		child = bp_sock_info(sk, false);
+		if (child)
+			child->total_retrans_rep = bp_total_retrans(sk);
+	}
 	/*
 	 * A SYN-ACK we retransmit: this host serves the endpoint on the request's
 	 * local port. Request sockets are never in sock_info: match the tuple.
 	 */
 	bp_resolve((const struct sock *)&req->__req_common, &a);
 	es = bp_endpoint_stats(&a);
-	if (es)
+	if (es) {
 		__sync_fetch_and_add(&es->retrans_segs, 1);
+		__sync_fetch_and_add(&es->retrans_trigger_segs[BP_RETRANS_SYNACK], 1);
+	}
+	trig = bpf_map_lookup_elem(&retrans_triggers, &rk);
+	if (trig)
+		__sync_fetch_and_add(&trig->segs, 1);
 	tot = bpf_map_lookup_elem(&kind_stats, &kind);
 	if (tot)
 		__sync_fetch_and_add(&tot->segs, 1);
@@ -148,6 +258,9 @@ int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct r
 	e->state = TCP_SYN_RECV;
 	e->u.retransmit.segs = 1;
 	e->u.retransmit.retrans_kind = BP_RETRANS_SYNACK;
+	/* the SYN-ACK's SYN takes one sequence number: snt_isn */
+	e->u.retransmit.seq = BPF_CORE_READ(treq, snt_isn);
+	e->u.retransmit.end_seq = e->u.retransmit.seq + 1;
 	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;

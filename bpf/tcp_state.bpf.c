@@ -145,6 +145,13 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		/* a socket that lives on (ESTABLISHED) keeps its match; one that closes needs none kept */
 		a.info = bp_sock_info(sk, newstate == TCP_ESTABLISHED);
 	}
+	/*
+	 * tcp_create_openreq_child() sets a child's total_retrans to its request's
+	 * SYN-ACK retransmits after the clone that bp_start() saw: those were
+	 * counted as retransmit_synack, so take the child's count as it is now.
+	 */
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED && a.info)
+		a.info->total_retrans_rep = bp_total_retrans(sk);
 	if (counted || st)
 		bp_resolve(sk, &a);
 	if (counted)

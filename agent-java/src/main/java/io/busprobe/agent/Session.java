@@ -88,7 +88,7 @@ public final class Session implements AutoCloseable {
     /** Whether a probe that writes records of {@code kind} attached (the attribution-only ones do not count). */
     public boolean attached(EventKind kind) {
         for (ProbeStatus p : probes) {
-            if (p.attached() && p.probe().kind() == kind && !p.probe().learnsOnly()) {
+            if (p.attached() && p.probe().kinds().contains(kind) && !p.probe().learnsOnly()) {
                 return true;
             }
         }

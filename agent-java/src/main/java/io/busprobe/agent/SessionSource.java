@@ -1,6 +1,8 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.Probe;
+import io.busprobe.maps.RetransStats;
+import io.busprobe.maps.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 import io.busprobe.maps.EffectiveSampling;
@@ -26,6 +28,11 @@ public final class SessionSource implements MetricsSource {
     @Override
     public Map<EventKind, KindStats> kindStats() {
         return session.stats();
+    }
+
+    @Override
+    public RetransStats retransStats(int trigger) {
+        return session.bpf().retransStats(trigger);
     }
 
     @Override

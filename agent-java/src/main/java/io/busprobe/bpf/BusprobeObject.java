@@ -1,19 +1,22 @@
 package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
+import io.busprobe.bindings.bp_sample_cfg;
+import io.busprobe.bindings.bpf_map_info;
+import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.Settings;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ffi.Errno;
 import io.busprobe.ffi.Libbpf;
 import io.busprobe.ffi.NativeException;
 import io.busprobe.ffi.Sys;
-import io.busprobe.maps.ControlMaps;
-import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 import io.busprobe.maps.PinDir;
+import io.busprobe.maps.RetransStats;
 import io.busprobe.maps.Pins;
-import io.busprobe.maps.SampleSetting;
-import io.busprobe.maps.Settings;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -71,6 +74,11 @@ public final class BusprobeObject implements AutoCloseable {
     private Path pinDir;
     private boolean reuseConfig;
     private boolean configReused;
+    /** Pinned config maps this object took over as they are (their pins stay). */
+    private final Set<String> reusedPins = new java.util.HashSet<>();
+    /** An operator sampling map of another size, to copy from after load; -1 when none. */
+    private int migrateFd = -1;
+    private String configMigration;
 
     private BusprobeObject(byte[] elf) {
         MemorySegment bytes = arena.allocate(elf.length, 8);
@@ -158,6 +166,15 @@ public final class BusprobeObject implements AutoCloseable {
         return configReused;
     }
 
+    /**
+     * What load() did to take over a pinned sampling config made for another number
+     * of kinds (an older or newer busprobe), as one line for the log; null when the
+     * pinned config fitted as it was or none was taken over.
+     */
+    public String configMigration() {
+        return configMigration;
+    }
+
     // ---- load ------------------------------------------------------------
 
     /**
@@ -191,12 +208,14 @@ public final class BusprobeObject implements AutoCloseable {
         if (pinDir != null && reuseConfig) {
             // both or neither: half an old config next to half a default one would be silent nonsense
             if (Files.exists(pinDir.resolve(ControlMaps.SAMPLING)) && Files.exists(pinDir.resolve(ControlMaps.SETTINGS))) {
-                configReused = reusePinned(ControlMaps.SAMPLING) & reusePinned(ControlMaps.SETTINGS);
+                migrateFd = samplingOfAnotherSize();
+                configReused = (migrateFd >= 0 || reusePinned(ControlMaps.SAMPLING)) & reusePinned(ControlMaps.SETTINGS);
             }
         }
         try {
             Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
         } catch (NativeException e) {
+            closeMigrateFd();
             if (configReused) {
                 throw new IllegalStateException("the config pinned in " + pinDir + " does not fit this busprobe ("
                         + e.getMessage() + "); start with --reset-config", e);
@@ -210,13 +229,19 @@ public final class BusprobeObject implements AutoCloseable {
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
                 mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));
-        if (!configReused) {
-            for (Probe p : Probe.values()) {
-                if (!p.learnsOnly()) {
-                    control.sampling(p.kind(), SampleSetting.DEFAULT.withEnabled(status.get(p) == null
+        if (migrateFd >= 0) {
+            migrateSampling();
+        }
+        for (Probe p : Probe.values()) {
+            for (EventKind k : p.learnsOnly() ? List.<EventKind>of() : p.kinds()) {
+                // a kept config keeps every kind it has; a kind appended since starts from defaults
+                if (!configReused || samplingUnwritten(k)) {
+                    control.sampling(k, SampleSetting.DEFAULT.withEnabled(status.get(p) == null
                             && families.contains(p.family())));
                 }
             }
+        }
+        if (!configReused) {
             control.settings(Settings.defaults(ringSize));
         } else {
             // a watermark kept from a bigger ring would never be reached: only the poll timer would wake us
@@ -242,14 +267,91 @@ public final class BusprobeObject implements AutoCloseable {
         } finally {
             Sys.close(fd); // libbpf keeps its own dup
         }
+        reusedPins.add(name);
         return true;
+    }
+
+    /**
+     * The pinned operator sampling map when it is one of ours made for another number
+     * of kinds (BP_KIND_MAX changed between the daemon that pinned it and this one):
+     * its fd, to be copied from after load, since libbpf cannot reuse a map of
+     * another size. -1 when it fits as it is, or is no such map at all (then reusing
+     * it fails at load and says so).
+     */
+    private int samplingOfAnotherSize() {
+        int fd = Pins.objGet(pinDir.resolve(ControlMaps.SAMPLING));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment info = bpf_map_info.allocate(a);
+            MemorySegment len = a.allocateFrom(ValueLayout.JAVA_INT, (int) info.byteSize());
+            Libbpf.check(Native.bpf_obj_get_info_by_fd(fd, info, len), "bpf_obj_get_info_by_fd(" + ControlMaps.SAMPLING + ")");
+            boolean ours = bpf_map_info.type(info) == Native.BPF_MAP_TYPE_ARRAY() && bpf_map_info.key_size(info) == 4
+                    && bpf_map_info.value_size(info) == bp_sample_cfg.layout().byteSize();
+            if (ours && bpf_map_info.max_entries(info) != Native.bpf_map__max_entries(map(ControlMaps.SAMPLING))) {
+                int keep = fd;
+                fd = -1;
+                return keep;
+            }
+            return -1;
+        } finally {
+            if (fd >= 0) {
+                Sys.close(fd);
+            }
+        }
+    }
+
+    /**
+     * Whether no daemon ever wrote {@code kind}'s slot of the sampling map: it is all
+     * zeros, which no written setting is (every and burst are at least 1). So it is a
+     * kind appended to events.h after the config was pinned, within BP_KIND_MAX.
+     */
+    private boolean samplingUnwritten(EventKind kind) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = bp_sample_cfg.allocate(a);
+            Libbpf.check(Native.bpf_map_lookup_elem(mapFd(ControlMaps.SAMPLING),
+                    a.allocateFrom(ValueLayout.JAVA_INT, kind.id()), value), "bpf_map_lookup_elem(sampling)");
+            return value.mismatch(bp_sample_cfg.allocate(a)) < 0;
+        }
+    }
+
+    /**
+     * Copy the kinds both sizes know from the pinned sampling map into this object's
+     * (kind ids are appended, never renumbered, so id i means the same kind in both);
+     * its pin is replaced by pinAll().
+     */
+    private void migrateSampling() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment info = bpf_map_info.allocate(a);
+            MemorySegment len = a.allocateFrom(ValueLayout.JAVA_INT, (int) info.byteSize());
+            Libbpf.check(Native.bpf_obj_get_info_by_fd(migrateFd, info, len), "bpf_obj_get_info_by_fd(" + ControlMaps.SAMPLING + ")");
+            int pinned = bpf_map_info.max_entries(info);
+            int kept = Math.min(pinned, EventKind.MAX);
+            int to = mapFd(ControlMaps.SAMPLING);
+            MemorySegment key = a.allocate(ValueLayout.JAVA_INT);
+            MemorySegment value = bp_sample_cfg.allocate(a);
+            for (int i = 0; i < kept; i++) {
+                key.set(ValueLayout.JAVA_INT, 0, i);
+                Libbpf.check(Native.bpf_map_lookup_elem(migrateFd, key, value), "bpf_map_lookup_elem(pinned sampling)");
+                Libbpf.check(Native.bpf_map_update_elem(to, key, value, Native.BPF_ANY()), "bpf_map_update_elem(sampling)");
+            }
+            configMigration = "the sampling config pinned in " + pinDir + " was made for " + pinned + " kinds, this "
+                    + "busprobe has " + EventKind.MAX + ": the settings of the " + kept + " both know were kept, "
+                    + (pinned < EventKind.MAX ? "the new kinds start from defaults" : "the rest were dropped");
+        } finally {
+            closeMigrateFd();
+        }
+    }
+
+    private void closeMigrateFd() {
+        if (migrateFd >= 0) {
+            Sys.close(migrateFd);
+            migrateFd = -1;
+        }
     }
 
     private void pinAll() {
         PinDir.prepare(pinDir);
         for (String name : PINNED) {
-            boolean config = name.equals(ControlMaps.SAMPLING) || name.equals(ControlMaps.SETTINGS);
-            if (config && configReused) {
+            if (reusedPins.contains(name)) {
                 continue; // already pinned there: it is the very map we reused
             }
             Path pin = pinDir.resolve(name);
@@ -409,6 +511,12 @@ public final class BusprobeObject implements AutoCloseable {
     public KindStats kindStats(EventKind kind) {
         requireLoaded();
         return control.kindStats(kind);
+    }
+
+    /** Segments the kernel counted as retransmitted, of one trigger ({@code enum bp_retrans_kind}), over all CPUs. */
+    public RetransStats retransStats(int trigger) {
+        requireLoaded();
+        return RetransStats.read(mapFd(RetransStats.MAP), trigger);
     }
 
     /** The bus-endpoint rules, names and counters of this object. */

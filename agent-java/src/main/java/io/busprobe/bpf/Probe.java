@@ -3,6 +3,8 @@ package io.busprobe.bpf;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 
+import java.util.List;
+
 /**
  * The BPF programs in busprobe.bpf.o: program name (as in bpf/*.bpf.c), the
  * kernel tracepoint it hooks, and the kind it emits.
@@ -72,8 +74,18 @@ public enum Probe {
         return "events/" + system + "/" + tracepoint;
     }
 
+    /** The kind this probe's records mostly are; {@link #kinds()} lists every kind it emits. */
     public EventKind kind() {
         return kind;
+    }
+
+    /**
+     * Every kind this probe emits: tcp_retransmit_skb also reports the attempts the
+     * kernel did not count, as {@link EventKind#RETRANSMIT_FAILED}.
+     */
+    public List<EventKind> kinds() {
+        return this == TCP_RETRANSMIT_SKB ? List.of(kind, EventKind.RETRANSMIT_FAILED)
+                : List.of(kind);
     }
 
     public Family family() {

@@ -84,6 +84,9 @@ public final class RunCommand implements Callable<Integer> {
                     attached, daemon.session().probes().size(), daemon.session().ring().size() >> 10,
                     options.pinDir(), daemon.configReused() ? "sampling config kept from the pins"
                             : "default sampling config"));
+            if (daemon.session().bpf().configMigration() != null) {
+                log.accept(daemon.session().bpf().configMigration());
+            }
             for (ProbeStatus p : daemon.session().probes()) {
                 if (!p.attached()) {
                     log.accept("probe disabled: " + p);

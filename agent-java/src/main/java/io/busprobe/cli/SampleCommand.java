@@ -34,8 +34,8 @@ import static io.busprobe.text.Messages.quoted;
         description = {"Show or change which event records the kernel sends to the running daemon. "
                 + "Counters stay exact whatever is set here; sampling only thins the ring buffer.",
                 "With no change flags, prints the current config."},
-        footer = {"", "Kinds: retransmit, retransmit_synack, state, reset_sent, reset_received, rcvqueue_full,",
-                "exceed_buf_limit; the families retransmit, state, reset, pressure; or all.", "",
+        footer = {"", "Kinds: retransmit, retransmit_synack, retransmit_failed, state, reset_sent, reset_received,",
+                "rcvqueue_full, exceed_buf_limit; the families retransmit, state, reset, pressure; or all.", "",
                 "EXAMPLES",
                 "  busprobe sample                                  # show the config",
                 "  busprobe sample --kind state --every 10          # 1 in 10 state changes",

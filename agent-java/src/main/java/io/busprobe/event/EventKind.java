@@ -17,7 +17,9 @@ public enum EventKind {
     RESET_SENT(Native.BP_KIND_RESET_SENT(), "reset_sent", Family.RESET),
     RESET_RECEIVED(Native.BP_KIND_RESET_RECEIVED(), "reset_received", Family.RESET),
     RCVQUEUE_FULL(Native.BP_KIND_RCVQUEUE_FULL(), "rcvqueue_full", Family.PRESSURE),
-    EXCEED_BUF_LIMIT(Native.BP_KIND_EXCEED_BUF_LIMIT(), "exceed_buf_limit", Family.PRESSURE);
+    EXCEED_BUF_LIMIT(Native.BP_KIND_EXCEED_BUF_LIMIT(), "exceed_buf_limit", Family.PRESSURE),
+    /** A retransmit attempt the kernel did not count in TcpRetransSegs (the segment was not sent). */
+    RETRANSMIT_FAILED(Native.BP_KIND_RETRANSMIT_FAILED(), "retransmit_failed", Family.RETRANSMIT);
 
     /** Probe families: the unit of {@code --kinds}, of attach and of partial-attach reports. */
     public enum Family {

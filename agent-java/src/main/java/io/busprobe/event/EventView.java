@@ -65,6 +65,8 @@ public final class EventView {
     private static final long R_TOTAL = RETRANSMIT + bp_event_retransmit.total_retrans$offset();
     private static final long R_KIND = RETRANSMIT + bp_event_retransmit.retrans_kind$offset();
     private static final long R_CA = RETRANSMIT + bp_event_retransmit.ca_state$offset();
+    private static final long R_SEQ = RETRANSMIT + bp_event_retransmit.seq$offset();
+    private static final long R_END_SEQ = RETRANSMIT + bp_event_retransmit.end_seq$offset();
 
     private static final long S_OLD = off("u", "state") + bp_event_state.old_state$offset();
     private static final long S_NEW = off("u", "state") + bp_event_state.new_state$offset();
@@ -262,6 +264,16 @@ public final class EventView {
 
     public long totalRetrans() {
         return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + R_TOTAL));
+    }
+
+    /** First sequence number resent ({@code TCP_SKB_CB(skb)->seq}), as in a packet capture's absolute seq. */
+    public long retransmitSeq() {
+        return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + R_SEQ));
+    }
+
+    /** One past the last sequence number resent ({@code end_seq}; a SYN or FIN counts one). */
+    public long retransmitEndSeq() {
+        return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + R_END_SEQ));
     }
 
     // state

@@ -50,6 +50,7 @@ public final class EndpointMaps implements AutoCloseable {
     public static final int MAX_ENDPOINTS = Native.BP_MAX_ENDPOINTS();
     public static final int DIRS = Native.BP_DIRS();
     public static final int LIFETIME_SLOTS = Native.BP_LIFETIME_SLOTS();
+    public static final int RETRANS_KINDS = Native.BP_RETRANS_KINDS();
 
     private final int rules;
     private final int names;
@@ -164,10 +165,13 @@ public final class EndpointMaps implements AutoCloseable {
         return out;
     }
 
-    /** Exact traffic of one endpoint and direction, summed over CPUs. */
+    /**
+     * Exact traffic of one endpoint and direction, summed over CPUs.
+     * {@code retransTriggerSegs} splits {@code retransSegs} by {@code enum bp_retrans_kind}.
+     */
     public record Totals(long connOpened, long connClosed, long connFailed, long bytesSent, long bytesReceived,
                          long segsOut, long segsIn, long retransSegs, long resetsSent, long resetsReceived,
-                         long pressure, long[] lifetimeUsLog2) {
+                         long pressure, long[] lifetimeUsLog2, long[] retransTriggerSegs) {
         /** Retransmitted segments per segment sent: the headline ratio. */
         public double retransRatio() {
             return segsOut == 0 ? 0 : (double) retransSegs / segsOut;
@@ -178,10 +182,14 @@ public final class EndpointMaps implements AutoCloseable {
             for (int i = 0; i < life.length; i++) {
                 life[i] = lifetimeUsLog2[i] - o.lifetimeUsLog2[i];
             }
+            long[] triggers = new long[retransTriggerSegs.length];
+            for (int i = 0; i < triggers.length; i++) {
+                triggers[i] = retransTriggerSegs[i] - o.retransTriggerSegs[i];
+            }
             return new Totals(connOpened - o.connOpened, connClosed - o.connClosed, connFailed - o.connFailed,
                     bytesSent - o.bytesSent, bytesReceived - o.bytesReceived, segsOut - o.segsOut, segsIn - o.segsIn,
                     retransSegs - o.retransSegs, resetsSent - o.resetsSent, resetsReceived - o.resetsReceived,
-                    pressure - o.pressure, life);
+                    pressure - o.pressure, life, triggers);
         }
 
         public boolean isZero() {
@@ -198,6 +206,7 @@ public final class EndpointMaps implements AutoCloseable {
     public Totals totals(int endpoint, Direction direction) {
         long[] f = new long[11];
         long[] life = new long[LIFETIME_SLOTS];
+        long[] triggers = new long[RETRANS_KINDS];
         PerCpu.forEachCpu(stats, STATS, key(endpoint, direction), bp_endpoint_stats.layout(), v -> {
             f[0] += bp_endpoint_stats.conn_opened(v);
             f[1] += bp_endpoint_stats.conn_closed(v);
@@ -213,8 +222,11 @@ public final class EndpointMaps implements AutoCloseable {
             for (int i = 0; i < LIFETIME_SLOTS; i++) {
                 life[i] += bp_endpoint_stats.lifetime_us_log2(v, i);
             }
+            for (int i = 0; i < RETRANS_KINDS; i++) {
+                triggers[i] += bp_endpoint_stats.retrans_trigger_segs(v, i);
+            }
         });
-        return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life);
+        return new Totals(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], life, triggers);
     }
 
     /** One row of a worst-offender table. */

@@ -5,6 +5,7 @@ import io.busprobe.endpoint.Direction;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.EndpointMaps.Name;
 import io.busprobe.maps.EndpointMaps.Totals;
+import io.busprobe.event.RetransKind;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -82,8 +83,8 @@ final class EndpointCounters implements MultiCollector {
                             + TRAFFIC_TIMING,
                     Totals::segsIn),
             new Family("busprobe_endpoint_retransmitted_segments", null,
-                    "TCP segments this host retransmitted on a bus endpoint's connections (tcp_skb_pcount of each "
-                            + "retransmit, SYN-ACKs included), exact.",
+                    "TCP segments this host retransmitted on a bus endpoint's connections: what the kernel added to "
+                            + "TcpRetransSegs for them (SYN-ACKs included), exact.",
                     Totals::retransSegs),
             new Family("busprobe_endpoint_resets_sent", null,
                     "TCP RSTs the stack sent on a bus endpoint's connections (tcp_send_reset), exact.",
@@ -95,6 +96,12 @@ final class EndpointCounters implements MultiCollector {
                     "Socket-buffer pressure on a bus endpoint's sockets: full receive queues plus refused "
                             + "socket-memory charges, exact.",
                     Totals::pressure));
+
+    static final String TRIGGERS = "busprobe_endpoint_retransmit_trigger_segments";
+
+    private static final String TRIGGERS_HELP = "busprobe_endpoint_retransmitted_segments_total by trigger, as the "
+            + "kernel's MIBs tell them apart: fast (TCPFastRetrans), rto (TCPSlowStartRetrans and each timeout's first "
+            + "retransmit), tlp (TCPLossProbes that resent data), syn and synack (TCPSynRetrans), unknown; exact.";
 
     static final String LIFETIME = "busprobe_endpoint_connection_lifetime_seconds";
 
@@ -129,6 +136,7 @@ final class EndpointCounters implements MultiCollector {
         for (Family f : FAMILIES) {
             counters.add(CounterSnapshot.builder().name(f.name).unit(f.unit).help(f.help));
         }
+        CounterSnapshot.Builder triggers = CounterSnapshot.builder().name(TRIGGERS).help(TRIGGERS_HELP);
         HistogramSnapshot.Builder lifetime = HistogramSnapshot.builder().name(LIFETIME).unit(Unit.SECONDS)
                 .help(LIFETIME_HELP);
         for (Name n : source.endpointNames()) {
@@ -144,12 +152,17 @@ final class EndpointCounters implements MultiCollector {
                     counters.get(i).dataPoint(CounterDataPointSnapshot.builder().labels(labels)
                             .value(FAMILIES.get(i).value.applyAsLong(t)).build());
                 }
+                for (int k = 0; k < t.retransTriggerSegs().length; k++) {
+                    triggers.dataPoint(CounterDataPointSnapshot.builder()
+                            .labels(labels.add("trigger", RetransKind.name(k))).value(t.retransTriggerSegs()[k]).build());
+                }
                 lifetime.dataPoint(HistogramDataPointSnapshot.builder().labels(labels)
                         .classicHistogramBuckets(lifetimeBuckets(t.lifetimeUsLog2())).build());
             }
         }
         List<MetricSnapshot> out = new ArrayList<>(FAMILIES.size() + 1);
         counters.forEach(b -> out.add(b.build()));
+        out.add(triggers.build());
         out.add(lifetime.build());
         return new MetricSnapshots(out);
     }
@@ -157,6 +170,7 @@ final class EndpointCounters implements MultiCollector {
     @Override
     public List<String> getPrometheusNames() {
         List<String> names = new ArrayList<>(FAMILIES.stream().map(Family::name).toList());
+        names.add(TRIGGERS);
         names.add(LIFETIME);
         return names;
     }

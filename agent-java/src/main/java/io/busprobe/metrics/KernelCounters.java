@@ -3,6 +3,8 @@ package io.busprobe.metrics;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.RetransStats;
+import io.busprobe.event.RetransKind;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot;
@@ -35,13 +37,21 @@ final class KernelCounters implements MultiCollector {
 
     private static final List<KindCounter> FAMILIES = List.of(
             new KindCounter("busprobe_tcp_retransmitted_skbs",
-                    "TCP retransmissions seen by the kernel (tcp_retransmit_skb / tcp_retransmit_synack hits), "
-                            + "exact, by kind.",
-                    k -> k.family() == Family.RETRANSMIT, KindStats::seen, true),
+                    "TCP retransmissions the kernel counted (tcp_retransmit_skb / tcp_retransmit_synack hits that "
+                            + "moved TcpRetransSegs), exact, by kind.",
+                    KernelCounters::counted, KindStats::seen, true),
             new KindCounter("busprobe_tcp_retransmitted_segments",
-                    "TCP segments retransmitted (tcp_skb_pcount of each successful retransmit, the unit of "
-                            + "TcpRetransSegs), exact, by kind.",
-                    k -> k.family() == Family.RETRANSMIT, KindStats::segs, true),
+                    "TCP segments retransmitted: what the kernel added to TcpRetransSegs (tcp_skb_pcount), exact, "
+                            + "by kind; the two kinds sum to the host's TcpRetransSegs.",
+                    KernelCounters::counted, KindStats::segs, true),
+            new KindCounter("busprobe_tcp_retransmit_failures",
+                    "TCP retransmit attempts the kernel gave up before counting them (tcp_retransmit_skb with err, "
+                            + "TcpRetransSegs unmoved: -EBUSY while the original is still in a host queue, -ENOMEM, "
+                            + "no route, outside the peer's window), exact.",
+                    k -> k == EventKind.RETRANSMIT_FAILED, KindStats::seen, false),
+            new KindCounter("busprobe_tcp_retransmit_failure_segments",
+                    "Segments of the TCP retransmit attempts the kernel gave up before counting them, exact.",
+                    k -> k == EventKind.RETRANSMIT_FAILED, KindStats::segs, false),
             new KindCounter("busprobe_tcp_resets",
                     "TCP resets sent (tcp_send_reset) and accepted (tcp_receive_reset) by this host, exact, by kind.",
                     k -> k.family() == Family.RESET, KindStats::seen, true),
@@ -70,10 +80,32 @@ final class KernelCounters implements MultiCollector {
                     "Hits not written to the ring because the kind's token bucket was empty, by kind.",
                     k -> true, KindStats::rateLimited, true));
 
+    /** Per-trigger families ({@code retrans_triggers}), labelled by {@link RetransKind#name}. */
+    private record TriggerCounter(String name, String help, ToLongFunction<RetransStats> value) {
+    }
+
+    private static final List<TriggerCounter> TRIGGERS = List.of(
+            new TriggerCounter("busprobe_tcp_retransmit_trigger_segments",
+                    "TCP segments the kernel added to TcpRetransSegs, exact, by trigger as its own MIBs tell them "
+                            + "apart: fast (TCPFastRetrans), rto (TCPSlowStartRetrans and each timeout's first "
+                            + "retransmit), tlp (TCPLossProbes that resent data), syn and synack (TCPSynRetrans), "
+                            + "unknown. They sum to busprobe_tcp_retransmitted_segments_total.",
+                    RetransStats::segs),
+            new TriggerCounter("busprobe_tcp_retransmit_unsent_segments",
+                    "Of busprobe_tcp_retransmit_trigger_segments_total, the segments this host's own stack then "
+                            + "failed to send (a local firewall drop, a full device queue): TCPRetransFail, exact, "
+                            + "by trigger. fast minus this is TCPFastRetrans.",
+                    RetransStats::unsentSegs));
+
     private final MetricsSource source;
 
     KernelCounters(MetricsSource source) {
         this.source = source;
+    }
+
+    /** The kinds the kernel counted as retransmitted: they add up to TcpRetransSegs. */
+    private static boolean counted(EventKind k) {
+        return k == EventKind.RETRANSMIT || k == EventKind.RETRANSMIT_SYNACK;
     }
 
     @Override
@@ -96,11 +128,25 @@ final class KernelCounters implements MultiCollector {
             }
             out.add(b.build());
         }
+        RetransStats[] triggers = new RetransStats[RetransKind.COUNT];
+        for (int t = 0; t < triggers.length; t++) {
+            triggers[t] = source.retransStats(t);
+        }
+        for (TriggerCounter f : TRIGGERS) {
+            CounterSnapshot.Builder b = CounterSnapshot.builder().name(f.name).help(f.help);
+            for (int t = 0; t < triggers.length; t++) {
+                b.dataPoint(CounterDataPointSnapshot.builder().labels(Labels.of("trigger", RetransKind.name(t)))
+                        .value(f.value.applyAsLong(triggers[t])).build());
+            }
+            out.add(b.build());
+        }
         return new MetricSnapshots(new ArrayList<>(out));
     }
 
     @Override
     public List<String> getPrometheusNames() {
-        return FAMILIES.stream().map(KindCounter::name).toList();
+        List<String> names = new ArrayList<>(FAMILIES.stream().map(KindCounter::name).toList());
+        TRIGGERS.forEach(t -> names.add(t.name));
+        return names;
     }
 }

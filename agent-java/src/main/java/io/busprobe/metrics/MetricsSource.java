@@ -1,6 +1,8 @@
 package io.busprobe.metrics;
 
 import io.busprobe.bpf.Probe;
+import io.busprobe.maps.RetransStats;
+import io.busprobe.maps.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 import io.busprobe.maps.EffectiveSampling;
@@ -18,6 +20,9 @@ import java.util.Map;
 public interface MetricsSource {
     /** Exact per-kind counters from the {@code kind_stats} map, every kind present. */
     Map<EventKind, KindStats> kindStats();
+
+    /** Segments the kernel counted as retransmitted, of one trigger ({@code enum bp_retrans_kind}). */
+    RetransStats retransStats(int trigger);
 
     /** Whether a probe's program is attached. */
     boolean attached(Probe p);

@@ -58,8 +58,10 @@ public final class JsonSink implements EventSink {
         gen.writeNumberProperty("protocol", ev.protocol());
         if (kind != null) {
             switch (kind) {
-                case RETRANSMIT, RETRANSMIT_SYNACK -> {
+                case RETRANSMIT, RETRANSMIT_SYNACK, RETRANSMIT_FAILED -> {
                     gen.writeNumberProperty("segs", ev.retransmitSegs());
+                    gen.writeNumberProperty("seq", ev.retransmitSeq());
+                    gen.writeNumberProperty("end_seq", ev.retransmitEndSeq());
                     gen.writeStringProperty("retrans_kind", RetransKind.name(ev.retransmitKind()));
                     gen.writeNumberProperty("err", ev.retransmitErr());
                     gen.writeNumberProperty("srtt_us", ev.srttMicros());

@@ -33,8 +33,9 @@ public final class TableSink implements EventSink {
         }
         EventKind kind = ev.kind();
         String detail = kind == null ? "" : switch (kind) {
-            case RETRANSMIT, RETRANSMIT_SYNACK -> "segs=" + ev.retransmitSegs() + " "
-                    + RetransKind.name(ev.retransmitKind()) + (ev.retransmitErr() != 0 ? " err=" + ev.retransmitErr() : "");
+            case RETRANSMIT, RETRANSMIT_SYNACK, RETRANSMIT_FAILED -> "segs=" + ev.retransmitSegs() + " "
+                    + RetransKind.name(ev.retransmitKind()) + " seq=" + ev.retransmitSeq() + ":" + ev.retransmitEndSeq()
+                    + (ev.retransmitErr() != 0 ? " err=" + ev.retransmitErr() : "");
             case STATE -> TcpState.name(ev.oldState()) + " -> " + TcpState.name(ev.newState())
                     + (ev.newState() == 7 && ev.stateSegsOut() > 0 ? String.format(" tx=%dB rx=%dB retrans=%d%s",
                     ev.stateBytesSent(), ev.stateBytesReceived(), ev.stateTotalRetrans(),

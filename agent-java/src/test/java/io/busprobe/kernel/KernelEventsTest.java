@@ -8,6 +8,7 @@ import io.busprobe.testkit.Captured;
 import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.RetransmitWitness;
 import io.busprobe.testkit.Sh;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -66,41 +67,64 @@ class KernelEventsTest {
 
     @Test
     void retransmitsMatchTheKernelsRetransSegsAndIperf3() throws Exception {
-        // 5 % of the server's incoming segments vanish: the client retransmits
-        net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");
-        long before = net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
-        net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp());
-        Thread.sleep(300);
-        String json = net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-t", "3", "-J",
-                "--connect-timeout", "5000");
-        Map<EventKind, KindStats> stats = live.finish();
-        long after = net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+        int port = 24_000 + (int) (ProcessHandle.current().pid() % 4000);
+        String json = null;
+        List<Captured> retrans = null;
+        for (int attempt = 1; ; attempt++) {
+            try (RetransmitWitness witness = RetransmitWitness.onPort(port)) {
+                // 5 % of the server's incoming segments vanish: the client retransmits
+                net.nft(net.server(), "add rule inet bp input tcp dport " + port + " numgen random mod 100 < 5 drop");
+                long before = net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+                net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp(), "-p", Integer.toString(port));
+                net.awaitListening(port);
+                json = net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-p", Integer.toString(port), "-t",
+                        "3", "-J", "--connect-timeout", "5000");
+                // no retransmit is left to happen after the counters are read
+                net.nft(net.server(), "flush table inet bp");
+                net.awaitNoConnections();
+                long after = net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+                Map<EventKind, KindStats> stats = live.finish();
 
-        Set<Long> ours = Set.of(net.inode(net.client()), net.inode(net.server()));
-        List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT && ours.contains(e.netns()));
-        long segs = retrans.stream().filter(e -> e.err() == 0).mapToLong(Captured::segs).sum();
-
-        assertThat(stats.get(EventKind.RETRANSMIT).dropped()).as("ring drops").isZero();
-        assertThat(retrans).as("retransmit events from the test namespaces").isNotEmpty();
-        assertThat(segs).as("sum of segs vs TcpRetransSegs in both namespaces").isEqualTo(after - before);
+                Set<Long> ours = Set.of(net.inode(net.client()), net.inode(net.server()));
+                retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT && ours.contains(e.netns()));
+                // every retransmit record is one the kernel counted (attempts it did not are retransmit_failed)
+                long segs = retrans.stream().mapToLong(Captured::segs).sum();
+                if (segs != after - before && attempt < 5
+                        && witness.hits().stream().anyMatch(RetransmitWitness.Hit::inInitProcess)) {
+                    // see RetransmitWitness.Hit#inInitProcess: hits the kernel gave no BPF program on this VM
+                    live.close();
+                    net.close();
+                    net = NetnsPair.create();
+                    live = LiveSession.start(8 << 20);
+                    continue;
+                }
+                assertThat(stats.get(EventKind.RETRANSMIT).dropped()).as("ring drops").isZero();
+                assertThat(retrans).as("retransmit events from the test namespaces").isNotEmpty();
+                assertThat(segs).as("sum of segs vs TcpRetransSegs in both namespaces").isEqualTo(after - before);
+                break;
+            }
+        }
+        List<Captured> events = retrans;
 
         int dataPort = iperfLocalPort(json);
-        long flowSegs = retrans.stream()
+        long flowSegs = events.stream()
                 .filter(e -> e.err() == 0 && e.sport() == dataPort && e.saddr().equals(net.clientIp()))
                 .mapToLong(Captured::segs).sum();
-        // iperf3 reads TCP_INFO just before it closes; a retransmit in the close itself (a lost FIN)
-        // is in the kernel's count but not in Retr, so Retr is a lower bound that may be short by a few
+        // iperf3 reads TCP_INFO when it stops sending; what is still in flight then (a lost FIN, the
+        // last window under loss) can be retransmitted after, in the kernel's count but not in Retr:
+        // Retr is a lower bound, the exact comparison is the one with TcpRetransSegs above
         long retr = iperfRetransmits(json);
-        assertThat(flowSegs).as("segs of the data flow vs iperf3's Retr").isBetween(retr, retr + 3);
-        assertThat(retrans).filteredOn(e -> e.sport() == dataPort)
+        System.out.printf("iperf3: Retr %d, busprobe's segs of the data flow %d%n", retr, flowSegs);
+        assertThat(flowSegs).as("segs of the data flow vs iperf3's Retr").isGreaterThanOrEqualTo(retr);
+        assertThat(events).filteredOn(e -> e.sport() == dataPort)
                 .allSatisfy(e -> {
                     assertThat(e.saddr()).isEqualTo(net.clientIp());
                     assertThat(e.daddr()).isEqualTo(net.serverIp());
-                    assertThat(e.dport()).isEqualTo(5201);
+                    assertThat(e.dport()).isEqualTo(port);
                     assertThat(e.protocol()).isEqualTo(6);
                     assertThat(e.segs()).isPositive();
                 });
-        assertThat(retrans).filteredOn(e -> e.sport() == dataPort).extracting(Captured::state)
+        assertThat(events).filteredOn(e -> e.sport() == dataPort).extracting(Captured::state)
                 .contains(TCP_ESTABLISHED);
     }
 
@@ -113,7 +137,7 @@ class KernelEventsTest {
                 for _ in range(3):
                     a, _ = s.accept(); a.recv(16); a.close()
                 """.formatted(net.serverIp()));
-        Thread.sleep(300);
+        net.awaitListening(7000);
         Process client = Sh.start(NetnsPair.prefixed(net.client(), "python3", "-c", """
                 import socket, time
                 ports = []

@@ -3,11 +3,13 @@ package io.busprobe.kernel;
 import io.busprobe.testkit.BusprobeProcess;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.RetransmitWitness;
 import io.busprobe.testkit.Sh;
 import io.busprobe.testutil.UnitJson;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -82,57 +84,86 @@ class SamplingControlTest {
                 .isEqualTo(n(k, "sampled_out") + n(k, "rate_limited") + n(k, "submitted") + n(k, "dropped"));
     }
 
+    /**
+     * 1-in-10 sampling of retransmit records while the exact counters stay exact. The
+     * exact side is scoped to this test: an endpoint on a port of its own, compared with
+     * TcpRetransSegs of the test's two namespaces, so other lossy traffic on the host
+     * changes nothing; the sampling side compares host-wide counters with each other.
+     */
     @Test
-    void everyTenCutsRecordsToATenthWhileCountersStayExact() throws Exception {
-        try (BusprobeProcess.Daemon d = daemon(); NetnsPair net = NetnsPair.create()) {
+    void everyTenCutsRecordsToATenthWhileCountersStayExact(@TempDir Path tmp) throws Exception {
+        int iperfPort = 26_000 + (int) (ProcessHandle.current().pid() % 4000);
+        Path config = tmp.resolve("endpoints.yaml");
+        Files.writeString(config, """
+                endpoints:
+                  - name: sampling-test
+                    bus: other
+                    ports: [%d]
+                """.formatted(iperfPort));
+        int metrics = port;
+        try (BusprobeProcess.Daemon d = daemon("--config", config.toString())) {
             assertThat(ok("sample", "--kind", "retransmit", "--every", "10")).contains("retransmit", "on 1/10");
-            net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");
-            Map<String, Object> before = kind(status(), "retransmit");
-            long mibBefore = retransSegs(net);
-            net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp());
-            Thread.sleep(300);
-            net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-t", "3", "--connect-timeout", "5000");
-            // wait for quiet (late FIN/ACK retransmits), then compare one consistent snapshot
-            Map<String, Object> after = null;
-            long mibAfter = -1;
-            for (int i = 0; i < 20; i++) {
-                Thread.sleep(500);
-                Map<String, Object> a1 = kind(status(), "retransmit");
-                long m = retransSegs(net);
-                Map<String, Object> a2 = kind(status(), "retransmit");
-                if (n(a1, "segs") == n(a2, "segs") && n(a2, "read") == n(a2, "submitted")) {
-                    after = a2;
-                    mibAfter = m;
+            for (int attempt = 1; ; attempt++) {
+                try (NetnsPair net = NetnsPair.create(); RetransmitWitness witness = RetransmitWitness.onPort(iperfPort)) {
+                    net.nft(net.server(), "add rule inet bp input tcp dport " + iperfPort
+                            + " numgen random mod 100 < 5 drop");
+                    Map<String, Object> before = kind(status(), "retransmit");
+                    long endpointBefore = endpointRetransSegs(metrics);
+                    long mibBefore = retransSegs(net);
+                    net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp(), "-p", Integer.toString(iperfPort));
+                    net.awaitListening(iperfPort);
+                    net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-p", Integer.toString(iperfPort), "-t",
+                            "3", "--connect-timeout", "5000");
+                    net.nft(net.server(), "flush table inet bp");
+                    net.awaitNoConnections();
+                    long endpoint = endpointRetransSegs(metrics) - endpointBefore;
+                    long mib = retransSegs(net) - mibBefore;
+                    // the records of the last hits reach the daemon within its 250 ms publication
+                    Map<String, Object> after = null;
+                    for (int i = 0; i < 20 && after == null; i++) {
+                        Thread.sleep(500);
+                        Map<String, Object> k = kind(status(), "retransmit");
+                        after = n(k, "read") == n(k, "submitted") ? k : null;
+                    }
+                    assertThat(after).as("records read catch up with records submitted within 10 s").isNotNull();
+                    long unseen = witness.hits().stream().filter(RetransmitWitness.Hit::inInitProcess).count();
+                    if (endpoint != mib && unseen > 0 && attempt < 5) {
+                        System.out.println("sampling: " + unseen + " retransmits in softirq over PID 1, which the "
+                                + "kernel shows no BPF program on this VM: measuring again");
+                        continue;
+                    }
+                    System.out.printf("sampling: endpoint %d segs, TcpRetransSegs %d; seen %d, submitted %d%n",
+                            endpoint, mib, n(after, "seen") - n(before, "seen"),
+                            n(after, "submitted") - n(before, "submitted"));
+                    long seen = n(after, "seen") - n(before, "seen");
+                    long submitted = n(after, "submitted") - n(before, "submitted");
+                    assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThan(50);
+                    // 1-in-N is counted per CPU: each CPU can be up to N-1 hits short of a tenth
+                    assertThat(submitted).isBetween(seen / 10 - CPUS, seen / 10 + CPUS);
+                    assertThat(n(after, "read") - n(before, "read")).as("records reaching Java").isEqualTo(submitted);
+                    assertThat(endpoint).as("exact endpoint segs vs TcpRetransSegs of the test's namespaces")
+                            .isEqualTo(mib);
+                    assertBalanced(after);
                     break;
                 }
             }
-            assertThat(after).as("retransmits settle within 10 s").isNotNull();
-
-            long seen = n(after, "seen") - n(before, "seen");
-            long submitted = n(after, "submitted") - n(before, "submitted");
-            assertThat(seen).as("retransmits under 5 %% loss").isGreaterThan(50);
-            // 1-in-N is counted per CPU: each CPU can be up to N-1 hits short of a tenth
-            assertThat(submitted).isBetween(seen / 10 - CPUS, seen / 10 + CPUS);
-            assertThat(n(after, "read") - n(before, "read")).as("records reaching Java").isEqualTo(submitted);
-            assertThat(n(after, "segs") - n(before, "segs")).as("exact segs vs TcpRetransSegs of every namespace")
-                    .isEqualTo(mibAfter - mibBefore);
-            assertBalanced(after);
             assertThat(d.stop()).isZero();
         }
     }
 
-    /** TcpRetransSegs of the host and of the two test namespaces together. */
-    private static long retransSegs(NetnsPair net) throws Exception {
-        long host = 0;
-        List<String> lines = Files.readAllLines(Path.of("/proc/net/snmp"));
-        for (int i = 0; i + 1 < lines.size(); i++) {
-            if (lines.get(i).startsWith("Tcp:") && lines.get(i + 1).startsWith("Tcp:")) {
-                List<String> names = List.of(lines.get(i).split("\\s+"));
-                host = Long.parseLong(lines.get(i + 1).split("\\s+")[names.indexOf("RetransSegs")]);
-                break;
-            }
-        }
-        return host + net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+    /** TcpRetransSegs of the two test namespaces together. */
+    private static long retransSegs(NetnsPair net) {
+        return net.snmp(net.client(), "Tcp", "RetransSegs") + net.snmp(net.server(), "Tcp", "RetransSegs");
+    }
+
+    /** busprobe_endpoint_retransmitted_segments_total of the test's endpoint, both directions, from /metrics. */
+    private static long endpointRetransSegs(int metricsPort) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body().lines().filter(l -> l.startsWith("busprobe_endpoint_retransmitted_segments_total{")
+                        && l.contains("endpoint=\"sampling-test\""))
+                .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 
     /** busprobe_sampling_ratio{kind} from a scrape of the running daemon. */
@@ -290,6 +321,64 @@ class SamplingControlTest {
             assertThat(d.log()).contains("default sampling config");
             assertThat(ok("sample")).containsPattern("state\\s+on\\s+1/1");
         }
+    }
+
+    /**
+     * A daemon of a busprobe whose per-kind maps had 8 slots (BP_KIND_MAX before
+     * retransmit_failed) left its operator config pinned. The next daemon has 16 slots:
+     * it takes the config over kind by kind, starts the kinds the old one did not know
+     * from defaults, says so in one line, and pins the bigger map in its place.
+     */
+    @Test
+    void aSamplingConfigPinnedWithAnotherNumberOfKindsIsMigrated() throws Exception {
+        Path dir = busprobe.pinDir();
+        Files.createDirectories(dir);
+        // the maps as the old daemon created them (struct bp_sample_cfg, struct bp_settings)
+        Sh.run("bpftool", "map", "create", dir.resolve("sampling").toString(), "type", "array", "key", "4", "value",
+                "32", "entries", "8", "name", "sampling");
+        Sh.run("bpftool", "map", "create", dir.resolve("settings").toString(), "type", "array", "key", "4", "value",
+                "16", "entries", "1", "name", "settings");
+        for (int kind = 1; kind < 8; kind++) {
+            // enabled, every, rate, burst, interval_ns, flags: state 1/7 --no-auto, the others defaults
+            boolean state = kind == 3;
+            Sh.run(pinnedUpdate(dir.resolve("sampling"), kind, le(1), le(state ? 7 : 1), le(0), le(1), le(0), le(0),
+                    le(state ? 1 : 0), le(0)));
+        }
+        // wakeup watermark, 65536 bytes, emit on
+        Sh.run(pinnedUpdate(dir.resolve("settings"), 0, le(0), le(65536), le(1), le(0)));
+
+        try (BusprobeProcess.Daemon d = daemon()) {
+            assertThat(d.log()).contains("sampling config kept from the pins",
+                    "was made for 8 kinds, this busprobe has 16: the settings of the 8 both know were kept");
+            String sample = ok("sample");
+            assertThat(sample).containsPattern("state\\s+on 1/7 no-auto")
+                    .containsPattern("retransmit_failed\\s+on\\s+1/1").containsPattern("retransmit\\s+on\\s+1/1");
+            assertThat(Sh.run("bpftool", "map", "show", "pinned", dir.resolve("sampling").toString()))
+                    .contains("max_entries 16");
+            ok("sample", "--kind", "retransmit_failed", "--every", "3");
+        }
+        try (BusprobeProcess.Daemon d = daemon()) {
+            assertThat(d.log()).contains("sampling config kept from the pins").doesNotContain("was made for");
+            assertThat(ok("sample")).containsPattern("state\\s+on 1/7 no-auto")
+                    .containsPattern("retransmit_failed\\s+on 1/3");
+        }
+    }
+
+    /** bpftool map update of a pinned array, the value given as little-endian words. */
+    private static String[] pinnedUpdate(Path map, int key, String... words) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("bpftool", "map", "update", "pinned", map.toString(),
+                "key"));
+        cmd.addAll(List.of(le(key).split(" ")));
+        cmd.add("value");
+        for (String w : words) {
+            cmd.addAll(List.of(w.split(" ")));
+        }
+        return cmd.toArray(String[]::new);
+    }
+
+    /** A 32-bit value as four little-endian bytes, for bpftool. */
+    private static String le(int v) {
+        return (v & 0xff) + " " + ((v >>> 8) & 0xff) + " " + ((v >>> 16) & 0xff) + " " + (v >>> 24);
     }
 
     @Test

@@ -9,6 +9,9 @@ import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
+import io.busprobe.bindings.Native;
+import io.busprobe.maps.RetransStats;
+import io.busprobe.event.RetransKind;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,6 +20,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -37,11 +41,13 @@ class AgentMetricsTest {
     private final List<EndpointMaps.Name> names = new ArrayList<>();
     private final Map<String, EndpointMaps.Totals> totals = new HashMap<>();
     private final Map<EventKind, EffectiveSampling> sampling = new EnumMap<>(EventKind.class);
+    private final RetransStats[] triggers = new RetransStats[RetransKind.COUNT];
     private AgentMetrics metrics;
 
     private static EndpointMaps.Totals traffic(long base, long[] lifetimes) {
+        // base + 8 retransmitted segments: 1 rto, 2 fast, the rest synack
         return new EndpointMaps.Totals(base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8,
-                base + 9, base + 10, base + 11, lifetimes);
+                base + 9, base + 10, base + 11, lifetimes, new long[] {0, 1, 2, 0, 0, base + 5});
     }
 
     private static long[] slots(int... countsBySlot) { // pairs: slot, count
@@ -112,7 +118,13 @@ class AgentMetricsTest {
         @Override
         public EndpointMaps.Totals endpointTotals(int endpoint, Direction direction) {
             return totals.getOrDefault(endpoint + "/" + direction,
-                    new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS]));
+                    new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS],
+                            new long[EndpointMaps.RETRANS_KINDS]));
+        }
+
+        @Override
+        public RetransStats retransStats(int trigger) {
+            return triggers[trigger];
         }
     };
 
@@ -127,6 +139,10 @@ class AgentMetricsTest {
         stats.put(EventKind.RETRANSMIT, new KindStats(10, 2, 1, 6, 1, 14));
         stats.put(EventKind.RESET_RECEIVED, new KindStats(5, 0, 0, 5, 0, 0));
         stats.put(EventKind.STATE, new KindStats(80, 0, 0, 80, 0, 0));
+        stats.put(EventKind.RETRANSMIT_FAILED, new KindStats(3, 0, 0, 3, 0, 7));
+        Arrays.fill(triggers, RetransStats.ZERO);
+        triggers[Native.BP_RETRANS_FAST()] = new RetransStats(9, 2);
+        triggers[Native.BP_RETRANS_RTO()] = new RetransStats(5, 0);
         names("0", "other", "0", "1", "orders", Integer.toString(BusType.KAFKA.id()), "5", "cache",
                 Integer.toString(BusType.REDIS.id()));
         totals.put("0/NONE", traffic(1000, slots(3, 2)));
@@ -170,6 +186,37 @@ class AgentMetricsTest {
         for (EventKind k : EventKind.values()) {
             assertThat(text).contains("busprobe_events_total{kind=\"" + k.label() + "\"}");
         }
+    }
+
+    @Test
+    void attemptsTheKernelDidNotCountStayOutOfTheRetransmittedFamilies() throws Exception {
+        String text = scrape(null);
+        // the retransmitted families add up to TcpRetransSegs: counted kinds only
+        assertThat(text).doesNotContain("busprobe_tcp_retransmitted_segments_total{kind=\"retransmit_failed\"}")
+                .doesNotContain("busprobe_tcp_retransmitted_skbs_total{kind=\"retransmit_failed\"}");
+        assertThat(value(text, "busprobe_tcp_retransmit_failures_total")).isEqualTo(3);
+        assertThat(value(text, "busprobe_tcp_retransmit_failure_segments_total")).isEqualTo(7);
+        assertThat(value(text, "busprobe_events_total{kind=\"retransmit_failed\"}")).isEqualTo(3);
+    }
+
+    @Test
+    void retransmittedSegmentsByTrigger() throws Exception {
+        String text = scrape(null);
+        assertThat(value(text, "busprobe_tcp_retransmit_trigger_segments_total{trigger=\"fast\"}")).isEqualTo(9);
+        assertThat(value(text, "busprobe_tcp_retransmit_unsent_segments_total{trigger=\"fast\"}")).isEqualTo(2);
+        assertThat(value(text, "busprobe_tcp_retransmit_trigger_segments_total{trigger=\"rto\"}")).isEqualTo(5);
+        for (int t = 0; t < RetransKind.COUNT; t++) {
+            assertThat(text).contains("busprobe_tcp_retransmit_trigger_segments_total{trigger=\""
+                    + RetransKind.name(t) + "\"}");
+        }
+        String orders = "{bus=\"kafka\",direction=\"client\",endpoint=\"orders\",trigger=";
+        assertThat(value(text, "busprobe_endpoint_retransmit_trigger_segments_total" + orders + "\"fast\"}"))
+                .isEqualTo(2);
+        assertThat(value(text, "busprobe_endpoint_retransmit_trigger_segments_total" + orders + "\"synack\"}"))
+                .isEqualTo(105);
+        // 5 endpoint series (see above) times every trigger
+        assertThat(text.lines().filter(l -> l.startsWith("busprobe_endpoint_retransmit_trigger_segments_total{")))
+                .hasSize(5 * RetransKind.COUNT);
     }
 
     @Test

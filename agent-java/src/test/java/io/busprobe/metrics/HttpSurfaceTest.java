@@ -1,6 +1,8 @@
 package io.busprobe.metrics;
 
 import io.busprobe.bpf.Probe;
+import io.busprobe.maps.RetransStats;
+import io.busprobe.maps.EndpointMaps;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.event.EventKind;
 import io.busprobe.maps.EffectiveSampling;
@@ -259,7 +261,13 @@ class HttpSurfaceTest {
 
         @Override
         public EndpointMaps.Totals endpointTotals(int endpoint, Direction direction) {
-            return new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS]);
+            return new EndpointMaps.Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new long[EndpointMaps.LIFETIME_SLOTS],
+                    new long[EndpointMaps.RETRANS_KINDS]);
+        }
+
+        @Override
+        public RetransStats retransStats(int trigger) {
+            return RetransStats.ZERO;
         }
     }
 }

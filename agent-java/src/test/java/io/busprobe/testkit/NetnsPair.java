@@ -24,6 +24,8 @@ public final class NetnsPair implements AutoCloseable {
     private final String client;
     private final String serverIp;
     private final String clientIp;
+    private final String serverDev;
+    private final String clientDev;
     private final List<Process> processes = new ArrayList<>();
 
     private NetnsPair(int n) {
@@ -32,6 +34,8 @@ public final class NetnsPair implements AutoCloseable {
         client = tag + "c";
         serverIp = "10.231." + n + ".1";
         clientIp = "10.231." + n + ".2";
+        serverDev = server.substring(Math.max(0, server.length() - 13));
+        clientDev = client.substring(Math.max(0, client.length() - 13));
     }
 
     public static synchronized NetnsPair create() {
@@ -48,8 +52,8 @@ public final class NetnsPair implements AutoCloseable {
     private void setUp() {
         Sh.run("ip", "netns", "add", server);
         Sh.run("ip", "netns", "add", client);
-        String vs = server.substring(Math.max(0, server.length() - 13));
-        String vc = client.substring(Math.max(0, client.length() - 13));
+        String vs = serverDev;
+        String vc = clientDev;
         Sh.run("ip", "link", "add", vs, "type", "veth", "peer", "name", vc);
         Sh.run("ip", "link", "set", vs, "netns", server);
         Sh.run("ip", "link", "set", vc, "netns", client);
@@ -81,6 +85,16 @@ public final class NetnsPair implements AutoCloseable {
         return clientIp;
     }
 
+    /** The server's end of the veth pair, inside the server namespace. */
+    public String serverDev() {
+        return serverDev;
+    }
+
+    /** The client's end of the veth pair, inside the client namespace. */
+    public String clientDev() {
+        return clientDev;
+    }
+
     /** Add nftables rules in a namespace's {@code inet bp} table (chain {@code input} exists). */
     public void nft(String ns, String rules) {
         Sh.run("ip", "netns", "exec", ns, "nft", rules);
@@ -110,6 +124,55 @@ public final class NetnsPair implements AutoCloseable {
             }
         }
         throw new AssertionError("no " + group + " " + name + " in /proc/net/snmp");
+    }
+
+    /**
+     * Every counter of the namespace's /proc/net/snmp and /proc/net/netstat in one
+     * reading, keyed group.name: {@code "Tcp.RetransSegs"}, {@code "TcpExt.TCPFastRetrans"}.
+     */
+    public java.util.Map<String, Long> mibs(String ns) {
+        String[] lines = Sh.run("ip", "netns", "exec", ns, "cat", "/proc/net/snmp", "/proc/net/netstat").split("\n");
+        java.util.Map<String, Long> out = new java.util.HashMap<>();
+        for (int i = 0; i + 1 < lines.length; i += 2) {
+            String[] names = lines[i].split("\\s+");
+            String[] values = lines[i + 1].split("\\s+");
+            String group = names[0].replace(":", "");
+            for (int j = 1; j < names.length && j < values.length; j++) {
+                out.put(group + "." + names[j], Long.parseLong(values[j]));
+            }
+        }
+        return out;
+    }
+
+    /** Waits until something in the server namespace listens on {@code port}. */
+    public void awaitListening(int port) throws InterruptedException {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (Sh.run("ip", "netns", "exec", server, "ss", "-Hltn", "sport = :" + port).isBlank()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("nothing listens on port " + port + " in " + server + " after 20 s");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /**
+     * Waits until neither namespace has a TCP connection that could still retransmit
+     * (only TIME-WAIT and listeners are left), so that counters read next are final.
+     */
+    public void awaitNoConnections() throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            boolean busy = false;
+            for (String ns : List.of(client, server)) {
+                busy |= Sh.run("ip", "netns", "exec", ns, "ss", "-Htan").lines()
+                        .anyMatch(l -> !l.startsWith("TIME-WAIT") && !l.startsWith("LISTEN"));
+            }
+            if (!busy) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("TCP connections still open in " + client + " or " + server + " after 60 s");
     }
 
     /** Run a command inside a namespace to completion. */

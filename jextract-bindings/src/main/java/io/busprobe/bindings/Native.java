@@ -204,6 +204,15 @@ public class Native extends Native$shared {
     public static int BP_KIND_STATS_SIZE() {
         return BP_KIND_STATS_SIZE;
     }
+    private static final int BP_RETRANS_STATS_SIZE = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_RETRANS_STATS_SIZE 16
+     * }
+     */
+    public static int BP_RETRANS_STATS_SIZE() {
+        return BP_RETRANS_STATS_SIZE;
+    }
     private static final int BP_SAMPLE_NO_AUTO = (int)1L;
     /**
      * {@snippet lang=c :
@@ -249,10 +258,10 @@ public class Native extends Native$shared {
     public static int BP_AGENT_DEGRADED() {
         return BP_AGENT_DEGRADED;
     }
-    private static final int BP_AGENT_STATE_SIZE = (int)112L;
+    private static final int BP_AGENT_STATE_SIZE = (int)176L;
     /**
      * {@snippet lang=c :
-     * #define BP_AGENT_STATE_SIZE 112
+     * #define BP_AGENT_STATE_SIZE 176
      * }
      */
     public static int BP_AGENT_STATE_SIZE() {
@@ -294,10 +303,10 @@ public class Native extends Native$shared {
     public static int BP_LIFETIME_SLOTS() {
         return BP_LIFETIME_SLOTS;
     }
-    private static final int BP_ENDPOINT_STATS_SIZE = (int)344L;
+    private static final int BP_ENDPOINT_STATS_SIZE = (int)392L;
     /**
      * {@snippet lang=c :
-     * #define BP_ENDPOINT_STATS_SIZE 344
+     * #define BP_ENDPOINT_STATS_SIZE 392
      * }
      */
     public static int BP_ENDPOINT_STATS_SIZE() {
@@ -1107,6 +1116,15 @@ public class Native extends Native$shared {
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
+    }
+    private static final int BPF_MAP_TYPE_ARRAY = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bpf_map_type.BPF_MAP_TYPE_ARRAY = 2
+     * }
+     */
+    public static int BPF_MAP_TYPE_ARRAY() {
+        return BPF_MAP_TYPE_ARRAY;
     }
     private static final int BPF_ANY = (int)0L;
     /**
@@ -3649,10 +3667,19 @@ public class Native extends Native$shared {
     public static int BP_KIND_EXCEED_BUF_LIMIT() {
         return BP_KIND_EXCEED_BUF_LIMIT;
     }
-    private static final int BP_KIND_MAX = (int)8L;
+    private static final int BP_KIND_RETRANSMIT_FAILED = (int)8L;
     /**
      * {@snippet lang=c :
-     * enum bp_kind.BP_KIND_MAX = 8
+     * enum bp_kind.BP_KIND_RETRANSMIT_FAILED = 8
+     * }
+     */
+    public static int BP_KIND_RETRANSMIT_FAILED() {
+        return BP_KIND_RETRANSMIT_FAILED;
+    }
+    private static final int BP_KIND_MAX = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_kind.BP_KIND_MAX = 16
      * }
      */
     public static int BP_KIND_MAX() {
@@ -3711,6 +3738,15 @@ public class Native extends Native$shared {
      */
     public static int BP_RETRANS_SYNACK() {
         return BP_RETRANS_SYNACK;
+    }
+    private static final int BP_RETRANS_KINDS = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_retrans_kind.BP_RETRANS_KINDS = 6
+     * }
+     */
+    public static int BP_RETRANS_KINDS() {
+        return BP_RETRANS_KINDS;
     }
     private static final int BP_WAKEUP_WATERMARK = (int)0L;
     /**

@@ -21,7 +21,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u64 started_ns;
  *     __u64 ring_size;
  *     __u64 ring_pending;
- *     __u64 records_read[8];
+ *     __u64 records_read[16];
  *     __u32 probes_attached;
  *     __u32 _pad;
  * }
@@ -40,7 +40,7 @@ public class bp_agent_state {
         Native.C_LONG_LONG.withName("started_ns"),
         Native.C_LONG_LONG.withName("ring_size"),
         Native.C_LONG_LONG.withName("ring_pending"),
-        MemoryLayout.sequenceLayout(8, Native.C_LONG_LONG).withName("records_read"),
+        MemoryLayout.sequenceLayout(16, Native.C_LONG_LONG).withName("records_read"),
         Native.C_INT.withName("probes_attached"),
         Native.C_INT.withName("_pad")
     ).withName("bp_agent_state");
@@ -321,7 +321,7 @@ public class bp_agent_state {
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static final SequenceLayout records_read$layout() {
@@ -333,7 +333,7 @@ public class bp_agent_state {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static final long records_read$offset() {
@@ -343,7 +343,7 @@ public class bp_agent_state {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static MemorySegment records_read(MemorySegment struct) {
@@ -353,19 +353,19 @@ public class bp_agent_state {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static void records_read(MemorySegment struct, MemorySegment fieldValue) {
         MemorySegment.copy(fieldValue, 0L, struct, records_read$OFFSET, records_read$LAYOUT.byteSize());
     }
 
-    private static long[] records_read$DIMS = { 8 };
+    private static long[] records_read$DIMS = { 16 };
 
     /**
      * Dimensions for array field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static long[] records_read$dimensions() {
@@ -376,7 +376,7 @@ public class bp_agent_state {
     /**
      * Indexed getter for field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static long records_read(MemorySegment struct, long index0) {
@@ -386,7 +386,7 @@ public class bp_agent_state {
     /**
      * Indexed setter for field:
      * {@snippet lang=c :
-     * __u64 records_read[8]
+     * __u64 records_read[16]
      * }
      */
     public static void records_read(MemorySegment struct, long index0, long fieldValue) {

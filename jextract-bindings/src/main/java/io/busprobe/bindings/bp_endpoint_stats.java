@@ -27,6 +27,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u64 resets_received;
  *     __u64 pressure;
  *     __u64 lifetime_us_log2[32];
+ *     __u64 retrans_trigger_segs[6];
  * }
  * }
  */
@@ -48,7 +49,8 @@ public class bp_endpoint_stats {
         Native.C_LONG_LONG.withName("resets_sent"),
         Native.C_LONG_LONG.withName("resets_received"),
         Native.C_LONG_LONG.withName("pressure"),
-        MemoryLayout.sequenceLayout(32, Native.C_LONG_LONG).withName("lifetime_us_log2")
+        MemoryLayout.sequenceLayout(32, Native.C_LONG_LONG).withName("lifetime_us_log2"),
+        MemoryLayout.sequenceLayout(6, Native.C_LONG_LONG).withName("retrans_trigger_segs")
     ).withName("bp_endpoint_stats");
 
     /**
@@ -617,6 +619,83 @@ public class bp_endpoint_stats {
      */
     public static void lifetime_us_log2(MemorySegment struct, long index0, long fieldValue) {
         lifetime_us_log2$ELEM_HANDLE.set(struct, lifetime_us_log2$OFFSET, index0, fieldValue);
+    }
+
+    private static final SequenceLayout retrans_trigger_segs$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("retrans_trigger_segs"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static final SequenceLayout retrans_trigger_segs$layout() {
+        return retrans_trigger_segs$LAYOUT;
+    }
+
+    private static final long retrans_trigger_segs$OFFSET = $LAYOUT.byteOffset(groupElement("retrans_trigger_segs"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static final long retrans_trigger_segs$offset() {
+        return retrans_trigger_segs$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static MemorySegment retrans_trigger_segs(MemorySegment struct) {
+        return struct.asSlice(retrans_trigger_segs$OFFSET, retrans_trigger_segs$LAYOUT.byteSize());
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static void retrans_trigger_segs(MemorySegment struct, MemorySegment fieldValue) {
+        MemorySegment.copy(fieldValue, 0L, struct, retrans_trigger_segs$OFFSET, retrans_trigger_segs$LAYOUT.byteSize());
+    }
+
+    private static long[] retrans_trigger_segs$DIMS = { 6 };
+
+    /**
+     * Dimensions for array field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static long[] retrans_trigger_segs$dimensions() {
+        return retrans_trigger_segs$DIMS;
+    }
+    private static final VarHandle retrans_trigger_segs$ELEM_HANDLE = retrans_trigger_segs$LAYOUT.varHandle(sequenceElement());
+
+    /**
+     * Indexed getter for field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static long retrans_trigger_segs(MemorySegment struct, long index0) {
+        return (long)retrans_trigger_segs$ELEM_HANDLE.get(struct, retrans_trigger_segs$OFFSET, index0);
+    }
+
+    /**
+     * Indexed setter for field:
+     * {@snippet lang=c :
+     * __u64 retrans_trigger_segs[6]
+     * }
+     */
+    public static void retrans_trigger_segs(MemorySegment struct, long index0, long fieldValue) {
+        retrans_trigger_segs$ELEM_HANDLE.set(struct, retrans_trigger_segs$OFFSET, index0, fieldValue);
     }
 
     /**

@@ -23,6 +23,8 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u8 retrans_kind;
  *     __u8 ca_state;
  *     __u8 _pad[2];
+ *     __u32 seq;
+ *     __u32 end_seq;
  * }
  * }
  */
@@ -40,7 +42,9 @@ public class bp_event_retransmit {
         Native.C_INT.withName("total_retrans"),
         Native.C_CHAR.withName("retrans_kind"),
         Native.C_CHAR.withName("ca_state"),
-        MemoryLayout.sequenceLayout(2, Native.C_CHAR).withName("_pad")
+        MemoryLayout.sequenceLayout(2, Native.C_CHAR).withName("_pad"),
+        Native.C_INT.withName("seq"),
+        Native.C_INT.withName("end_seq")
     ).withName("bp_event_retransmit");
 
     /**
@@ -433,6 +437,94 @@ public class bp_event_retransmit {
      */
     public static void _pad(MemorySegment struct, long index0, byte fieldValue) {
         _pad$ELEM_HANDLE.set(struct, _pad$OFFSET, index0, fieldValue);
+    }
+
+    private static final OfInt seq$LAYOUT = (OfInt)$LAYOUT.select(groupElement("seq"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 seq
+     * }
+     */
+    public static final OfInt seq$layout() {
+        return seq$LAYOUT;
+    }
+
+    private static final long seq$OFFSET = $LAYOUT.byteOffset(groupElement("seq"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 seq
+     * }
+     */
+    public static final long seq$offset() {
+        return seq$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 seq
+     * }
+     */
+    public static int seq(MemorySegment struct) {
+        return struct.get(seq$LAYOUT, seq$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 seq
+     * }
+     */
+    public static void seq(MemorySegment struct, int fieldValue) {
+        struct.set(seq$LAYOUT, seq$OFFSET, fieldValue);
+    }
+
+    private static final OfInt end_seq$LAYOUT = (OfInt)$LAYOUT.select(groupElement("end_seq"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 end_seq
+     * }
+     */
+    public static final OfInt end_seq$layout() {
+        return end_seq$LAYOUT;
+    }
+
+    private static final long end_seq$OFFSET = $LAYOUT.byteOffset(groupElement("end_seq"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 end_seq
+     * }
+     */
+    public static final long end_seq$offset() {
+        return end_seq$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 end_seq
+     * }
+     */
+    public static int end_seq(MemorySegment struct) {
+        return struct.get(end_seq$LAYOUT, end_seq$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 end_seq
+     * }
+     */
+    public static void end_seq(MemorySegment struct, int fieldValue) {
+        struct.set(end_seq$LAYOUT, end_seq$OFFSET, fieldValue);
     }
 
     /**
