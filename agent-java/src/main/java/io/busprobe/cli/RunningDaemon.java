@@ -82,10 +82,35 @@ final class RunningDaemon implements AutoCloseable {
      */
     AgentState state() {
         AgentState a = control.agentState();
-        if (pid > 0 && a.pid() != pid) {
+        if (pid > 0 && !samePid(pid, a.pid())) {
             throw starting(pid);
         }
         return a;
+    }
+
+    /**
+     * Whether the daemon that published {@code published} (its pid as it sees it) is the process
+     * {@code holder} (its pid here): the same number, or, for a daemon in a pid namespace of its own
+     * (a container), one of the pids its {@code NSpid} line lists.
+     */
+    static boolean samePid(long holder, long published) {
+        if (holder == published) {
+            return true;
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + holder + "/status"))) {
+                if (line.startsWith("NSpid:")) {
+                    for (String p : line.substring(6).trim().split("\\s+")) {
+                        if (p.equals(Long.toString(published))) {
+                            return true;
+                        }
+                    }
+                }
+            }
+        } catch (java.io.IOException e) {
+            return false; // gone meanwhile
+        }
+        return false;
     }
 
     /** Whether the daemon found by {@link #find} still holds its lock; {@code top} asks at every refresh. */
