@@ -27,7 +27,7 @@ AGENT_JAR   := agent-java/target/busprobe.jar
 # Debian packages the build and every test tier need.
 APT_PKGS    := clang llvm libbpf-dev bpftool nftables iproute2 iperf3 socat \
                python3 maven iputils-ping redis-server prometheus procps \
-               systemd util-linux
+               systemd util-linux tmux
 DEPS_STAMP  := $(BUILD)/.deps
 
 .PHONY: all deps bpf build run test unit-test check bindings clean dist install dist-files install-files dist-test

@@ -226,12 +226,19 @@ enum bp_wakeup {
 	BP_WAKEUP_NEVER     = 2, /* consumer polls on its own timer */
 };
 
-/* Global settings (array map `settings`, one entry). */
+/* bp_settings.flags */
+#define BP_SETTINGS_WATERMARK_SET 0x01 /* the operator chose wakeup_watermark; without it each daemon derives it from its ring */
+
+/*
+ * Global settings (array map `settings`, one entry). flags took the place of a
+ * padding word, so a settings map pinned before it reads as flags 0: a
+ * derived watermark, recomputed for the next daemon's ring.
+ */
 struct bp_settings {
 	__u32 wakeup_policy;     /* enum bp_wakeup */
 	__u32 wakeup_watermark;  /* bytes pending before a forced wakeup */
 	__u32 emit;              /* global switch: 0 = no ring records at all, counters only */
-	__u32 _pad;
+	__u32 flags;             /* BP_SETTINGS_* */
 };
 #define BP_SETTINGS_SIZE 16
 _Static_assert(sizeof(struct bp_settings) == BP_SETTINGS_SIZE, "bp_settings size");
@@ -239,10 +246,22 @@ _Static_assert(sizeof(struct bp_settings) == BP_SETTINGS_SIZE, "bp_settings size
 /* bp_agent_state.flags */
 #define BP_AGENT_DEGRADED 0x01 /* the controller has thinned at least one kind */
 
+/* Outcome of the daemon's last endpoint reload (bp_agent_state.reload_result). */
+enum bp_reload {
+	BP_RELOAD_NONE       = 0, /* none since the daemon started */
+	BP_RELOAD_OK         = 1, /* the file was read and its rules installed */
+	BP_RELOAD_BAD_CONFIG = 2, /* the file was rejected; the running rules stay */
+	BP_RELOAD_FAILED     = 3, /* the kernel refused a rule update; the rules may be partly updated */
+};
+
+#define BP_RELOAD_MESSAGE_LEN 256
+
 /*
- * What the daemon publishes for `busprobe status` (array map `agent_state`,
- * one entry), refreshed every 250 ms (the daemon's tick). Written only from
- * user space.
+ * What the daemon publishes for `busprobe status` and `endpoints reload`
+ * (array map `agent_state`, one entry), refreshed every 250 ms (the daemon's
+ * tick). Written only from user space. Whether a daemon runs is not read
+ * here but from its lock (see DaemonLock in Java): a crashed daemon's entry
+ * stays as it was.
  */
 struct bp_agent_state {
 	__u32 pid;               /* the daemon's pid */
@@ -253,9 +272,13 @@ struct bp_agent_state {
 	__u64 ring_pending;      /* bytes not yet consumed at the last refresh */
 	__u64 records_read[BP_KIND_MAX];
 	__u32 probes_attached;   /* bit (1 << kind) per attached probe */
-	__u32 _pad;
+	__u32 reload_result;     /* enum bp_reload of the last endpoint reload */
+	__u64 reload_started_ns; /* CLOCK_MONOTONIC at which that reload began; 0 before the first */
+	__u32 endpoints;         /* endpoints of the running config */
+	__u32 rules;             /* their port/prefix rules */
+	__u8  reload_message[BP_RELOAD_MESSAGE_LEN]; /* the reload's verdict, one line of UTF-8, NUL-terminated */
 };
-#define BP_AGENT_STATE_SIZE 176
+#define BP_AGENT_STATE_SIZE 448
 _Static_assert(sizeof(struct bp_agent_state) == BP_AGENT_STATE_SIZE, "bp_agent_state size");
 
 /*

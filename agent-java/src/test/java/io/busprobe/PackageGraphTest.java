@@ -37,12 +37,12 @@ class PackageGraphTest {
      */
     static final Map<String, List<String>> MAY_IMPORT = graph(
             "cli", "agent metrics sink connection bpf maps ringbuf event endpoint ffi text",
-            "agent", "metrics sink connection bpf maps ringbuf event endpoint ffi",
+            "agent", "metrics sink connection bpf maps ringbuf event endpoint ffi text",
             "metrics", "bpf maps event endpoint ffi text bindings",
             "sink", "connection bpf maps event endpoint",
             "connection", "event",
             "bpf", "maps event ffi bindings",
-            "maps", "event endpoint ffi bindings",
+            "maps", "event endpoint ffi text bindings",
             "ringbuf", "ffi bindings",
             "event", "bindings",
             "endpoint", "text",

@@ -18,8 +18,6 @@ import io.busprobe.sink.JsonSink;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -62,8 +60,7 @@ public final class Daemon implements AutoCloseable {
 
     private final Options options;
     private final Consumer<String> log;
-    private final FileChannel lockFile;
-    private final FileLock lock;
+    private final DaemonLock lock;
     private final Session session;
     private final AgentMetrics metrics;
     private final Degrader degrader;
@@ -84,35 +81,22 @@ public final class Daemon implements AutoCloseable {
         this.configStamp = ConfigStamp.of(options.endpointConfig()); // the version RunCommand just read
         this.endpointNames = new EndpointNames(options.endpoints());
         this.eventStream = openEventStream(options.events(), endpointNames);
-        Path lockPath = lockPath(options.pinDir());
-        FileChannel ch = null;
-        FileLock l = null;
+        DaemonLock l = null;
         Session s = null;
         AgentMetrics m = null;
         try {
-            java.nio.file.Files.createDirectories(RUN_DIR);
-            ch = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            l = ch.tryLock();
-            if (l == null) {
-                throw new IllegalStateException("another busprobe daemon is running (it holds " + lockPath
-                        + "); stop it first");
-            }
+            l = DaemonLock.acquire(options.pinDir());
             // the port, then the pin directory, before the kernel: each fails with nothing loaded or pinned
             m = AgentMetrics.listen(options.metricsAddress());
             PinDir.prepare(options.pinDir());
             s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
             m.attach(new SessionSource(s));
-        } catch (IOException e) {
-            closeQuietly(s, m, l, ch);
-            closeEvents();
-            throw new UncheckedIOException("cannot lock " + lockPath + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(s, m, l, ch);
+            closeQuietly(s, m, l);
             closeEvents();
             throw e;
         }
-        this.lockFile = ch;
         this.lock = l;
         this.session = s;
         this.metrics = m;
@@ -126,6 +110,8 @@ public final class Daemon implements AutoCloseable {
         }
         this.probesAttached = bits;
         this.connections = new ConnectionTable(eventStream == null ? null : eventStream::connection);
+        this.running = options.endpoints();
+        this.drops = new DropAdvice(Map.of()); // kind_stats starts at zero with each daemon
         // from here on a SIGHUP reloads; before, the JVM's default would have ended the process
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
     }
@@ -152,22 +138,17 @@ public final class Daemon implements AutoCloseable {
         return new Daemon(options, log);
     }
 
-    /** Where the lock lives; systemd's RuntimeDirectory=busprobe makes the same folder. */
-    static final Path RUN_DIR = Path.of("/run/busprobe");
-
-    /** One lock per pin directory: two daemons must never share a control plane. */
-    static Path lockPath(Path pinDir) {
-        String suffix = pinDir.equals(PinDir.DEFAULT) ? ""
-                : "-" + Integer.toHexString(pinDir.toAbsolutePath().toString().hashCode());
-        return RUN_DIR.resolve("daemon" + suffix + ".lock");
-    }
-
     public Session session() {
         return session;
     }
 
     public boolean configReused() {
         return session.bpf().configReused();
+    }
+
+    /** The port /metrics is served on: the kernel's pick when {@code :0} was asked for. */
+    public int metricsPort() {
+        return metrics.port();
     }
 
     private String lastRefreshError;
@@ -225,21 +206,46 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Re-read the endpoint config; a bad file keeps the running config and says why. */
+    /**
+     * Re-read the endpoint config; a bad file keeps the running config and says why. The verdict
+     * is logged and published ({@code busprobe endpoints reload} waits for it).
+     */
     void reloadEndpoints() {
+        long started = System.nanoTime();
+        AgentState.Result result;
+        String message;
         try {
             EndpointConfig next = EndpointConfig.loadOrDefaults(options.endpointConfig());
             session.bpf().endpointMaps().install(next);
             endpointNames.update(next);
-            log.accept("endpoints reloaded: " + next.endpoints().size() + " endpoint(s)"
-                    + (options.endpointConfig() == null ? " (defaults)" : " from " + options.endpointConfig()));
+            running = next;
+            result = AgentState.Result.OK;
+            message = "endpoints reloaded: " + next.endpoints().size() + " endpoint(s), " + next.lpmEntries().size()
+                    + " rule(s)" + (options.endpointConfig() == null ? " (defaults)" : " from " + options.endpointConfig());
         } catch (ConfigException e) {
-            log.accept("endpoints not reloaded, keeping the running config: " + e.getMessage());
+            result = AgentState.Result.BAD_CONFIG;
+            message = "endpoints not reloaded, keeping the running config: " + e.getMessage();
         } catch (RuntimeException e) {
             // a kernel-side failure (e.g. the rule map is full) must not take the daemon down
-            log.accept("endpoints reload failed, rules may be partly updated: " + e.getMessage());
+            result = AgentState.Result.FAILED;
+            message = "endpoints reload failed, rules may be partly updated: " + e.getMessage();
         }
+        log.accept(message);
+        lastReload = new AgentState.Reload(started, result, message);
+        publishState(System.nanoTime());
     }
+
+    private AgentState.Reload lastReload = AgentState.Reload.NONE;
+    private EndpointConfig running;
+    private final DropAdvice drops;
+
+    /** The endpoint config in force: the one the daemon started with, or the last one reloaded. */
+    public EndpointConfig endpoints() {
+        return running;
+    }
+
+    /** The first summary comes after this at most. */
+    public static final long FIRST_SUMMARY_NANOS = 10_000_000_000L;
 
     private long nextTick;
     private long ticks;
@@ -261,7 +267,8 @@ public final class Daemon implements AutoCloseable {
         };
         summaryNanos = summaryInterval.toNanos();
         nextTick = System.nanoTime();
-        nextSummary = nextTick + summaryNanos;
+        // the first summary comes early, whatever the interval: a new operator sees the daemon work
+        nextSummary = nextTick + Math.min(summaryNanos, FIRST_SUMMARY_NANOS);
         session.consume(stop, Long.MAX_VALUE, options.pollMs(), handler, this::afterPoll);
         refreshTraffic();
         session.stopAndDrain(handler);
@@ -289,21 +296,25 @@ public final class Daemon implements AutoCloseable {
         }
         if (now >= nextSummary) {
             log.accept(summaryLine());
-            nextSummary += summaryNanos;
+            nextSummary = now + summaryNanos;
         }
     }
 
     private void publishState(long now) {
         session.bpf().control().agentState(new AgentState((int) ProcessHandle.current().pid(), degrader.active(),
                 now, startedNanos, session.ring().size(), session.ring().pendingBytes(), readByKind.clone(),
-                probesAttached));
+                probesAttached, lastReload, running.endpoints().size(), running.lpmEntries().size()));
     }
 
-    /** {@code state=1234 retransmit=5 read=1239 dropped=0 pending=0B degraded=no}. */
+    /**
+     * {@code retransmit=5 state=1234 connections=17 read=1239 dropped=0 pending=0B degraded=no}, the
+     * kinds that were seen in kind order; after drops, what to raise ({@link DropAdvice}).
+     */
     public String summaryLine() {
         StringBuilder sb = new StringBuilder();
         long dropped = 0;
-        for (Map.Entry<EventKind, KindStats> e : session.stats().entrySet()) {
+        Map<EventKind, KindStats> stats = session.stats();
+        for (Map.Entry<EventKind, KindStats> e : stats.entrySet()) {
             KindStats k = e.getValue();
             dropped += k.dropped();
             if (k.seen() > 0) {
@@ -314,13 +325,20 @@ public final class Daemon implements AutoCloseable {
                 .append(" read=").append(session.ring().recordsRead())
                 .append(" dropped=").append(dropped)
                 .append(" pending=").append(session.ring().pendingBytes()).append('B')
-                .append(" degraded=").append(degrader.active() ? "yes" : "no").toString();
+                .append(" degraded=").append(degrader.active() ? "yes" : "no")
+                .append(adviceAfterDrops(stats)).toString();
+    }
+
+    private String adviceAfterDrops(Map<EventKind, KindStats> stats) {
+        DropAdvice.Advice advice = drops.since(stats, session.ring().size(),
+                k -> session.bpf().control().sampling(k).every());
+        return advice == null ? "" : "; since the last summary " + advice.forDaemon();
     }
 
     @Override
     public void close() {
         closeEvents();
-        closeQuietly(session, metrics, lock, lockFile);
+        closeQuietly(session, metrics, lock);
     }
 
     private void closeEvents() {
@@ -329,9 +347,9 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(Session s, AgentMetrics m, FileLock l, FileChannel ch) {
+    private static void closeQuietly(Session s, AgentMetrics m, DaemonLock l) {
         RuntimeException first = null;
-        for (AutoCloseable c : new AutoCloseable[] {m, s, l, ch}) {
+        for (AutoCloseable c : new AutoCloseable[] {m, s, l}) {
             if (c == null) {
                 continue;
             }

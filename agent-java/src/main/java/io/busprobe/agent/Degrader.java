@@ -20,7 +20,9 @@ import java.util.function.Consumer;
  * setting is a ceiling this never exceeds, and {@code --no-auto} exempts a kind.
  * Counters are never affected: degradation thins exemplars, not facts.
  *
- * <p>Called from one thread, about every {@link #TICK_MILLIS} ms.
+ * <p>Called from one thread, about every {@link #TICK_MILLIS} ms, or less often (a daemon with a
+ * long {@code --poll-interval} looks once per poll); calm is measured in time, not in ticks, so
+ * the way back takes {@link #CALM_NANOS} either way, to the next look.
  */
 public final class Degrader {
     public static final int TICK_MILLIS = 250;
@@ -30,8 +32,8 @@ public final class Degrader {
     static final double PRESSURE_FILL = 0.5;
     /** Ring fill below which a tick counts as calm. */
     static final double CALM_FILL = 0.1;
-    /** Calm ticks (5 s) before each step back. */
-    static final int CALM_TICKS = 20;
+    /** Calm time before each step back. */
+    static final long CALM_NANOS = 5_000_000_000L;
     /** A kind is among the noisiest when it made at least this share of the tick's records. */
     static final double NOISY_SHARE = 0.25;
 
@@ -42,7 +44,8 @@ public final class Degrader {
     private final long[] lastDropped = new long[EventKind.MAX];
     /** Read by the metrics scrape thread: atomic so that it always sees the last decision. */
     private final AtomicIntegerArray every = new AtomicIntegerArray(EventKind.MAX);
-    private int calmTicks;
+    /** {@code System.nanoTime()} since which every look was calm; 0 when the last one was not. */
+    private long calmSince;
 
     public Degrader(ControlMaps maps, RingBuffer ring, Consumer<String> log) {
         this.maps = maps;
@@ -82,8 +85,9 @@ public final class Degrader {
             lastDropped[i] = s.dropped();
         }
         double fill = ring.size() == 0 ? 0 : (double) ring.pendingBytes() / ring.size();
+        long now = System.nanoTime();
         if (drops > 0 || fill > PRESSURE_FILL) {
-            calmTicks = 0;
+            calmSince = 0;
             int factor = drops > 0 ? 4 : 2;
             List<String> changes = new ArrayList<>();
             for (EventKind k : EventKind.values()) {
@@ -102,10 +106,12 @@ public final class Degrader {
                 log.accept(String.format("ring pressure (%d drops, ring %.0f%% full in the last %d ms): "
                         + "automatic sampling %s", drops, fill * 100, TICK_MILLIS, String.join(", ", changes)));
             }
-        } else if (fill >= CALM_FILL) {
-            calmTicks = 0; // calm means consecutive quiet ticks
-        } else if (active() && ++calmTicks >= CALM_TICKS) {
-            calmTicks = 0;
+        } else if (fill >= CALM_FILL || !active()) {
+            calmSince = 0; // calm means consecutive quiet looks while thinned
+        } else if (calmSince == 0) {
+            calmSince = now;
+        } else if (now - calmSince >= CALM_NANOS) {
+            calmSince = now;
             List<String> changes = new ArrayList<>();
             for (EventKind k : EventKind.values()) {
                 int i = k.id();
@@ -117,7 +123,7 @@ public final class Degrader {
                     maps.autoEvery(k, next);
                 }
             }
-            log.accept("pressure gone for " + CALM_TICKS * TICK_MILLIS / 1000 + " s: automatic sampling "
+            log.accept("pressure gone for " + CALM_NANOS / 1_000_000_000L + " s: automatic sampling "
                     + String.join(", ", changes) + (active() ? "" : "; automatic degradation off"));
         }
     }

@@ -244,10 +244,16 @@ public final class BusprobeObject implements AutoCloseable {
         if (!configReused) {
             control.settings(Settings.defaults(ringSize));
         } else {
-            // a watermark kept from a bigger ring would never be reached: only the poll timer would wake us
+            // what was derived from the ring of the daemon that pinned it is derived again for this ring
             Settings kept = control.settings();
-            if (kept.watermark() >= ringSize) {
-                control.settings(new Settings(kept.emit(), kept.wakeup(), Settings.defaults(ringSize).watermark()));
+            Settings run = kept.forRing(ringSize);
+            if (!run.equals(kept)) {
+                control.settings(run);
+                if (kept.watermarkSet()) {
+                    String line = "the wakeup watermark " + kept.watermark() + " pinned in " + pinDir + " does not "
+                            + "fit a ring of " + ringSize + " bytes: using 1/8 of the ring, " + run.watermark();
+                    configMigration = configMigration == null ? line : configMigration + "; " + line;
+                }
             }
         }
         if (pinDir != null) {

@@ -53,7 +53,8 @@ public final class BusprobeCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (trace, run, sample, status, endpoints, top, check)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required ("
+                + String.join(", ", spec.subcommands().keySet()) + ")");
     }
 
     /** The configured command line, used by Main and by tests. */
@@ -64,13 +65,13 @@ public final class BusprobeCommand implements Runnable {
         // usage errors: one line naming the problem, a pointer to --help, exit 2
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
-            c.getErr().println("busprobe: " + ex.getMessage());
+            c.getErr().println(PREFIX + unprefixed(ex.getMessage()));
             CommandLine.UnmatchedArgumentException.printSuggestions(ex, c.getErr());
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help'.");
             return c.getCommandSpec().exitCodeOnInvalidInput();
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("busprobe: " + describe(ex));
+            cmd.getErr().println(PREFIX + describe(ex));
             cmd.getErr().flush();
             // a bad config file is bad input, like a bad flag: exit 2, nothing started
             return exitCode(ex);
@@ -114,6 +115,15 @@ public final class BusprobeCommand implements Runnable {
                 "", "make install puts the script in PREFIX/share/bash-completion/completions/.");
     }
 
+    /** What every error line starts with. */
+    static final String PREFIX = "busprobe: ";
+
+    /** A message without a {@code busprobe: } of its own: the error line has one already. */
+    static String unprefixed(String message) {
+        String m = String.valueOf(message);
+        return m.startsWith(PREFIX) ? m.substring(PREFIX.length()) : m;
+    }
+
     /** 2 for bad input, 3 for a host that cannot run busprobe, 1 for anything else. */
     static int exitCode(Throwable ex) {
         if (ex instanceof ConfigException) {
@@ -144,7 +154,7 @@ public final class BusprobeCommand implements Runnable {
         if (t instanceof NativeException || t instanceof IllegalStateException || t instanceof HostProblem
                 || t instanceof IllegalArgumentException || t instanceof ConfigException
                 || t instanceof java.io.UncheckedIOException) {
-            return t.getMessage();
+            return unprefixed(t.getMessage());
         }
         return t.toString();
     }

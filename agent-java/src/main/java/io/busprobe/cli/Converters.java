@@ -1,6 +1,7 @@
 package io.busprobe.cli;
 
 import io.busprobe.bpf.Probe;
+import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.metrics.ListenAddress;
@@ -23,43 +24,90 @@ import java.util.regex.Pattern;
  * command runs; picocli puts "Invalid value for option '--x' (LABEL): " before each message.
  */
 final class Converters {
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)?");
+    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)?");
     /**
      * Longest duration: every user adds one to {@code System.nanoTime()}, and 100 years leaves
      * plenty of headroom below 2^63 ns (292 years), where {@code toNanos} would throw.
      */
     static final Duration MAX_DURATION = Duration.ofDays(36_500);
+    /** Longest window of {@code endpoints} and {@code top}: the counters are read twice, a day apart at most. */
+    static final Duration MAX_WINDOW = Duration.ofHours(24);
     private static final Pattern SIZE = Pattern.compile("(\\d+)([KMG])?i?B?", Pattern.CASE_INSENSITIVE);
 
     private Converters() {
     }
 
-    /** {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}; a bare number is seconds. */
-    static final class DurationConverter implements ITypeConverter<Duration> {
+    /**
+     * {@code 500ms}, {@code 2.5s}, {@code 30s}, {@code 2m}, {@code 1h}; a bare number is seconds. Each
+     * duration option has its own range (README, "Durations"); this one is 0 to 100 years.
+     */
+    static class DurationConverter implements ITypeConverter<Duration> {
+        private final Duration min;
+        private final Duration max;
+
+        DurationConverter() {
+            this(Duration.ZERO, MAX_DURATION);
+        }
+
+        DurationConverter(Duration min, Duration max) {
+            this.min = min;
+            this.max = max;
+        }
+
         @Override
         public Duration convert(String value) {
             Matcher m = DURATION.matcher(value.trim());
             if (!m.matches()) {
-                throw new TypeConversionException(shown(value) + " is not a duration; use e.g. 500ms, 30s, 2m, 1h");
+                throw new TypeConversionException(shown(value) + " is not a duration; use e.g. 500ms, 2.5s, 30s, 2m, 1h");
             }
-            Duration d;
-            try {
-                long n = Long.parseLong(m.group(1));
-                String unit = m.group(2) == null ? "s" : m.group(2);
-                d = switch (unit) {
-                    case "ms" -> Duration.ofMillis(n);
-                    case "m" -> Duration.ofMinutes(n);
-                    case "h" -> Duration.ofHours(n);
-                    default -> Duration.ofSeconds(n);
-                };
-            } catch (NumberFormatException | ArithmeticException e) {
-                d = null;
+            long unitNanos = switch (m.group(2) == null ? "s" : m.group(2)) {
+                case "ms" -> 1_000_000L;
+                case "m" -> 60_000_000_000L;
+                case "h" -> 3_600_000_000_000L;
+                default -> 1_000_000_000L;
+            };
+            java.math.BigInteger nanos = new java.math.BigDecimal(m.group(1))
+                    .multiply(java.math.BigDecimal.valueOf(unitNanos)).toBigInteger();
+            if (nanos.compareTo(java.math.BigInteger.valueOf(max.toNanos())) > 0) {
+                throw new TypeConversionException(max.equals(MAX_DURATION)
+                        ? shown(value) + " is too long; at most " + MAX_DURATION.toHours() + "h (100 years)"
+                        : shown(value) + " is too long; at most " + label(max));
             }
-            if (d == null || d.compareTo(MAX_DURATION) > 0) {
-                throw new TypeConversionException(shown(value) + " is too long; at most " + MAX_DURATION.toHours()
-                        + "h (100 years)");
+            Duration d = Duration.ofNanos(nanos.longValueExact());
+            if (d.compareTo(min) < 0) {
+                throw new TypeConversionException(shown(value) + " is too short; at least " + label(min));
             }
             return d;
+        }
+
+        /** {@code 100ms}, {@code 1s}, {@code 24h}: as a user would write it. */
+        static String label(Duration d) {
+            if (d.toMillis() < 1000 || d.toMillis() % 1000 != 0) {
+                return d.toMillis() + "ms";
+            }
+            long s = d.toSeconds();
+            return s % 3600 == 0 ? s / 3600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
+        }
+    }
+
+    /** {@code run --summary-interval}: 1s to 100 years; the first summary comes at 10 s at most anyway. */
+    static final class SummaryIntervalConverter extends DurationConverter {
+        SummaryIntervalConverter() {
+            super(Duration.ofSeconds(1), MAX_DURATION);
+        }
+    }
+
+    /** {@code endpoints --window}, {@code top --window}: 1ms to 24h. */
+    static final class WindowConverter extends DurationConverter {
+        WindowConverter() {
+            super(Duration.ofMillis(1), MAX_WINDOW);
+        }
+    }
+
+    /** {@code top --interval}: 100ms (a refresh costs a map walk) to 1h. */
+    static final class RefreshConverter extends DurationConverter {
+        RefreshConverter() {
+            super(Duration.ofMillis(100), Duration.ofHours(1));
         }
     }
 
@@ -94,6 +142,65 @@ final class Converters {
         }
     }
 
+    /**
+     * {@code sample --watermark}: {@code 65536}, {@code 64K}, {@code 1M}, between 4K and 1G (the
+     * ring's range), or {@code auto}: 1/8 of the ring in use, recomputed by every daemon.
+     */
+    static final class WatermarkConverter implements ITypeConverter<Long> {
+        /** What {@code auto} converts to. */
+        static final long AUTO = -1;
+
+        @Override
+        public Long convert(String value) {
+            String t = value.trim();
+            if (t.equalsIgnoreCase("auto")) {
+                return AUTO;
+            }
+            Matcher m = SIZE.matcher(t);
+            if (!m.matches() || m.group(1).length() > 10) {
+                throw new TypeConversionException(shown(value) + " is not a size; use e.g. 64K, 1M, or auto (1/8 of the ring)");
+            }
+            long n = Long.parseLong(m.group(1));
+            if (m.group(2) != null) {
+                n <<= switch (m.group(2).toUpperCase(Locale.ROOT)) {
+                    case "K" -> 10;
+                    case "M" -> 20;
+                    default -> 30;
+                };
+            }
+            if (n < 4096 || n > (1L << 30)) {
+                throw new TypeConversionException("watermark " + t + " must be between 4K and 1G (4096 to 1073741824 "
+                        + "bytes), or auto");
+            }
+            return n;
+        }
+    }
+
+    /**
+     * {@code sample --rate}: {@code 500} or {@code 500/s}, 1 to {@link SampleSetting#MAX_RATE}, or
+     * {@code unlimited} (0 in the map). 0 is not a spelling of unlimited: it reads as "none".
+     */
+    static final class RateConverter implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            String t = value.trim().toLowerCase(Locale.ROOT);
+            if (t.equals("unlimited")) {
+                return 0;
+            }
+            String n = t.endsWith("/s") ? t.substring(0, t.length() - 2) : t;
+            if (!n.matches("-?[0-9]{1,18}")) {
+                throw new TypeConversionException(shown(value) + " is not a rate; use e.g. 500, 500/s or unlimited");
+            }
+            long r = Long.parseLong(n);
+            if (r < 1 || r > SampleSetting.MAX_RATE) {
+                throw new TypeConversionException("must be between 1 and " + SampleSetting.MAX_RATE
+                        + " records/s, got " + value.trim() + (r == 0 ? "; 'unlimited' removes the limit, --off sends "
+                        + "no records" : "; or 'unlimited'"));
+            }
+            return (int) r;
+        }
+    }
+
     /** Comma-separated families ({@code retransmit,state,reset,pressure}) or {@code all}. */
     static final class FamiliesConverter implements ITypeConverter<Set<Family>> {
         @Override
@@ -101,6 +208,10 @@ final class Converters {
             Set<Family> out = EnumSet.noneOf(Family.class);
             for (String part : value.split(",")) {
                 Set<Family> named = Family.named(part);
+                if (named.isEmpty() && part.trim().toLowerCase(Locale.ROOT).startsWith(EventKind.KIND_PREFIX)) {
+                    throw new TypeConversionException(shown(part.trim()) + " is one kind; trace loads whole "
+                            + "families: choose from retransmit, state, reset, pressure, all");
+                }
                 if (named.isEmpty()) {
                     throw new TypeConversionException("unknown kind " + shown(part.trim())
                             + "; choose from retransmit, state, reset, pressure, all");
@@ -152,6 +263,27 @@ final class Converters {
     static final class BurstConverter extends IntRangeConverter {
         BurstConverter() {
             super(1, SampleSetting.MAX_BURST, " records");
+        }
+    }
+
+    /** Completion of {@code trace --kinds}: the family names as the docs write them, and {@code all}. */
+    static final class FamilyCandidates implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            java.util.List<String> names = new java.util.ArrayList<>();
+            for (Family f : Family.values()) {
+                names.add(f.label());
+            }
+            names.add("all");
+            return names.iterator();
+        }
+    }
+
+    /** Completion of {@code sample --kind}: {@link EventKind#names()}. */
+    static final class KindCandidates implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return EventKind.names().iterator();
         }
     }
 

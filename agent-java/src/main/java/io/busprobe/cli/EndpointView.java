@@ -7,6 +7,9 @@ import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.EndpointMaps.Name;
 import io.busprobe.maps.EndpointMaps.Offender;
 import io.busprobe.maps.EndpointMaps.Totals;
+import io.busprobe.text.Messages;
+import io.busprobe.text.Table;
+import io.busprobe.text.Units;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
@@ -28,7 +31,9 @@ final class EndpointView {
     /** Everything read from the maps at one instant. */
     record Snapshot(long nanos, List<Name> names, Map<Integer, Totals> totals, List<Offender> procs,
                     List<Offender> peers) {
+        /** The counters as of when the reading began: what a window is measured between. */
         static Snapshot take(EndpointMaps maps) {
+            long nanos = System.nanoTime();
             List<Name> names = maps.names();
             Map<Integer, Totals> totals = new HashMap<>();
             for (Name n : names) {
@@ -39,7 +44,7 @@ final class EndpointView {
                     totals.put(EndpointMaps.key(n.id(), d), maps.totals(n.id(), d));
                 }
             }
-            return new Snapshot(System.nanoTime(), names, totals, maps.processes(), maps.peers());
+            return new Snapshot(nanos, names, totals, maps.processes(), maps.peers());
         }
     }
 
@@ -51,6 +56,10 @@ final class EndpointView {
         }
     }
 
+    /**
+     * Rows for an incident: the endpoint with the worst retransmit ratio first, then by traffic;
+     * an endpoint's client and server rows stay together (client first).
+     */
     static List<Row> rows(Snapshot before, Snapshot after, boolean includeIdle) {
         double seconds = (after.nanos() - before.nanos()) / 1e9;
         List<Row> rows = new ArrayList<>();
@@ -73,7 +82,16 @@ final class EndpointView {
                         worst(before.peers(), after.peers(), n.id(), d)));
             }
         }
-        rows.sort(Comparator.comparingDouble((Row r) -> -r.delta().retransSegs()).thenComparing(Row::endpoint));
+        Map<String, double[]> groups = new HashMap<>(); // endpoint -> {worst ratio, bytes}
+        for (Row r : rows) {
+            double[] g = groups.computeIfAbsent(r.endpoint(), e -> new double[2]);
+            g[0] = Math.max(g[0], r.delta().retransRatio());
+            g[1] += r.delta().bytesSent() + r.delta().bytesReceived();
+        }
+        rows.sort(Comparator.comparingDouble((Row r) -> -groups.get(r.endpoint())[0])
+                .thenComparingDouble(r -> -groups.get(r.endpoint())[1])
+                .thenComparing(Row::endpoint)
+                .thenComparing(Row::direction)); // client before server; other's none is alone
         return rows;
     }
 
@@ -101,23 +119,58 @@ final class EndpointView {
         return gained.subList(0, Math.min(3, gained.size()));
     }
 
-    static void printTable(PrintWriter out, List<Row> rows, double seconds) {
-        out.printf("bus endpoints over the last %.1f s%n", seconds);
-        out.printf("%-20s %-6s %-6s %5s %9s %11s %11s %9s %9s %8s %7s %7s %6s%n", "ENDPOINT", "BUS", "DIR", "LIVE",
-                "OPEN/CLS", "TX B/s", "RX B/s", "TX seg/s", "RX seg/s", "RETRANS", "RST TX", "RST RX", "PRESS");
-        for (Row r : rows) {
-            Totals t = r.delta();
-            out.printf("%-20s %-6s %-6s %5d %4d/%-4d %11.0f %11.0f %9.0f %9.0f %7.2f%% %7d %7d %6d%n", r.endpoint(),
-                    r.bus(), r.direction(), r.live(), t.connOpened(), t.connClosed() + t.connFailed(),
-                    r.perSecond(t.bytesSent()), r.perSecond(t.bytesReceived()), r.perSecond(t.segsOut()),
-                    r.perSecond(t.segsIn()), 100 * t.retransRatio(), t.resetsSent(), t.resetsReceived(),
-                    t.pressure());
+    /**
+     * The columns of the endpoint table and the order they drop out in when the terminal is
+     * narrower than the table (README, "Bus endpoints"): BUS first, then RX SEG/s, TX SEG/s,
+     * OPEN/CLOSE, PRESS, LIVE, RST RX, RST TX, RX/s, TX/s; ENDPOINT, DIR and RETRANS always stay.
+     */
+    static Table table() {
+        return new Table(Table.left("ENDPOINT", 0), Table.left("BUS", 10), Table.left("DIR", 0),
+                Table.right("LIVE", 5), Table.right("OPEN/CLOSE", 7), Table.right("TX/s", 1), Table.right("RX/s", 2),
+                Table.right("TX SEG/s", 8), Table.right("RX SEG/s", 9), Table.right("RETRANS", 0),
+                Table.right("RST TX", 3), Table.right("RST RX", 4), Table.right("PRESS", 6));
+    }
+
+    /**
+     * The table under {@code title}, at most {@code width} columns wide, then the worst processes
+     * and peers, then which columns were left out to fit. {@code empty} is said instead of a table
+     * when there are no rows.
+     */
+    static List<String> lines(List<Row> rows, String title, String empty, int width) {
+        List<String> lines = new ArrayList<>();
+        lines.add(Table.fit(title, width));
+        if (rows.isEmpty()) {
+            lines.add(Table.fit(empty, width));
+            return lines;
         }
+        Table t = table();
+        for (Row r : rows) {
+            Totals d = r.delta();
+            t.row(r.endpoint(), r.bus(), r.direction(), Long.toString(r.live()),
+                    d.connOpened() + "/" + (d.connClosed() + d.connFailed()),
+                    Units.bytesPerSecond(r.perSecond(d.bytesSent())), Units.bytesPerSecond(r.perSecond(d.bytesReceived())),
+                    Units.count(r.perSecond(d.segsOut())), Units.count(r.perSecond(d.segsIn())),
+                    Units.percent(d.retransRatio()), Units.count(d.resetsSent()), Units.count(d.resetsReceived()),
+                    Units.count(d.pressure()));
+        }
+        Table.Rendered table = t.render(width);
+        lines.addAll(table.lines());
         for (Row r : rows) {
             if (!r.worstProcs().isEmpty() || !r.worstPeers().isEmpty()) {
-                out.printf("  %s/%s worst processes: %s; worst peers: %s%n", r.endpoint(), r.direction(),
-                        describe(r.worstProcs()), describe(r.worstPeers()));
+                lines.add(Table.fit("  " + r.endpoint() + "/" + r.direction() + " worst processes: "
+                        + Messages.oneLine(describe(r.worstProcs())) + "; worst peers: " + describe(r.worstPeers()), width));
             }
+        }
+        if (!table.dropped().isEmpty()) {
+            lines.add(Table.fit("(" + String.join(", ", table.dropped()) + " left out to fit " + width
+                    + " columns; a wider terminal or --json shows them)", width));
+        }
+        return lines;
+    }
+
+    static void printTable(PrintWriter out, List<Row> rows, String title, String empty, int width) {
+        for (String line : lines(rows, title, empty, width)) {
+            out.println(line);
         }
         out.flush();
     }

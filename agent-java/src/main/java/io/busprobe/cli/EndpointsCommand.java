@@ -2,13 +2,14 @@ package io.busprobe.cli;
 
 import io.busprobe.ffi.Sys;
 import io.busprobe.maps.AgentState;
-import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.PinDir;
+import io.busprobe.text.Units;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
@@ -25,14 +26,17 @@ import java.util.concurrent.Callable;
                 "  busprobe endpoints                  # the last 5 s",
                 "  busprobe endpoints --window 30s --json",
                 "  busprobe endpoints --all            # also endpoints without traffic",
-                "  busprobe endpoints reload           # re-read the daemon's --config file (same as SIGHUP)"})
+                "  busprobe endpoints reload           # re-read the daemon's --config file, print its verdict",
+                "", "Rows: the worst retransmit ratio first, an endpoint's client and server rows together.",
+                "Columns that do not fit the terminal drop out in this order: BUS, RX SEG/s, TX SEG/s,",
+                "OPEN/CLOSE, PRESS, LIVE, RST RX, RST TX, RX/s, TX/s. --json has every field, exact."})
 public final class EndpointsCommand implements Callable<Integer> {
     @Option(names = {"-w", "--window"}, paramLabel = "D", defaultValue = "5s",
-            converter = Converters.DurationConverter.class,
-            description = "Measure over this long (default: ${DEFAULT-VALUE}).")
+            converter = Converters.WindowConverter.class,
+            description = "Measure over this long, 1ms to 24h (default: ${DEFAULT-VALUE}).")
     Duration window;
 
-    @Option(names = "--json", description = "One JSON object instead of a table.")
+    @Option(names = "--json", description = "One JSON object instead of a table; exact counts and rates.")
     boolean json;
 
     @Option(names = "--all", description = "Include endpoints that had no traffic in the window.")
@@ -43,50 +47,97 @@ public final class EndpointsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (window.isZero() || window.isNegative() || window.toHours() > 24) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--window must be between 1ms and 24h");
-        }
-        try (ControlMaps control = ControlMaps.openPinned(PinDir.resolve());
-             EndpointMaps maps = EndpointMaps.openPinned(PinDir.resolve())) {
-            StatusCommand.requireAlive(control);
+        Path pins = PinDir.resolve();
+        try (RunningDaemon daemon = RunningDaemon.find(pins);
+             EndpointMaps maps = EndpointMaps.openPinned(pins)) {
+            String span = Units.duration(window);
+            // the wait is the window: say so, on stderr, so that --json stays clean
+            spec.commandLine().getErr().println("busprobe: measuring for " + span + " ...");
+            spec.commandLine().getErr().flush();
             EndpointView.Snapshot before = EndpointView.Snapshot.take(maps);
-            Thread.sleep(window.toMillis());
+            long wait = before.nanos() + window.toNanos() - System.nanoTime();
+            if (wait > 0) {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
             EndpointView.Snapshot after = EndpointView.Snapshot.take(maps);
             double seconds = (after.nanos() - before.nanos()) / 1e9;
             var rows = EndpointView.rows(before, after, all);
+            String empty = "no endpoint traffic in " + span + "; --all shows idle endpoints, --window a longer one";
             if (json) {
                 EndpointView.printJson(spec.commandLine().getOut(), rows, seconds);
+                if (rows.isEmpty()) {
+                    spec.commandLine().getErr().println("busprobe: " + empty);
+                    spec.commandLine().getErr().flush();
+                }
             } else {
-                EndpointView.printTable(spec.commandLine().getOut(), rows, seconds);
+                EndpointView.printTable(spec.commandLine().getOut(), rows, "bus endpoints over the last "
+                        + Units.seconds(seconds) + ", worst retransmit ratio first", empty, Terminal.width());
             }
         }
         return 0;
     }
 
-    /** {@code busprobe endpoints reload}: SIGHUP to the daemon that owns the pins. */
-    @Command(name = "reload", header = "Make the daemon re-read its --config file (SIGHUP)", mixinStandardHelpOptions = true, versionProvider = BusprobeCommand.Version.class,
-            description = "Ask the running daemon to re-read its endpoint config (its --config file). A bad file is "
-                    + "reported in the daemon's log and the running config stays.",
+    /**
+     * {@code busprobe endpoints reload}: SIGHUP to the daemon that holds the lock, then its verdict,
+     * which the daemon publishes in its {@code agent_state} map: the same line as its log, and
+     * exit 2 for a bad file.
+     */
+    @Command(name = "reload", header = "Have the daemon re-read its --config file",
+            mixinStandardHelpOptions = true, versionProvider = BusprobeCommand.Version.class,
+            description = "Ask the running daemon to re-read its endpoint config (its --config file) and print its "
+                    + "verdict: the endpoints and rules now in force, or the file's error. A bad file exits 2 and the "
+                    + "running config stays.",
             footer = {"", "EXAMPLES",
                     "  busprobe endpoints reload",
-                    "  sudo kill -HUP $(pidof busprobe)             # the same, by hand",
-                    "  systemctl reload busprobe                   # the same, under systemd"})
+                    "  sudo kill -HUP $(pidof busprobe)             # the same, without the verdict",
+                    "  systemctl reload busprobe                   # the same, under systemd",
+                    "", "EXIT STATUS",
+                    "  0  reloaded; 1  no daemon, or no verdict within " + Reload.VERDICT_SECONDS + " s;",
+                    "  2  the file was rejected (the daemon keeps the running config)"})
     static final class Reload implements Callable<Integer> {
         private static final int SIGHUP = 1;
+        /** How long to wait for the daemon's verdict: its consumer loop handles the signal after a poll. */
+        static final int VERDICT_SECONDS = 10;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
         @Override
-        public Integer call() {
-            try (ControlMaps control = ControlMaps.openPinned(PinDir.resolve())) {
-                AgentState a = StatusCommand.requireAlive(control);
-                Sys.kill(a.pid(), SIGHUP);
-                spec.commandLine().getOut().println("asked the busprobe daemon (pid " + a.pid()
-                        + ") to reload its endpoint config; its log says how it went");
-                spec.commandLine().getOut().flush();
+        public Integer call() throws InterruptedException {
+            try (RunningDaemon daemon = RunningDaemon.find(PinDir.resolve())) {
+                daemon.state(); // it has published: its SIGHUP handler is in place
+                long asked = System.nanoTime();
+                Sys.kill((int) daemon.pid(), SIGHUP);
+                long deadline = asked + VERDICT_SECONDS * 1_000_000_000L;
+                AgentState.Reload verdict = daemon.state().reload();
+                while (verdict.startedNanos() < asked && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                    daemon.requireStillRunning();
+                    verdict = daemon.state().reload();
+                }
+                String who = "busprobe daemon (pid " + daemon.pid() + ")";
+                if (verdict.startedNanos() < asked) {
+                    throw new IllegalStateException("the " + who + " got SIGHUP but published no verdict within "
+                            + VERDICT_SECONDS + " s; its log says how the reload went");
+                }
+                switch (verdict.result()) {
+                    case OK -> {
+                        spec.commandLine().getOut().println(who + ": " + verdict.message());
+                        spec.commandLine().getOut().flush();
+                        return 0;
+                    }
+                    case BAD_CONFIG -> {
+                        spec.commandLine().getErr().println("busprobe: " + verdict.message());
+                        spec.commandLine().getErr().flush();
+                        return BusprobeCommand.EXIT_USAGE;
+                    }
+                    default -> {
+                        spec.commandLine().getErr().println("busprobe: " + verdict.message());
+                        spec.commandLine().getErr().flush();
+                        return BusprobeCommand.EXIT_FAILURE;
+                    }
+                }
             }
-            return 0;
         }
     }
 }

@@ -11,7 +11,7 @@ public final class Main {
             code = BusprobeCommand.commandLine().execute(args);
         } catch (LinkageError e) {
             // a class that binds libbpf failed to initialise while the command line was built
-            System.err.println("busprobe: " + BusprobeCommand.describe(e));
+            System.err.println(BusprobeCommand.PREFIX + BusprobeCommand.describe(e));
             code = BusprobeCommand.exitCode(e);
         }
         System.exit(code);

@@ -2,7 +2,6 @@ package io.busprobe.cli;
 
 import io.busprobe.agent.Daemon;
 import io.busprobe.bpf.Probe;
-import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
 import picocli.CommandLine;
@@ -31,12 +30,13 @@ import java.util.function.Consumer;
                 "  busprobe run --config /etc/busprobe/endpoints.yaml   # reload: busprobe endpoints reload"})
 public final class RunCommand implements Callable<Integer> {
     @Option(names = "--summary-interval", paramLabel = "D", defaultValue = "60s",
-            converter = Converters.DurationConverter.class,
-            description = "How often to log the one-line summary (default: ${DEFAULT-VALUE}).")
+            converter = Converters.SummaryIntervalConverter.class,
+            description = "How often to log the one-line summary, 1s to 876000h (default: ${DEFAULT-VALUE}); "
+                    + "the first comes after 10 s at most.")
     Duration summaryInterval;
 
     @Option(names = "--duration", paramLabel = "D", converter = Converters.DurationConverter.class,
-            description = "Exit after this long (for tests and benchmarks). Default: run until stopped.")
+            description = "Exit after this long, at most 876000h (for tests and benchmarks). Default: run until stopped.")
     Duration duration;
 
     @Option(names = "--reset-config",
@@ -69,9 +69,6 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (summaryInterval.isZero() || summaryInterval.isNegative()) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--summary-interval must be positive");
-        }
         Consumer<String> log = Daemon.stderrLog(spec.commandLine().getErr());
         long deadline = Deadlines.after(System.nanoTime(), duration);
         // read once, before anything starts: a bad file is exit 2 with nothing started
@@ -79,19 +76,7 @@ public final class RunCommand implements Callable<Integer> {
                 metricsAddress, endpointOptions.config, endpointOptions.load(), events,
                 pretendAbsent == null ? java.util.Set.of() : pretendAbsent);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
-            long attached = daemon.session().probes().stream().filter(ProbeStatus::attached).count();
-            log.accept(String.format("started, %d/%d probes attached, ring %d KiB, maps pinned in %s, %s",
-                    attached, daemon.session().probes().size(), daemon.session().ring().size() >> 10,
-                    options.pinDir(), daemon.configReused() ? "sampling config kept from the pins"
-                            : "default sampling config"));
-            if (daemon.session().bpf().configMigration() != null) {
-                log.accept(daemon.session().bpf().configMigration());
-            }
-            for (ProbeStatus p : daemon.session().probes()) {
-                if (!p.attached()) {
-                    log.accept("probe disabled: " + p);
-                }
-            }
+            StartupLines.of(daemon, options, summaryInterval).forEach(log);
             daemon.run(() -> shutdown.requested() || System.nanoTime() >= deadline, summaryInterval);
             log.accept("stopping: " + daemon.summaryLine());
         }

@@ -4,9 +4,12 @@ import io.busprobe.event.EventKind;
 import io.busprobe.maps.AgentState;
 import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.EffectiveSampling;
+import io.busprobe.maps.NonDefaults;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
+import io.busprobe.text.Table;
+import io.busprobe.text.Units;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -35,7 +38,8 @@ import static io.busprobe.text.Messages.quoted;
                 + "Counters stay exact whatever is set here; sampling only thins the ring buffer.",
                 "With no change flags, prints the current config."},
         footer = {"", "Kinds: retransmit, retransmit_synack, retransmit_failed, state, reset_sent, reset_received,",
-                "rcvqueue_full, exceed_buf_limit; the families retransmit, state, reset, pressure; or all.", "",
+                "rcvqueue_full, exceed_buf_limit; the families retransmit, state, reset, pressure; or all.",
+                "'retransmit' names the family (its three kinds); 'kind:retransmit' is the kind alone.", "",
                 "EXAMPLES",
                 "  busprobe sample                                  # show the config",
                 "  busprobe sample --kind state --every 10          # 1 in 10 state changes",
@@ -43,10 +47,14 @@ import static io.busprobe.text.Messages.quoted;
                 "  busprobe sample --kind reset --off               # count resets, send no records",
                 "  busprobe sample --kind all --on --every 1 --rate unlimited",
                 "  busprobe sample --kind retransmit --no-auto      # never thinned automatically",
+                "  busprobe sample --kind kind:retransmit --every 4 # the kind alone, not synack/failed",
+                "  busprobe sample --watermark 64K                  # wake the daemon at 64 KiB pending",
+                "  busprobe sample --reset                          # every kind and setting back to the defaults",
                 "  busprobe sample --emit off                       # global switch: counters only"})
 public final class SampleCommand implements Callable<Integer> {
     @Option(names = {"-k", "--kind"}, paramLabel = "K", split = ",",
-            description = "Kind, family or 'all' to change (repeatable, comma-separated; default: all).")
+            completionCandidates = Converters.KindCandidates.class,
+            description = "Kind, family, kind:KIND or 'all' to change (repeatable, comma-separated; default: all).")
     List<String> kinds;
 
     @CommandLine.ArgGroup(exclusive = true)
@@ -64,9 +72,9 @@ public final class SampleCommand implements Callable<Integer> {
             description = "Send 1 in N hits (1-" + SampleSetting.MAX_EVERY + ").")
     Integer every;
 
-    @Option(names = "--rate", paramLabel = "R[/s]",
+    @Option(names = "--rate", paramLabel = "R[/s]", converter = Converters.RateConverter.class,
             description = "At most R records per second (1-" + SampleSetting.MAX_RATE + "), or 'unlimited'.")
-    String rate;
+    Integer rate;
 
     @Option(names = "--burst", paramLabel = "B", converter = Converters.BurstConverter.class,
             description = "Token-bucket depth in records for --rate (1-"
@@ -91,9 +99,15 @@ public final class SampleCommand implements Callable<Integer> {
             description = "Ring wakeup policy: watermark (default), always (a wakeup per record), never.")
     String wakeup;
 
-    @Option(names = "--watermark", paramLabel = "BYTES",
-            description = "Pending bytes at which the kernel wakes the daemon (policy watermark).")
-    Integer watermark;
+    @Option(names = "--watermark", paramLabel = "SIZE", converter = Converters.WatermarkConverter.class,
+            description = "Pending bytes at which the kernel wakes the daemon (policy watermark), 4K to 1G, "
+                    + "e.g. 64K; or 'auto', 1/8 of the ring, which every daemon derives again for its own ring.")
+    Long watermark;
+
+    @Option(names = "--reset",
+            description = "Put the kinds back to the defaults (on, 1/1, no rate limit, auto) before the other flags; "
+                    + "without --kind, emit, wakeup and watermark too.")
+    boolean reset;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -102,19 +116,16 @@ public final class SampleCommand implements Callable<Integer> {
     public Integer call() {
         // validate everything before touching a map: nothing is half-applied
         Set<EventKind> selected = Kinds.parse(spec.commandLine(), kinds);
-        Integer rateValue = rate == null ? null : parseRate(rate);
         Boolean emitValue = emit == null ? null : parseOnOff("--emit", emit);
         Settings.Wakeup wakeupValue = wakeup == null ? null : parseWakeup(wakeup);
-        if (watermark != null && (watermark < 4096 || watermark > (1 << 30))) {
-            throw usage("--watermark must be between 4096 and 1073741824 bytes, got " + watermark);
-        }
-        boolean changes = onOff != null || every != null || rateValue != null || burst != null || auto != null;
-        try (ControlMaps maps = ControlMaps.openPinned(PinDir.resolve())) {
-            AgentState daemon = StatusCommand.requireAlive(maps);
+        boolean changes = reset || onOff != null || every != null || rate != null || burst != null || auto != null;
+        try (RunningDaemon daemon = RunningDaemon.find(PinDir.resolve())) {
+            ControlMaps maps = daemon.control();
+            AgentState state = daemon.state();
             Map<EventKind, SampleSetting> next = new EnumMap<>(EventKind.class);
             if (changes) {
                 for (EventKind k : selected) {
-                    SampleSetting s = maps.sampling(k);
+                    SampleSetting s = reset ? SampleSetting.DEFAULT.withEnabled(state.attached(k)) : maps.sampling(k);
                     try {
                         if (onOff != null) {
                             s = s.withEnabled(onOff.on);
@@ -122,8 +133,8 @@ public final class SampleCommand implements Callable<Integer> {
                         if (every != null) {
                             s = s.withEvery(every);
                         }
-                        if (rateValue != null || burst != null) {
-                            s = s.withRate(rateValue != null ? rateValue : s.rate(), burst != null ? burst : s.burst());
+                        if (rate != null || burst != null) {
+                            s = s.withRate(rate != null ? rate : s.rate(), burst != null ? burst : s.burst());
                         }
                         if (auto != null) {
                             s = s.withNoAuto(auto.noAuto);
@@ -133,55 +144,82 @@ public final class SampleCommand implements Callable<Integer> {
                     }
                     next.put(k, s);
                 }
+                ambiguousKinds().forEach(note -> spec.commandLine().getErr().println("busprobe: " + note));
             }
             Settings current = maps.settings();
-            Settings nextSettings = new Settings(emitValue != null ? emitValue : current.emit(),
-                    wakeupValue != null ? wakeupValue : current.wakeup(),
-                    watermark != null ? watermark : current.watermark());
+            Settings base = reset && kinds == null ? Settings.defaults(state.ringSize()) : current;
+            Settings nextSettings = new Settings(emitValue != null ? emitValue : base.emit(),
+                    wakeupValue != null ? wakeupValue : base.wakeup(), base.watermark(), base.watermarkSet());
+            if (watermark != null) {
+                nextSettings = watermark == Converters.WatermarkConverter.AUTO
+                        ? nextSettings.withDerivedWatermark(state.ringSize())
+                        : nextSettings.withWatermark((int) (long) watermark);
+                if (nextSettings.watermarkSet() && nextSettings.watermark() >= state.ringSize()) {
+                    throw usage("--watermark " + Units.size(nextSettings.watermark()) + " is not below the daemon's ring ("
+                            + Units.size(state.ringSize()) + "): the kernel would never wake it; use at most "
+                            + Units.size(state.ringSize() / 2) + ", or auto");
+                }
+            }
             next.forEach(maps::sampling);
             if (!nextSettings.equals(current)) {
                 maps.settings(nextSettings);
             }
-            print(spec.commandLine().getOut(), maps, daemon);
+            print(spec.commandLine().getOut(), maps, state);
         }
         return 0;
     }
 
+    /** A note for each bare --kind word that names a family although a kind has the same name. */
+    private List<String> ambiguousKinds() {
+        List<String> notes = new java.util.ArrayList<>();
+        for (String raw : kinds == null ? List.<String>of() : kinds) {
+            String w = raw.trim().toLowerCase(Locale.ROOT);
+            Set<EventKind> named = EventKind.named(w);
+            if (named.size() > 1 && named.stream().anyMatch(k -> k.label().equals(w))) {
+                notes.add("'" + w + "' is the family (" + named.stream().map(EventKind::label)
+                        .collect(java.util.stream.Collectors.joining(", ")) + "); '" + EventKind.KIND_PREFIX + w
+                        + "' is the kind alone");
+            }
+        }
+        return notes;
+    }
+
     static void print(PrintWriter out, ControlMaps maps, AgentState daemon) {
         Settings s = maps.settings();
-        out.printf("%-18s %-28s %-8s %s%n", "KIND", "SAMPLING (operator)", "AUTO", "EFFECTIVE");
+        Table t = new Table(Table.left("KIND", 0), Table.left("SAMPLING (operator)", 0), Table.right("AUTO", 0),
+                Table.left("EFFECTIVE", 0));
+        boolean flagged = false;
         for (EventKind k : EventKind.values()) {
             EffectiveSampling eff = maps.effective(k, daemon.attached(k));
-            out.printf("%-18s %-28s %-8s %s%n", k.label(), maps.sampling(k).describe(), "1/" + eff.autoEvery(),
+            SampleSetting op = maps.sampling(k);
+            boolean changed = NonDefaults.kind(op, daemon.attached(k)) != null;
+            flagged |= changed;
+            t.row(k.label(), op.describe() + (changed ? " " + StatusCommand.NOT_DEFAULT : ""), "1/" + eff.autoEvery(),
                     eff.describe());
         }
-        out.printf("emit %s, wakeup %s%s%n", s.emit() ? "on" : "off (counters only)", s.wakeup().label(),
-                s.wakeup() == Settings.Wakeup.WATERMARK ? " at " + s.watermark() + " bytes pending" : "");
+        t.render(Integer.MAX_VALUE).lines().forEach(out::println);
+        flagged |= !s.differences(daemon.ringSize()).isEmpty();
+        out.println(settingsLine(s, daemon.ringSize()));
+        if (flagged) {
+            out.println(StatusCommand.NOT_DEFAULT + " not the default; 'busprobe sample --reset' goes back");
+        }
         out.flush();
+    }
+
+    /**
+     * {@code emit on, wakeup watermark at 1M pending (1/8 of the ring)}, each setting that is not the
+     * default marked.
+     */
+    static String settingsLine(Settings s, long ringSize) {
+        String mark = " " + StatusCommand.NOT_DEFAULT;
+        String watermark = s.wakeup() != Settings.Wakeup.WATERMARK ? ""
+                : " at " + Units.size(s.watermark()) + " pending" + (s.watermarkSet() ? mark : " (1/8 of the ring)");
+        return "emit " + (s.emit() ? "on" : "off (counters only)" + mark) + ", wakeup " + s.wakeup().label()
+                + (s.wakeup() != Settings.Wakeup.WATERMARK ? mark : "") + watermark;
     }
 
     private CommandLine.ParameterException usage(String message) {
         return new CommandLine.ParameterException(spec.commandLine(), message);
-    }
-
-    private int parseRate(String text) {
-        String t = text.trim().toLowerCase(Locale.ROOT);
-        if (t.equals("unlimited") || t.equals("0")) {
-            return 0;
-        }
-        if (t.endsWith("/s")) {
-            t = t.substring(0, t.length() - 2);
-        }
-        try {
-            long r = Long.parseLong(t);
-            if (r < 1 || r > SampleSetting.MAX_RATE) {
-                throw usage("--rate must be between 1 and " + SampleSetting.MAX_RATE + " records/s or 'unlimited', got "
-                        + text);
-            }
-            return (int) r;
-        } catch (NumberFormatException e) {
-            throw usage("--rate " + quoted(text) + " is not a rate; use e.g. 500, 500/s or unlimited");
-        }
     }
 
     private boolean parseOnOff(String option, String text) {

@@ -4,13 +4,15 @@ import io.busprobe.event.EventKind;
 import io.busprobe.maps.AgentState;
 import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.KindStats;
-import io.busprobe.maps.NoDaemonException;
+import io.busprobe.maps.NonDefaults;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import io.busprobe.text.Table;
+import io.busprobe.text.Units;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
@@ -36,45 +38,55 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlMaps maps = ControlMaps.openPinned(PinDir.resolve())) {
-            AgentState a = requireAlive(maps);
+        try (RunningDaemon daemon = RunningDaemon.find(PinDir.resolve())) {
+            AgentState a = daemon.state();
             if (json) {
-                printJson(spec.commandLine().getOut(), maps, a);
+                printJson(spec.commandLine().getOut(), daemon.control(), a);
             } else {
-                printTable(spec.commandLine().getOut(), maps, a);
+                printTable(spec.commandLine().getOut(), daemon.control(), a, Terminal.width());
             }
         }
         return 0;
     }
 
-    /** The daemon's published state, or a one-line error when it is gone. */
-    static AgentState requireAlive(ControlMaps maps) {
-        AgentState a = maps.agentState();
-        if (!a.alive(System.nanoTime())) {
-            throw new NoDaemonException("the busprobe daemon" + (a.pid() > 0 ? " (pid " + a.pid() + ")" : "")
-                    + " is not running; its maps in " + PinDir.resolve() + " are stale. Start one with 'busprobe run'");
-        }
-        return a;
-    }
+    /** The mark of a setting that is not the default, in the table and its footnote. */
+    static final String NOT_DEFAULT = "*";
 
-    private static void printTable(PrintWriter out, ControlMaps maps, AgentState a) {
+    private static void printTable(PrintWriter out, ControlMaps maps, AgentState a, int width) {
         Settings s = maps.settings();
-        out.printf("daemon pid %d, up %ds, ring %d KiB, %d bytes pending (%.1f%%), automatic degradation %s%n",
-                a.pid(), (System.nanoTime() - a.startedNanos()) / 1_000_000_000L, a.ringSize() >> 10,
-                a.ringPending(), a.ringSize() == 0 ? 0.0 : 100.0 * a.ringPending() / a.ringSize(),
-                a.degraded() ? "ACTIVE" : "off");
-        out.printf("%-18s %-8s %-22s %-7s %12s %12s %12s %12s %10s %12s%n", "KIND", "PROBE", "SAMPLING", "AUTO",
-                "SEEN", "SAMPLED_OUT", "RATE_LIMITED", "SUBMITTED", "DROPPED", "READ");
+        long now = System.nanoTime();
+        out.println(Table.fit(String.format("daemon pid %d, up %s, ring %s, %s pending (%.1f%%), automatic degradation %s",
+                a.pid(), Units.seconds((now - a.startedNanos()) / 1e9), Units.size(a.ringSize()),
+                Units.size(a.ringPending()) + (a.ringPending() < 1024 ? " bytes" : ""),
+                a.ringSize() == 0 ? 0.0 : 100.0 * a.ringPending() / a.ringSize(), a.degraded() ? "ACTIVE" : "off"),
+                width));
+        out.println(Table.fit("endpoints: " + a.endpoints() + " endpoint(s), " + a.rules() + " rule(s)"
+                + (a.reload().result() == AgentState.Result.NONE ? ""
+                : "; last reload " + Units.seconds((now - a.reload().startedNanos()) / 1e9) + " ago: "
+                + a.reload().message()), width));
+        Table t = new Table(Table.left("KIND", 0), Table.left("PROBE", 0), Table.left("SAMPLING", 0),
+                Table.right("AUTO", 0), Table.right("SEEN", 0), Table.right("SAMPLED_OUT", 0),
+                Table.right("RATE_LIMITED", 0), Table.right("SUBMITTED", 0), Table.right("DROPPED", 0),
+                Table.right("READ", 0));
+        boolean flagged = false;
         for (EventKind k : EventKind.values()) {
             SampleSetting op = maps.sampling(k);
             KindStats st = maps.kindStats(k);
             int autoEvery = maps.effective(k, a.attached(k)).autoEvery();
-            out.printf("%-18s %-8s %-22s %-7s %12d %12d %12d %12d %10d %12d%n", k.label(),
-                    a.attached(k) ? "attached" : "-", op.describe(), "1/" + autoEvery,
-                    st.seen(), st.sampledOut(), st.rateLimited(), st.submitted(), st.dropped(), a.recordsRead(k));
+            boolean changed = NonDefaults.kind(op, a.attached(k)) != null;
+            flagged |= changed;
+            t.row(k.label(), a.attached(k) ? "attached" : "-", op.describe() + (changed ? " " + NOT_DEFAULT : ""),
+                    "1/" + autoEvery, Long.toString(st.seen()), Long.toString(st.sampledOut()),
+                    Long.toString(st.rateLimited()), Long.toString(st.submitted()), Long.toString(st.dropped()),
+                    Long.toString(a.recordsRead(k)));
         }
-        out.printf("emit %s, wakeup %s; READ is as of the daemon's last refresh (every 250 ms)%n",
-                s.emit() ? "on" : "off", s.wakeup().label());
+        t.render(Integer.MAX_VALUE).lines().forEach(out::println);
+        flagged |= !s.differences(a.ringSize()).isEmpty();
+        out.println(SampleCommand.settingsLine(s, a.ringSize()) + "; READ is as of the daemon's last refresh (every 250 ms)");
+        if (flagged) {
+            out.println(NOT_DEFAULT + " not the default: set with 'busprobe sample', now or before this daemon started "
+                    + "(the config outlives daemons); 'busprobe sample --reset' goes back to the defaults");
+        }
         out.flush();
     }
 
@@ -91,6 +103,15 @@ public final class StatusCommand implements Callable<Integer> {
             g.writeBooleanProperty("emit", s.emit());
             g.writeStringProperty("wakeup", s.wakeup().label());
             g.writeNumberProperty("wakeup_watermark_bytes", s.watermark());
+            g.writeBooleanProperty("wakeup_watermark_set", s.watermarkSet());
+            g.writeNumberProperty("endpoints", a.endpoints());
+            g.writeNumberProperty("rules", a.rules());
+            g.writeName("not_default");
+            g.writeStartArray();
+            for (String d : NonDefaults.of(maps, a.ringSize(), a::attached)) {
+                g.writeString(d);
+            }
+            g.writeEndArray();
             long submitted = 0;
             long read = 0;
             long dropped = 0;
@@ -111,6 +132,7 @@ public final class StatusCommand implements Callable<Integer> {
                 g.writeNumberProperty("burst", op.burst());
                 g.writeBooleanProperty("no_auto", op.noAuto());
                 g.writeNumberProperty("auto_every", maps.effective(k, a.attached(k)).autoEvery());
+                g.writeBooleanProperty("default", NonDefaults.kind(op, a.attached(k)) == null);
                 g.writeNumberProperty("seen", st.seen());
                 g.writeNumberProperty("sampled_out", st.sampledOut());
                 g.writeNumberProperty("rate_limited", st.rateLimited());

@@ -1,5 +1,6 @@
 package io.busprobe.cli;
 
+import io.busprobe.agent.DropAdvice;
 import io.busprobe.agent.Session;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.connection.ConnectionTable;
@@ -18,9 +19,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import io.busprobe.text.Units;
+
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
@@ -39,11 +44,12 @@ import java.util.concurrent.Callable;
                 "the last line is {\"type\":\"summary\",...}. pid/comm name the task only where task_valid is true."})
 public final class TraceCommand implements Callable<Integer> {
     @Option(names = {"-d", "--duration"}, paramLabel = "D", converter = Converters.DurationConverter.class,
-            description = "Stop after this long (e.g. 500ms, 30s, 2m). Default: until SIGINT/SIGTERM.")
+            description = "Stop after this long (e.g. 500ms, 2.5s, 30s, 2m; at most 876000h). "
+                    + "Default: until SIGINT/SIGTERM.")
     Duration duration;
 
     @Option(names = {"-k", "--kinds"}, paramLabel = "LIST", defaultValue = "all",
-            converter = Converters.FamiliesConverter.class,
+            converter = Converters.FamiliesConverter.class, completionCandidates = Converters.FamilyCandidates.class,
             description = "Comma-separated event families: retransmit, state, reset, pressure, or all "
                     + "(default: ${DEFAULT-VALUE}).")
     Set<Family> kinds = EnumSet.allOf(Family.class);
@@ -70,6 +76,7 @@ public final class TraceCommand implements Callable<Integer> {
     int run(PrintStream out, java.io.PrintWriter err) {
         EndpointConfig endpoints = endpointOptions.load();
         EndpointNames names = new EndpointNames(endpoints);
+        DropAdvice drops = new DropAdvice(java.util.Map.of());
         long start = System.nanoTime();
         long deadline = Deadlines.after(start, duration);
         try (Shutdown shutdown = new Shutdown();
@@ -80,6 +87,8 @@ public final class TraceCommand implements Callable<Integer> {
                     err.println("busprobe: probe disabled: " + p);
                 }
             }
+            // never a blank screen: say what runs before the first event, which may take a while
+            err.println("busprobe: " + header(session, kinds, kernel.ringSize, duration));
             err.flush();
             EventView view = new EventView();
             ConnectionTable table = new ConnectionTable(sink::connection);
@@ -98,7 +107,25 @@ public final class TraceCommand implements Callable<Integer> {
             stats.keySet().removeIf(k -> !kinds.contains(k.family()));
             sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, stats,
                     session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));
+            DropAdvice.Advice advice = drops.since(stats, kernel.ringSize, k -> 1);
+            if (advice != null) {
+                err.println("busprobe: " + advice.forTrace());
+                err.flush();
+            }
         }
         return 0;
+    }
+
+    /** {@code tracing retransmit, state (6/10 probes attached), ring 8M, for 30 s; Ctrl-C to stop}. */
+    static String header(Session session, Set<Family> kinds, long ringSize, Duration duration) {
+        long selected = session.probes().stream().filter(p -> p.state() != ProbeStatus.State.NOT_SELECTED).count();
+        long attached = session.probes().stream().filter(ProbeStatus::attached).count();
+        List<String> families = new ArrayList<>();
+        for (Family f : kinds) {
+            families.add(f.label());
+        }
+        return "tracing " + String.join(", ", families) + " (" + attached + "/" + selected + " probes attached), ring "
+                + Units.size(ringSize) + (duration == null ? "" : ", for " + Units.duration(duration))
+                + "; Ctrl-C to stop";
     }
 }

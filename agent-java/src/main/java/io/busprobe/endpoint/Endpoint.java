@@ -76,6 +76,11 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
             throw new IllegalArgumentException("bad name " + quoted(name) + "; names are 1-" + MAX_NAME
                     + " characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit");
         }
+        // a second series named other, beside the catch-all's, would be two different things under one name
+        if (name.equals(OTHER_NAME)) {
+            throw new IllegalArgumentException("the name '" + OTHER_NAME + "' is reserved for traffic of no endpoint; "
+                    + "choose another name (e.g. other-bus)");
+        }
     }
 
     /** @throws IllegalArgumentException saying what a port may be */

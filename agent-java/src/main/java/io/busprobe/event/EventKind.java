@@ -30,11 +30,15 @@ public enum EventKind {
         }
 
         /**
-         * The families a user's word names: a family label or {@code all}, whatever the case and
-         * the blanks around it; empty when it names none.
+         * The families a user's word names: a family label ({@code family:reset} says so
+         * explicitly) or {@code all}, whatever the case and the blanks around it; empty when it
+         * names none.
          */
         public static Set<Family> named(String word) {
             String w = word.trim().toLowerCase(Locale.ROOT);
+            if (w.startsWith(FAMILY_PREFIX)) {
+                w = w.substring(FAMILY_PREFIX.length());
+            }
             if (w.equals("all")) {
                 return EnumSet.allOf(Family.class);
             }
@@ -46,6 +50,11 @@ public enum EventKind {
             return EnumSet.noneOf(Family.class);
         }
     }
+
+    /** {@code kind:retransmit}: the kind alone, where a bare word would name its family. */
+    public static final String KIND_PREFIX = "kind:";
+    /** {@code family:retransmit}: the family, as the bare word already means. */
+    public static final String FAMILY_PREFIX = "family:";
 
     /** Number of slots in the per-kind maps ({@code BP_KIND_MAX}). */
     public static final int MAX = Native.BP_KIND_MAX();
@@ -83,12 +92,23 @@ public enum EventKind {
 
     /**
      * The kinds a user's word names: a kind label ({@code reset_sent}), a family label
-     * ({@code reset}: all its kinds; {@code retransmit} is both) or {@code all}, whatever the case
-     * and the blanks around it; empty when it names none. The one parser of kind names, for
-     * {@code sample --kind} here and {@code trace --kinds} through {@link Family#named}.
+     * ({@code reset}: all its kinds), {@code all}, or a qualified name, whatever the case and the
+     * blanks around it; empty when it names none. {@code retransmit} is both a kind and a family
+     * and names the family, as it always has; {@code kind:retransmit} is the kind alone and
+     * {@code family:retransmit} the family. The one parser of kind names, for {@code sample --kind}
+     * here and {@code trace --kinds} through {@link Family#named}.
      */
     public static Set<EventKind> named(String word) {
         String w = word.trim().toLowerCase(Locale.ROOT);
+        if (w.startsWith(KIND_PREFIX)) {
+            String label = w.substring(KIND_PREFIX.length());
+            for (EventKind k : values()) {
+                if (k.label.equals(label)) {
+                    return EnumSet.of(k);
+                }
+            }
+            return EnumSet.noneOf(EventKind.class);
+        }
         Set<Family> families = Family.named(w);
         Set<EventKind> out = EnumSet.noneOf(EventKind.class);
         for (EventKind k : values()) {
@@ -96,6 +116,30 @@ public enum EventKind {
                 out.add(k);
             }
         }
+        return out;
+    }
+
+    /**
+     * Every word {@link #named} accepts without a prefix, in the case the docs write them, then
+     * {@code kind:NAME} for each kind whose bare name means its family instead, then {@code all}:
+     * what completion offers.
+     */
+    public static java.util.List<String> names() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (EventKind k : values()) {
+            out.add(k.label);
+        }
+        for (Family f : Family.values()) {
+            if (!out.contains(f.label())) {
+                out.add(f.label());
+            }
+        }
+        for (EventKind k : values()) {
+            if (named(k.label).size() > 1) {
+                out.add(KIND_PREFIX + k.label);
+            }
+        }
+        out.add("all");
         return out;
     }
 

@@ -43,7 +43,7 @@ public final class Preflight {
         long eff = effectiveCapabilities();
         String missing = (has(eff, CAP_BPF) ? "" : " CAP_BPF") + (has(eff, CAP_PERFMON) ? "" : " CAP_PERFMON");
         if (!missing.isEmpty()) {
-            throw new HostProblem("busprobe needs root (CAP_BPF and CAP_PERFMON; missing:" + missing
+            throw new HostProblem("needs root (CAP_BPF and CAP_PERFMON; missing:" + missing
                     + "): run it with sudo, or as the systemd unit in deploy/systemd");
         }
     }

@@ -36,6 +36,15 @@ public final class Sys {
 
     private static final MethodHandle MOUNT = withErrno(Native.mount$address(), Native.mount$descriptor());
     private static final MethodHandle KILL = withErrno(Native.kill$address(), Native.kill$descriptor());
+    /** ioctl(2) with one pointer argument; variadic in libc, and jextract's headers do not declare it. */
+    private static final MethodHandle IOCTL_PTR = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("ioctl").orElseThrow(),
+            java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG,
+                    java.lang.foreign.ValueLayout.ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    /** TIOCGWINSZ of asm-generic/ioctls.h (x86 and arm64 alike). */
+    private static final long TIOCGWINSZ = 0x5413;
 
     /** mmap's MAP_FAILED, ((void *) -1). */
     private static final long MAP_FAILED = -1L;
@@ -158,6 +167,23 @@ public final class Sys {
             }
         } catch (NativeException e) {
             throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * The width in columns of the terminal on {@code fd} (struct winsize's ws_col), or -1 when
+     * {@code fd} is not a terminal: the same test as isatty(3), which is what it is used for.
+     */
+    public static int terminalColumns(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment winsize = a.allocate(8, 2); // ws_row, ws_col, ws_xpixel, ws_ypixel: unsigned short
+            int rc = (int) IOCTL_PTR.invokeExact(fd, TIOCGWINSZ, winsize);
+            if (rc != 0) {
+                return -1;
+            }
+            return Short.toUnsignedInt(winsize.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 2));
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -11,6 +11,7 @@ import io.busprobe.ffi.Libbpf;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
@@ -119,7 +120,8 @@ public final class ControlMaps implements AutoCloseable {
             MemorySegment v = bp_settings.allocate(a);
             lookup(settings, SETTINGS, a.allocateFrom(ValueLayout.JAVA_INT, 0), v);
             return new Settings(bp_settings.emit(v) != 0, Settings.Wakeup.ofId(bp_settings.wakeup_policy(v)),
-                    Math.max(0, bp_settings.wakeup_watermark(v)));
+                    Math.max(0, bp_settings.wakeup_watermark(v)),
+                    (bp_settings.flags(v) & Native.BP_SETTINGS_WATERMARK_SET()) != 0);
         }
     }
 
@@ -129,6 +131,7 @@ public final class ControlMaps implements AutoCloseable {
             bp_settings.emit(v, s.emit() ? 1 : 0);
             bp_settings.wakeup_policy(v, s.wakeup().id());
             bp_settings.wakeup_watermark(v, s.watermark());
+            bp_settings.flags(v, s.watermarkSet() ? Native.BP_SETTINGS_WATERMARK_SET() : 0);
             update(settings, SETTINGS, a.allocateFrom(ValueLayout.JAVA_INT, 0), v);
         }
     }
@@ -159,9 +162,18 @@ public final class ControlMaps implements AutoCloseable {
             for (int i = 0; i < read.length; i++) {
                 read[i] = bp_agent_state.records_read(v, i);
             }
+            MemorySegment message = bp_agent_state.reload_message(v);
+            long end = 0;
+            while (end < message.byteSize() && message.get(ValueLayout.JAVA_BYTE, end) != 0) {
+                end++;
+            }
+            AgentState.Reload reload = new AgentState.Reload(bp_agent_state.reload_started_ns(v),
+                    AgentState.Result.ofId(bp_agent_state.reload_result(v)),
+                    new String(message.asSlice(0, end).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8));
             return new AgentState(bp_agent_state.pid(v), (bp_agent_state.flags(v) & Native.BP_AGENT_DEGRADED()) != 0,
                     bp_agent_state.heartbeat_ns(v), bp_agent_state.started_ns(v), bp_agent_state.ring_size(v),
-                    bp_agent_state.ring_pending(v), read, bp_agent_state.probes_attached(v));
+                    bp_agent_state.ring_pending(v), read, bp_agent_state.probes_attached(v), reload,
+                    bp_agent_state.endpoints(v), bp_agent_state.rules(v));
         }
     }
 
@@ -178,8 +190,27 @@ public final class ControlMaps implements AutoCloseable {
                 bp_agent_state.records_read(v, i, s.recordsRead()[i]);
             }
             bp_agent_state.probes_attached(v, s.probesAttached());
+            bp_agent_state.reload_started_ns(v, s.reload().startedNanos());
+            bp_agent_state.reload_result(v, s.reload().result().ordinal());
+            bp_agent_state.endpoints(v, s.endpoints());
+            bp_agent_state.rules(v, s.rules());
+            byte[] text = utf8Prefix(s.reload().message(), (int) bp_agent_state.reload_message(v).byteSize() - 1);
+            MemorySegment.copy(text, 0, bp_agent_state.reload_message(v), ValueLayout.JAVA_BYTE, 0, text.length);
             update(agentState, AGENT_STATE, a.allocateFrom(ValueLayout.JAVA_INT, 0), v);
         }
+    }
+
+    /** The longest prefix of {@code s} in UTF-8 that fits {@code max} bytes without cutting a character. */
+    static byte[] utf8Prefix(String s, int max) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        if (b.length <= max) {
+            return b;
+        }
+        int n = max;
+        while (n > 0 && (b[n] & 0xc0) == 0x80) {
+            n--; // b[n] continues the character before it: cut before that character
+        }
+        return java.util.Arrays.copyOf(b, n);
     }
 
     private static void lookup(int fd, String map, MemorySegment key, MemorySegment value) {

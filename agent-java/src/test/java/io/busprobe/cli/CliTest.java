@@ -137,12 +137,36 @@ class CliTest {
         assertThat(r.out()).startsWith("busprobe ");
     }
 
+    // completion and kind names
+
+    @Test
+    void completionOffersKindAndFamilyNamesAsTheDocsWriteThem() {
+        CliRun r = execute("generate-completion");
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out()).contains("(\"retransmit\" \"state\" \"reset\" \"pressure\" \"all\") # --kinds values")
+                .contains("\"retransmit_synack\"", "\"exceed_buf_limit\"", "\"kind:retransmit\" \"all\") # --kind values")
+                .doesNotContain("RETRANSMIT", "PRESSURE");
+    }
+
+    @Test
+    void aKindCanBeNamedAloneWhereItsFamilyHasItsName() {
+        assertThat(io.busprobe.event.EventKind.named("retransmit")).as("the family, as old scripts expect")
+                .containsExactlyInAnyOrder(io.busprobe.event.EventKind.RETRANSMIT,
+                        io.busprobe.event.EventKind.RETRANSMIT_SYNACK, io.busprobe.event.EventKind.RETRANSMIT_FAILED);
+        assertThat(io.busprobe.event.EventKind.named("kind:retransmit"))
+                .containsExactly(io.busprobe.event.EventKind.RETRANSMIT);
+        assertThat(io.busprobe.event.EventKind.named(" Family:Reset ")).containsExactlyInAnyOrder(
+                io.busprobe.event.EventKind.RESET_SENT, io.busprobe.event.EventKind.RESET_RECEIVED);
+        assertThat(io.busprobe.event.EventKind.named("kind:reset")).as("no kind is called reset").isEmpty();
+        assertThat(Family.named("family:pressure")).containsExactly(Family.PRESSURE);
+    }
+
     // usage errors: exit 2, the first line names the problem, nothing on stdout
 
     static Stream<Arguments> badCommandLines() {
         return Stream.of(
                 Arguments.of(List.of("trace", "--duration", "5x"), List.of("--duration", "'5x' is not a duration")),
-                Arguments.of(List.of("trace", "-d", "1.5s"), List.of("--duration", "'1.5s'")),
+                Arguments.of(List.of("trace", "-d", "1.5.5s"), List.of("--duration", "'1.5.5s'")),
                 Arguments.of(List.of("trace", "--kinds", "retransmit,bogus"), List.of("--kinds", "unknown kind 'bogus'")),
                 Arguments.of(List.of("trace", "-k", ""), List.of("--kinds", "unknown kind ''")),
                 Arguments.of(List.of("trace", "--ring-size", "3000"),
@@ -157,7 +181,7 @@ class CliTest {
                 Arguments.of(List.of("run", "--ring-size", "1000"), List.of("--ring-size", "power of two")),
                 Arguments.of(List.of("check", "--json"), List.of("Unknown option", "--json")),
                 Arguments.of(List.of("bogus"), List.of("'bogus'")),
-                Arguments.of(List.of(), List.of("a command is required", "trace", "run", "check")));
+                Arguments.of(List.of(), List.of("a command is required", "trace", "run", "check", "generate-completion")));
     }
 
     @ParameterizedTest(name = "{0}")

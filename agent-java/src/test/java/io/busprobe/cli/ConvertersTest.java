@@ -37,13 +37,94 @@ class ConvertersTest {
             24h     | 86400000
             '  5s ' | 5000
             007s    | 7000
+            2.5s    | 2500
+            0.5     | 500
+            1.5m    | 90000
+            0.25h   | 900000
+            1.5ms   | 1
             """)
     void durations(String text, long millis) {
-        assertThat(duration.convert(text)).isEqualTo(Duration.ofMillis(millis));
+        assertThat(duration.convert(text).toMillis()).isEqualTo(millis);
+    }
+
+    @Test
+    void decimalsAreExactToTheNanosecond() {
+        assertThat(duration.convert("1.5ms")).isEqualTo(Duration.ofNanos(1_500_000));
+        assertThat(duration.convert("0.000000001s")).isEqualTo(Duration.ofNanos(1));
+    }
+
+    // each duration option's range, stated in README "Durations"
+
+    @Test
+    void windowsAndIntervalsHaveTheirOwnRanges() {
+        assertThat(new Converters.WindowConverter().convert("24h")).isEqualTo(Duration.ofHours(24));
+        assertThatThrownBy(() -> new Converters.WindowConverter().convert("24.5h"))
+                .hasMessage("'24.5h' is too long; at most 24h");
+        assertThatThrownBy(() -> new Converters.WindowConverter().convert("0.5ms"))
+                .hasMessage("'0.5ms' is too short; at least 1ms");
+        assertThatThrownBy(() -> new Converters.RefreshConverter().convert("99ms"))
+                .hasMessage("'99ms' is too short; at least 100ms");
+        assertThatThrownBy(() -> new Converters.RefreshConverter().convert("2h"))
+                .hasMessage("'2h' is too long; at most 1h");
+        assertThatThrownBy(() -> new Converters.SummaryIntervalConverter().convert("500ms"))
+                .hasMessage("'500ms' is too short; at least 1s");
+        assertThat(new Converters.SummaryIntervalConverter().convert("876000h")).isEqualTo(Converters.MAX_DURATION);
+    }
+
+    // sizes of --watermark, rates of --rate
+
+    @ParameterizedTest(name = "{0} = {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            4096  | 4096
+            64K   | 65536
+            1M    | 1048576
+            1G    | 1073741824
+            8KiB  | 8192
+            auto  | -1
+            AUTO  | -1
+            """)
+    void watermarks(String text, long bytes) {
+        assertThat(new Converters.WatermarkConverter().convert(text)).isEqualTo(bytes);
     }
 
     @ParameterizedTest(name = "\"{0}\"")
-    @ValueSource(strings = {"5x", "", " ", "s", "ms", "1.5s", "-1s", "+1s", "10S", "2M", "1H", "1 s", "1d", "1w",
+    @ValueSource(strings = {"4095", "2G", "0", "99999999999K", "64X", "-4K", ""})
+    void badWatermarks(String text) {
+        assertThatThrownBy(() -> new Converters.WatermarkConverter().convert(text))
+                .isInstanceOf(TypeConversionException.class);
+    }
+
+    @ParameterizedTest(name = "{0} = {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            1          | 1
+            500/s      | 500
+            10000000   | 10000000
+            unlimited  | 0
+            Unlimited  | 0
+            """)
+    void rates(String text, int perSecond) {
+        assertThat(new Converters.RateConverter().convert(text)).isEqualTo(perSecond);
+    }
+
+    /** Issue 15: 0 used to mean unlimited and silently lifted a limit; it is out of range like any other. */
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"0", "0/s", "-1", "10000001", "lots", "1.5"})
+    void badRates(String text) {
+        assertThatThrownBy(() -> new Converters.RateConverter().convert(text))
+                .isInstanceOf(TypeConversionException.class);
+    }
+
+    // completion offers names as the docs write them
+
+    @Test
+    void completionOffersDocumentedNames() {
+        assertThat(new Converters.FamilyCandidates()).containsExactly("retransmit", "state", "reset", "pressure", "all");
+        assertThat(new Converters.KindCandidates()).contains("retransmit", "retransmit_synack", "reset_sent",
+                "exceed_buf_limit", "reset", "pressure", "kind:retransmit", "all").allMatch(n -> n.equals(n.toLowerCase()));
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"5x", "", " ", "s", "ms", "1.5.5s", ".5s", "5.s", "1,5s", "-1s", "+1s", "10S", "2M", "1H", "1 s", "1d", "1w",
             "1s2", "PT5S", "1ms500"})
     void badDurations(String text) {
         assertThatThrownBy(() -> duration.convert(text))

@@ -1,6 +1,6 @@
 package io.busprobe.cli;
 
-import io.busprobe.agent.Daemon;
+import io.busprobe.agent.DaemonLock;
 import io.busprobe.maps.PinDir;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Timeout;
@@ -12,7 +12,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 
 import java.io.IOException;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -294,8 +293,8 @@ class MalformedInputTest {
                         "--duration", "'99999999999h' is too long"),
                 flags("--summary-interval 99999999999h", List.of("run", "--summary-interval", "99999999999h"),
                         "--summary-interval", "too long"),
-                checkedInCall("--summary-interval 0", List.of("run", "--summary-interval", "0"),
-                        "--summary-interval must be positive"),
+                flags("--summary-interval 0", List.of("run", "--summary-interval", "0"),
+                        "--summary-interval", "'0' is too short; at least 1s"),
                 flags("--metrics-address without a port", List.of("run", "--metrics-address", "127.0.0.1"),
                         "--metrics-address", "HOST:PORT", "'127.0.0.1'"),
                 flags("--metrics-address port 70000", List.of("run", "--metrics-address", "127.0.0.1:70000"),
@@ -314,19 +313,29 @@ class MalformedInputTest {
                         "--every", "between 1 and 1000000", "0"),
                 flags("sample --burst 0", List.of("sample", "--rate", "10", "--burst", "0"),
                         "--burst", "between 1 and 1000000"),
-                checkedInCall("sample --rate garbage", List.of("sample", "--rate", "lots"),
-                        "--rate 'lots' is not a rate"),
-                checkedInCall("sample --rate too high", List.of("sample", "--rate", "99999999999"),
-                        "--rate must be between 1 and 10000000"),
+                flags("sample --rate garbage", List.of("sample", "--rate", "lots"),
+                        "--rate", "'lots' is not a rate"),
+                flags("sample --rate too high", List.of("sample", "--rate", "99999999999"),
+                        "--rate", "must be between 1 and 10000000"),
+                flags("sample --rate 0 is not unlimited", List.of("sample", "--rate", "0"),
+                        "--rate", "must be between 1 and 10000000 records/s, got 0", "'unlimited'"),
                 checkedInCall("sample --kind unknown", List.of("sample", "--kind", "retransmits", "--off"),
                         "unknown kind 'retransmits'"),
-                checkedInCall("sample --watermark too small", List.of("sample", "--watermark", "1"),
-                        "--watermark must be between 4096"),
+                flags("sample --watermark too small", List.of("sample", "--watermark", "1"),
+                        "--watermark", "watermark 1 must be between 4K and 1G"),
+                flags("sample --watermark 2G", List.of("sample", "--watermark", "2G"),
+                        "--watermark", "must be between 4K and 1G"),
                 checkedInCall("sample --emit maybe", List.of("sample", "--emit", "maybe"), "--emit takes on or off"),
                 flags("top --iterations negative", List.of("top", "--iterations", "-1"),
                         "--iterations", "between 1 and"),
-                checkedInCall("endpoints --window 0", List.of("endpoints", "--window", "0"),
-                        "--window must be between 1ms and 24h"),
+                flags("endpoints --window 0", List.of("endpoints", "--window", "0"),
+                        "--window", "'0' is too short; at least 1ms"),
+                flags("endpoints --window 25h", List.of("endpoints", "--window", "25h"),
+                        "--window", "'25h' is too long; at most 24h"),
+                flags("top --interval 50ms", List.of("top", "--interval", "50ms"),
+                        "--interval", "'50ms' is too short; at least 100ms"),
+                flags("trace --kinds kind:retransmit", List.of("trace", "--kinds", "kind:retransmit"),
+                        "--kinds", "'kind:retransmit' is one kind; trace loads whole families"),
                 flags("unknown flag", List.of("run", "--sumary-interval", "10s"),
                         "Unknown option", "--sumary-interval"),
                 flags("missing option value", List.of("trace", "--duration"),
@@ -398,14 +407,8 @@ class MalformedInputTest {
         return out;
     }
 
-    /** {@code Daemon.lockPath}, package-private in another package: the daemon's own rule, not a copy. */
+    /** The daemon's own rule for where its lock lives, not a copy. */
     private static Path lockPath(Path pinDir) {
-        try {
-            Method m = Daemon.class.getDeclaredMethod("lockPath", Path.class);
-            m.setAccessible(true);
-            return (Path) m.invoke(null, pinDir);
-        } catch (ReflectiveOperationException e) {
-            throw new AssertionError("Daemon.lockPath(Path) changed; update this test", e);
-        }
+        return DaemonLock.path(pinDir);
     }
 }

@@ -364,6 +364,24 @@ class EndpointConfigTest {
                 .message().doesNotContain("\n");
     }
 
+    /** Issue 15, misleading 5: a configured 'other' made two different series of that name. */
+    @Test
+    void anEndpointMayNotBeNamedOther() throws IOException {
+        Path file = write("""
+                endpoints:
+                  - name: orders
+                    bus: kafka
+                    ports: [9092]
+                  - name: other
+                    bus: other
+                    ports: [7000]
+                """);
+        assertThatThrownBy(() -> EndpointConfig.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ":5: the name 'other' is reserved for traffic of no endpoint; choose another name "
+                        + "(e.g. other-bus)");
+    }
+
     @Test
     void missingFile() {
         Path file = dir.resolve("nope.yaml");

@@ -65,6 +65,7 @@ class EndpointsCliTest {
             Sh.Result ep = busprobe.run("endpoints", "--json", "--window", "2s");
             traffic.join();
             assertThat(ep.exit()).as(ep.err()).isZero();
+            assertThat(ep.err()).as("the wait is announced, on stderr").contains("busprobe: measuring for 2 s");
             @SuppressWarnings("unchecked")
             List<Map<String, Object>> rows = (List<Map<String, Object>>) UnitJson.object(ep.out()).get("endpoints");
             assertThat(rows).anySatisfy(r -> {
@@ -83,9 +84,12 @@ class EndpointsCliTest {
             assertThat(top.exit()).as(top.err()).isZero();
             assertThat(top.out()).contains("ENDPOINT", "RETRANS");
 
-            // reload: a bad file keeps the running rules, a good one replaces them
+            // reload: a bad file keeps the running rules and is the command's verdict, a good one replaces them
             Files.copy(broken, config, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            assertThat(busprobe.run("endpoints", "reload").exit()).isZero();
+            Sh.Result rejected = busprobe.run("endpoints", "reload");
+            assertThat(rejected.exit()).as(rejected.err()).isEqualTo(2);
+            assertThat(rejected.err().strip()).doesNotContain("\n").startsWith("busprobe: endpoints not reloaded, "
+                    + "keeping the running config: " + config + ":3: unknown bus 'kafak'");
             awaitLog(d, "endpoints not reloaded, keeping the running config");
             Files.writeString(config, """
                     endpoints:
@@ -96,7 +100,10 @@ class EndpointsCliTest {
                         bus: kafka
                         ports: [19092]
                     """);
-            assertThat(busprobe.run("endpoints", "reload").exit()).isZero();
+            Sh.Result reloaded = busprobe.run("endpoints", "reload");
+            assertThat(reloaded.exit()).as(reloaded.err()).isZero();
+            assertThat(reloaded.out().strip()).isEqualTo("busprobe daemon (pid " + d.pid() + "): endpoints reloaded: "
+                    + "2 endpoint(s), 2 rule(s) from " + config);
             awaitLog(d, "endpoints reloaded: 2 endpoint(s)");
             assertThat(busprobe.run("endpoints", "--all", "--window", "100ms").out()).contains("other-bus");
         }

@@ -1,5 +1,8 @@
 package io.busprobe.kernel;
 
+import io.busprobe.agent.DaemonLock;
+import io.busprobe.maps.AgentState;
+import io.busprobe.maps.ControlMaps;
 import io.busprobe.testkit.BusprobeProcess;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;
@@ -104,6 +107,9 @@ class LifecycleTest {
         Held held = Held.by(d.pid());
         assertThat(held.programs()).as("programs the daemon holds").hasSizeGreaterThanOrEqualTo(7);
         assertThat(held.links()).as("links the daemon holds").hasSizeGreaterThanOrEqualTo(7);
+        Path lock = DaemonLock.path(busprobe.pinDir());
+        assertThat(DaemonLock.holder(busprobe.pinDir())).hasValue(d.pid());
+        assertThat(Files.readString(lock).strip()).isEqualTo(Long.toString(d.pid()));
 
         long t0 = System.nanoTime();
         Sh.run("kill", "-TERM", Long.toString(d.pid()));
@@ -119,6 +125,8 @@ class LifecycleTest {
         // runtime pins go with the daemon, the operator's sampling config stays for the next one
         assertThat(busprobe.pinDir().resolve("kind_stats")).doesNotExist();
         assertThat(busprobe.pinDir().resolve("sampling")).exists();
+        // issue 15: lock files piled up in /run/busprobe, one per pin directory a test ever used
+        assertThat(lock).as("the lock file goes with its daemon").doesNotExist();
     }
 
     @Test
@@ -137,6 +145,22 @@ class LifecycleTest {
         assertThat(busprobe.pinDir().resolve("sampling")).exists();
         Sh.Result status = busprobe.run("status");
         assertThat(status.exit()).as(status.out() + status.err()).isNotZero();
+        // issue 15: liveness is the lock, which died with the process. The killed daemon's state, its pid
+        // reused by a live process and a heartbeat younger than 10 s, must not read as a daemon
+        try (ControlMaps stale = ControlMaps.openPinned(busprobe.pinDir())) {
+            AgentState was = stale.agentState();
+            stale.agentState(new AgentState((int) ProcessHandle.current().pid(), false, System.nanoTime(),
+                    was.startedNanos(), was.ringSize(), 0, was.recordsRead(), was.probesAttached(), was.reload(),
+                    was.endpoints(), was.rules()));
+        }
+        for (List<String> command : List.of(List.of("status"), List.of("sample", "--kind", "state", "--every", "2"),
+                List.of("endpoints", "--window", "100ms"), List.of("top", "--iterations", "1"))) {
+            Sh.Result r = busprobe.run(command.toArray(String[]::new));
+            assertThat(r.exit()).as(command + ": " + r.err()).isEqualTo(1);
+            assertThat(r.err().strip()).as(command.toString()).doesNotContain("\n")
+                    .startsWith("busprobe: no busprobe daemon is running on " + busprobe.pinDir())
+                    .contains("the maps there were left by one that is gone", "busprobe run");
+        }
 
         try (BusprobeProcess.Daemon next = start()) {
             assertThat(next.log()).contains("sampling config kept from the pins");
@@ -156,7 +180,9 @@ class LifecycleTest {
             Sh.Result second = busprobe.run("run", "--metrics-address", "127.0.0.1:0", "--duration", "5s");
             assertThat(second.exit()).isEqualTo(1);
             assertThat(second.err().strip()).doesNotContain("\n")
-                    .startsWith("busprobe: another busprobe daemon is running");
+                    .startsWith("busprobe: another busprobe daemon (pid " + first.pid() + ") is running on "
+                            + busprobe.pinDir())
+                    .contains("kill " + first.pid());
             assertThat(first.process().isAlive()).isTrue();
             assertThat(busprobe.run("status").exit()).isZero();
             assertThat(first.stop()).isZero();
@@ -175,7 +201,7 @@ class LifecycleTest {
             awaitReloads(d, 1);
             Sh.run("kill", "-HUP", Long.toString(d.pid()));
             awaitReloads(d, 2);
-            assertThat(d.log()).contains("endpoints reloaded: 1 endpoint(s) from " + config);
+            assertThat(d.log()).contains("endpoints reloaded: 1 endpoint(s), 1 rule(s) from " + config);
             assertThat(d.process().isAlive()).as("SIGHUP does not end the daemon").isTrue();
             // a connection to the port now counts under the new name
             try (ServerSocket server = new ServerSocket(14380, 8, InetAddress.getLoopbackAddress());
@@ -290,6 +316,7 @@ class LifecycleTest {
     @Test
     void nonRootIsRefusedInOneLine() {
         assertRefusedByHost(busprobe.runAsNobody("run"), "needs root", "CAP_BPF", "sudo");
+        assertThat(busprobe.runAsNobody("run").err()).as("one prefix").startsWith("busprobe: needs root");
         assertRefusedByHost(busprobe.runAsNobody("trace", "--duration", "1s"), "needs root");
         assertRefusedByHost(busprobe.runAsNobody("status"), "needs root");
     }

@@ -256,6 +256,12 @@ class SamplingControlTest {
             Map<String, Map<String, Object>> kinds = (Map<String, Map<String, Object>>) (Map<?, ?>) st.get("kinds");
             kinds.values().forEach(SamplingControlTest::assertBalanced);
             assertThat(ok("status")).contains("automatic degradation ACTIVE");
+            // drops come with advice, in the first summary (10 s in) or the last: what to raise, by how much
+            assertThat(d.stop()).isZero();
+            assertThat(d.log()).containsPattern("busprobe: (stopping: )?\\w+=.* dropped=[1-9].*; since the last summary "
+                    + "\\d+ of \\d+ "
+                    + "records dropped \\(ring full; the counters are exact\\): raise --ring-size to \\d+K \\(\\d+x\\), "
+                    + "or thin the noisiest kind: busprobe sample --kind \\S+ --every \\d+");
         }
     }
 
@@ -391,7 +397,8 @@ class SamplingControlTest {
             // an unprivileged user: the pins live in a root-only (0700) directory
             Sh.Result denied = busprobe.runAsNobody("sample", "--kind", "state", "--every", "2");
             assertThat(denied.exit()).as("a host problem, not a retry").isEqualTo(3);
-            assertThat(denied.err().strip()).doesNotContain("\n").contains("busprobe needs root");
+            assertThat(denied.err().strip()).doesNotContain("\n").startsWith("busprobe: needs root")
+                    .doesNotContain("busprobe: busprobe");
             assertThat(ok("sample")).containsPattern("state\\s+on\\s+1/1");
         }
     }
@@ -403,6 +410,8 @@ class SamplingControlTest {
             for (String[] bad : List.of(new String[] {"--kind", "state", "--every", "0"},
                     new String[] {"--kind", "state", "--rate", "-5"},
                     new String[] {"--kind", "state", "--rate", "99999999999"},
+                    new String[] {"--kind", "state", "--rate", "0"},
+                    new String[] {"--watermark", "8M"},
                     new String[] {"--kind", "bogus", "--every", "2"},
                     new String[] {"--kind", "state,bogus", "--off"},
                     new String[] {"--kind", "all", "--every", "3", "--burst", "0"},

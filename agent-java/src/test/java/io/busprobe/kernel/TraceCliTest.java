@@ -107,4 +107,15 @@ class TraceCliTest {
             assertThat(summary).contains("\"records_read\":" + events);
         }
     }
+
+    /** Issue 15: trace never starts on a blank screen; what it traces goes to stderr before the first event. */
+    @Test
+    void aHeaderOnStderrSaysWhatIsTracedAndHowToStop() {
+        Sh.Result r = new io.busprobe.testkit.BusprobeProcess(Path.of("/sys/fs/bpf/busprobe-test-trace-"
+                + ProcessHandle.current().pid())).run("trace", "--duration", "1.5s", "--kinds", "reset,pressure");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).containsPattern("(?m)^busprobe: tracing reset, pressure \\((\\d+)/\\1 probes attached\\), "
+                + "ring 8M, for 1.5 s; Ctrl-C to stop$");
+        assertThat(r.out()).contains("records read");
+    }
 }

@@ -91,6 +91,25 @@ public final class BusprobeProcess {
         return cmd;
     }
 
+    /**
+     * A shell script that runs {@code busprobe ARGS} on these pins, for a process that is not
+     * started from Java (a command inside tmux or script(1)).
+     */
+    public Path script(Path dir, String... args) {
+        StringBuilder sb = new StringBuilder("#!/bin/sh\nexport BUSPROBE_PIN_DIR='" + pinDir + "'\nexec");
+        for (String word : command(List.of(), args)) {
+            sb.append(" '").append(word.replace("'", "'\\''")).append('\'');
+        }
+        Path file = dir.resolve("busprobe.sh");
+        try {
+            Files.writeString(file, sb.append('\n').toString());
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        return file;
+    }
+
     private ProcessBuilder builder(List<String> cmd) {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         Map<String, String> env = pb.environment();

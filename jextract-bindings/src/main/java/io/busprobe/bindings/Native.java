@@ -240,6 +240,15 @@ public class Native extends Native$shared {
     public static int BP_SAMPLE_STATE_SIZE() {
         return BP_SAMPLE_STATE_SIZE;
     }
+    private static final int BP_SETTINGS_WATERMARK_SET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_SETTINGS_WATERMARK_SET 1
+     * }
+     */
+    public static int BP_SETTINGS_WATERMARK_SET() {
+        return BP_SETTINGS_WATERMARK_SET;
+    }
     private static final int BP_SETTINGS_SIZE = (int)16L;
     /**
      * {@snippet lang=c :
@@ -258,10 +267,19 @@ public class Native extends Native$shared {
     public static int BP_AGENT_DEGRADED() {
         return BP_AGENT_DEGRADED;
     }
-    private static final int BP_AGENT_STATE_SIZE = (int)176L;
+    private static final int BP_RELOAD_MESSAGE_LEN = (int)256L;
     /**
      * {@snippet lang=c :
-     * #define BP_AGENT_STATE_SIZE 176
+     * #define BP_RELOAD_MESSAGE_LEN 256
+     * }
+     */
+    public static int BP_RELOAD_MESSAGE_LEN() {
+        return BP_RELOAD_MESSAGE_LEN;
+    }
+    private static final int BP_AGENT_STATE_SIZE = (int)448L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_AGENT_STATE_SIZE 448
      * }
      */
     public static int BP_AGENT_STATE_SIZE() {
@@ -3774,6 +3792,42 @@ public class Native extends Native$shared {
      */
     public static int BP_WAKEUP_NEVER() {
         return BP_WAKEUP_NEVER;
+    }
+    private static final int BP_RELOAD_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_reload.BP_RELOAD_NONE = 0
+     * }
+     */
+    public static int BP_RELOAD_NONE() {
+        return BP_RELOAD_NONE;
+    }
+    private static final int BP_RELOAD_OK = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_reload.BP_RELOAD_OK = 1
+     * }
+     */
+    public static int BP_RELOAD_OK() {
+        return BP_RELOAD_OK;
+    }
+    private static final int BP_RELOAD_BAD_CONFIG = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_reload.BP_RELOAD_BAD_CONFIG = 2
+     * }
+     */
+    public static int BP_RELOAD_BAD_CONFIG() {
+        return BP_RELOAD_BAD_CONFIG;
+    }
+    private static final int BP_RELOAD_FAILED = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_reload.BP_RELOAD_FAILED = 3
+     * }
+     */
+    public static int BP_RELOAD_FAILED() {
+        return BP_RELOAD_FAILED;
     }
     private static final int O_CLOEXEC = (int)524288L;
     /**

@@ -23,7 +23,11 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u64 ring_pending;
  *     __u64 records_read[16];
  *     __u32 probes_attached;
- *     __u32 _pad;
+ *     __u32 reload_result;
+ *     __u64 reload_started_ns;
+ *     __u32 endpoints;
+ *     __u32 rules;
+ *     __u8 reload_message[256];
  * }
  * }
  */
@@ -42,7 +46,11 @@ public class bp_agent_state {
         Native.C_LONG_LONG.withName("ring_pending"),
         MemoryLayout.sequenceLayout(16, Native.C_LONG_LONG).withName("records_read"),
         Native.C_INT.withName("probes_attached"),
-        Native.C_INT.withName("_pad")
+        Native.C_INT.withName("reload_result"),
+        Native.C_LONG_LONG.withName("reload_started_ns"),
+        Native.C_INT.withName("endpoints"),
+        Native.C_INT.withName("rules"),
+        MemoryLayout.sequenceLayout(256, Native.C_CHAR).withName("reload_message")
     ).withName("bp_agent_state");
 
     /**
@@ -437,48 +445,257 @@ public class bp_agent_state {
         struct.set(probes_attached$LAYOUT, probes_attached$OFFSET, fieldValue);
     }
 
-    private static final OfInt _pad$LAYOUT = (OfInt)$LAYOUT.select(groupElement("_pad"));
+    private static final OfInt reload_result$LAYOUT = (OfInt)$LAYOUT.select(groupElement("reload_result"));
 
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 reload_result
      * }
      */
-    public static final OfInt _pad$layout() {
-        return _pad$LAYOUT;
+    public static final OfInt reload_result$layout() {
+        return reload_result$LAYOUT;
     }
 
-    private static final long _pad$OFFSET = $LAYOUT.byteOffset(groupElement("_pad"));
+    private static final long reload_result$OFFSET = $LAYOUT.byteOffset(groupElement("reload_result"));
 
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 reload_result
      * }
      */
-    public static final long _pad$offset() {
-        return _pad$OFFSET;
+    public static final long reload_result$offset() {
+        return reload_result$OFFSET;
     }
 
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 reload_result
      * }
      */
-    public static int _pad(MemorySegment struct) {
-        return struct.get(_pad$LAYOUT, _pad$OFFSET);
+    public static int reload_result(MemorySegment struct) {
+        return struct.get(reload_result$LAYOUT, reload_result$OFFSET);
     }
 
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 reload_result
      * }
      */
-    public static void _pad(MemorySegment struct, int fieldValue) {
-        struct.set(_pad$LAYOUT, _pad$OFFSET, fieldValue);
+    public static void reload_result(MemorySegment struct, int fieldValue) {
+        struct.set(reload_result$LAYOUT, reload_result$OFFSET, fieldValue);
+    }
+
+    private static final OfLong reload_started_ns$LAYOUT = (OfLong)$LAYOUT.select(groupElement("reload_started_ns"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 reload_started_ns
+     * }
+     */
+    public static final OfLong reload_started_ns$layout() {
+        return reload_started_ns$LAYOUT;
+    }
+
+    private static final long reload_started_ns$OFFSET = $LAYOUT.byteOffset(groupElement("reload_started_ns"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 reload_started_ns
+     * }
+     */
+    public static final long reload_started_ns$offset() {
+        return reload_started_ns$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 reload_started_ns
+     * }
+     */
+    public static long reload_started_ns(MemorySegment struct) {
+        return struct.get(reload_started_ns$LAYOUT, reload_started_ns$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 reload_started_ns
+     * }
+     */
+    public static void reload_started_ns(MemorySegment struct, long fieldValue) {
+        struct.set(reload_started_ns$LAYOUT, reload_started_ns$OFFSET, fieldValue);
+    }
+
+    private static final OfInt endpoints$LAYOUT = (OfInt)$LAYOUT.select(groupElement("endpoints"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 endpoints
+     * }
+     */
+    public static final OfInt endpoints$layout() {
+        return endpoints$LAYOUT;
+    }
+
+    private static final long endpoints$OFFSET = $LAYOUT.byteOffset(groupElement("endpoints"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 endpoints
+     * }
+     */
+    public static final long endpoints$offset() {
+        return endpoints$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 endpoints
+     * }
+     */
+    public static int endpoints(MemorySegment struct) {
+        return struct.get(endpoints$LAYOUT, endpoints$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 endpoints
+     * }
+     */
+    public static void endpoints(MemorySegment struct, int fieldValue) {
+        struct.set(endpoints$LAYOUT, endpoints$OFFSET, fieldValue);
+    }
+
+    private static final OfInt rules$LAYOUT = (OfInt)$LAYOUT.select(groupElement("rules"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 rules
+     * }
+     */
+    public static final OfInt rules$layout() {
+        return rules$LAYOUT;
+    }
+
+    private static final long rules$OFFSET = $LAYOUT.byteOffset(groupElement("rules"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 rules
+     * }
+     */
+    public static final long rules$offset() {
+        return rules$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 rules
+     * }
+     */
+    public static int rules(MemorySegment struct) {
+        return struct.get(rules$LAYOUT, rules$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 rules
+     * }
+     */
+    public static void rules(MemorySegment struct, int fieldValue) {
+        struct.set(rules$LAYOUT, rules$OFFSET, fieldValue);
+    }
+
+    private static final SequenceLayout reload_message$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("reload_message"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static final SequenceLayout reload_message$layout() {
+        return reload_message$LAYOUT;
+    }
+
+    private static final long reload_message$OFFSET = $LAYOUT.byteOffset(groupElement("reload_message"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static final long reload_message$offset() {
+        return reload_message$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static MemorySegment reload_message(MemorySegment struct) {
+        return struct.asSlice(reload_message$OFFSET, reload_message$LAYOUT.byteSize());
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static void reload_message(MemorySegment struct, MemorySegment fieldValue) {
+        MemorySegment.copy(fieldValue, 0L, struct, reload_message$OFFSET, reload_message$LAYOUT.byteSize());
+    }
+
+    private static long[] reload_message$DIMS = { 256 };
+
+    /**
+     * Dimensions for array field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static long[] reload_message$dimensions() {
+        return reload_message$DIMS;
+    }
+    private static final VarHandle reload_message$ELEM_HANDLE = reload_message$LAYOUT.varHandle(sequenceElement());
+
+    /**
+     * Indexed getter for field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static byte reload_message(MemorySegment struct, long index0) {
+        return (byte)reload_message$ELEM_HANDLE.get(struct, reload_message$OFFSET, index0);
+    }
+
+    /**
+     * Indexed setter for field:
+     * {@snippet lang=c :
+     * __u8 reload_message[256]
+     * }
+     */
+    public static void reload_message(MemorySegment struct, long index0, byte fieldValue) {
+        reload_message$ELEM_HANDLE.set(struct, reload_message$OFFSET, index0, fieldValue);
     }
 
     /**

@@ -772,7 +772,7 @@ public class bp_event {
             bp_event_state.layout().withName("state"),
             bp_event_reset.layout().withName("reset"),
             bp_event_pressure.layout().withName("pressure")
-        ).withName("$anon$152:2");
+        ).withName("$anon$153:2");
 
         /**
          * The layout of this union

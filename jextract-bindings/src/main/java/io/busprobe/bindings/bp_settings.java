@@ -18,7 +18,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u32 wakeup_policy;
  *     __u32 wakeup_watermark;
  *     __u32 emit;
- *     __u32 _pad;
+ *     __u32 flags;
  * }
  * }
  */
@@ -32,7 +32,7 @@ public class bp_settings {
         Native.C_INT.withName("wakeup_policy"),
         Native.C_INT.withName("wakeup_watermark"),
         Native.C_INT.withName("emit"),
-        Native.C_INT.withName("_pad")
+        Native.C_INT.withName("flags")
     ).withName("bp_settings");
 
     /**
@@ -174,48 +174,48 @@ public class bp_settings {
         struct.set(emit$LAYOUT, emit$OFFSET, fieldValue);
     }
 
-    private static final OfInt _pad$LAYOUT = (OfInt)$LAYOUT.select(groupElement("_pad"));
+    private static final OfInt flags$LAYOUT = (OfInt)$LAYOUT.select(groupElement("flags"));
 
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 flags
      * }
      */
-    public static final OfInt _pad$layout() {
-        return _pad$LAYOUT;
+    public static final OfInt flags$layout() {
+        return flags$LAYOUT;
     }
 
-    private static final long _pad$OFFSET = $LAYOUT.byteOffset(groupElement("_pad"));
+    private static final long flags$OFFSET = $LAYOUT.byteOffset(groupElement("flags"));
 
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 flags
      * }
      */
-    public static final long _pad$offset() {
-        return _pad$OFFSET;
+    public static final long flags$offset() {
+        return flags$OFFSET;
     }
 
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 flags
      * }
      */
-    public static int _pad(MemorySegment struct) {
-        return struct.get(_pad$LAYOUT, _pad$OFFSET);
+    public static int flags(MemorySegment struct) {
+        return struct.get(flags$LAYOUT, flags$OFFSET);
     }
 
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * __u32 _pad
+     * __u32 flags
      * }
      */
-    public static void _pad(MemorySegment struct, int fieldValue) {
-        struct.set(_pad$LAYOUT, _pad$OFFSET, fieldValue);
+    public static void flags(MemorySegment struct, int fieldValue) {
+        struct.set(flags$LAYOUT, flags$OFFSET, fieldValue);
     }
 
     /**
