@@ -1,0 +1,235 @@
+package io.busprobe.kernel;
+
+import io.busprobe.agent.SessionSource;
+import io.busprobe.endpoint.Direction;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicMaps.Row;
+import io.busprobe.metrics.TopicCounters;
+import io.busprobe.testkit.Captured;
+import io.busprobe.testkit.LiveSession;
+import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Which topic suffers, Kafka: a single-node KRaft broker (kafka_2.13 from Maven Central, its own
+ * JVM in the server namespace) and one kafka-clients producer (its own JVM in the client
+ * namespace) that sends to orders-a, then to orders-b with 5 % of the packets that reach the
+ * broker dropped, then to orders-a again with no loss, all over its one connection to the broker.
+ * The kernel's count of the client namespace's retransmitted segments (TcpRetransSegs) must equal
+ * the endpoint's, the sum over its topics must equal both, and orders-b must carry at least 95 %.
+ * Each phase sends one topic and is flushed before the next, so each Produce request carries one
+ * topic (a Produce of several topics is charged to its first).
+ */
+@Privileged
+class KafkaTopicTaggingTest {
+    private static final int KAFKA = 1;
+
+    /**
+     * The producer: sends to the topic each stdin line names for 3 s (at most 200,000 records),
+     * then flushes, so that every request of the phase has been answered when it prints "done".
+     * kafka-clients 4.0 sends Produce v12 at most: topics by name, not by ID (v13, KIP-516).
+     */
+    public static final class Producer {
+        public static void main(String[] args) throws Exception {
+            Properties p = new Properties();
+            p.put("bootstrap.servers", args[0] + ":9092");
+            p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+            p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+            p.put("acks", "all");
+            p.put("linger.ms", "5");
+            p.put("compression.type", "none");
+            p.put("delivery.timeout.ms", "120000");
+            byte[] value = new byte[400];
+            java.util.Arrays.fill(value, (byte) 'x');
+            try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(p)) {
+                // both topics' metadata before any loss: no Metadata request falls in the lossy phase
+                for (String t : List.of("orders-a", "orders-b")) {
+                    while (producer.partitionsFor(t).isEmpty()) {
+                        Thread.sleep(100);
+                    }
+                }
+                System.out.println("ready");
+                BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+                String topic;
+                while ((topic = in.readLine()) != null && !topic.equals("q")) {
+                    long end = System.nanoTime() + 3_000_000_000L;
+                    int n = 0;
+                    while (System.nanoTime() < end && n < 200_000) {
+                        producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, value));
+                        n++;
+                    }
+                    producer.flush();
+                    System.out.println("done " + n);
+                }
+            }
+        }
+    }
+
+    @Test
+    void retransmitsOfOneConnectionAreChargedToTheTopicThatLost(@TempDir Path tmp) throws Exception {
+        try (NetnsPair net = NetnsPair.create()) {
+            Path config = tmp.resolve("endpoints.yaml");
+            Files.writeString(config, """
+                    endpoints:
+                      - name: orders-kafka
+                        bus: kafka
+                        ports: [9092]
+                        addresses: [%s/32]
+                    """.formatted(net.serverIp()));
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            String cp = System.getProperty("java.class.path");
+            Path props = tmp.resolve("server.properties");
+            Files.writeString(props, """
+                    process.roles=broker,controller
+                    node.id=1
+                    controller.quorum.voters=1@%1$s:9093
+                    listeners=PLAINTEXT://%1$s:9092,CONTROLLER://%1$s:9093
+                    advertised.listeners=PLAINTEXT://%1$s:9092
+                    controller.listener.names=CONTROLLER
+                    inter.broker.listener.name=PLAINTEXT
+                    listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+                    log.dirs=%2$s
+                    num.partitions=1
+                    offsets.topic.replication.factor=1
+                    transaction.state.log.replication.factor=1
+                    transaction.state.log.min.isr=1
+                    group.initial.rebalance.delay.ms=0
+                    auto.create.topics.enable=true
+                    """.formatted(net.serverIp(), tmp.resolve("kafka-logs")));
+            Sh.Result format = Sh.exec(120, Map.of(), List.of(java, "-Xmx256m", "-cp", cp, "kafka.tools.StorageTool", "format",
+                    "-t", uuid(), "-c", props.toString()));
+            assertThat(format.exit()).as("kafka-storage format: %s %s", format.out(), format.err()).isZero();
+
+            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config))) {
+                long mibBefore = net.snmp(net.client(), "Tcp", "RetransSegs");
+                Path brokerLog = tmp.resolve("broker.log");
+                Process broker = new ProcessBuilder(NetnsPair.prefixed(net.server(), java, "-Xmx512m", "-cp", cp,
+                        "kafka.Kafka", props.toString()))
+                        .redirectErrorStream(true).redirectOutput(brokerLog.toFile())
+                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                Process pub = null;
+                long[] phase = new long[3]; // the client namespace's retransmitted segments in each phase
+                long[] probes = new long[3]; // of which tail loss probes (TcpExt.TCPLossProbes)
+                try {
+                    net.awaitListening(9092);
+                    net.nft(net.server(), "add chain inet bp lossy; add rule inet bp input tcp dport 9092 jump lossy");
+                    pub = new ProcessBuilder(NetnsPair.prefixed(net.client(), java, "-Xmx256m", "-cp", cp,
+                            Producer.class.getName(), net.serverIp()))
+                            .redirectError(tmp.resolve("producer.log").toFile()).start();
+                    BufferedReader out = new BufferedReader(new InputStreamReader(pub.getInputStream()));
+                    PrintWriter in = new PrintWriter(pub.getOutputStream(), true);
+                    assertThat(out.readLine()).as("producer: %s", tail(tmp.resolve("producer.log"))).isEqualTo("ready");
+                    Map<String, Long> at = net.mibs(net.client());
+                    in.println("orders-a");
+                    assertThat(out.readLine()).startsWith("done");
+                    at = phase(net, at, phase, probes, 0);
+                    // every orders-a request was answered: nothing of orders-a is in flight when the loss starts
+                    net.nft(net.server(), "add rule inet bp lossy numgen random mod 100 < 5 drop");
+                    in.println("orders-b");
+                    assertThat(out.readLine()).startsWith("done");
+                    net.nft(net.server(), "flush chain inet bp lossy");
+                    at = phase(net, at, phase, probes, 1);
+                    in.println("orders-a");
+                    assertThat(out.readLine()).startsWith("done");
+                    phase(net, at, phase, probes, 2);
+                    in.println("q");
+                    assertThat(pub.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                } finally {
+                    Sh.stop(pub);
+                    Sh.stop(broker);
+                }
+                net.awaitNoConnections();
+                long mib = net.snmp(net.client(), "Tcp", "RetransSegs") - mibBefore;
+                Thread.sleep(200);
+                live.finish();
+
+                TopicMaps topics = live.session().bpf().topicMaps();
+                List<Row> rows = topics.rows().stream()
+                        .filter(r -> r.endpoint() == KAFKA && r.direction() == Direction.CLIENT).toList();
+                long sum = rows.stream().mapToLong(Row::retransSegs).sum();
+                long topicB = rows.stream().filter(r -> r.name().equals("orders-b")).mapToLong(Row::retransSegs).sum();
+                long endpoint = live.session().bpf().endpointMaps().totals(KAFKA, Direction.CLIENT).retransSegs();
+
+                System.out.printf("KafkaTopicTaggingTest: TcpRetransSegs %d, endpoint %d, by phase %s (tail loss probes %s), topics %s%n",
+                        mib, endpoint, Arrays.toString(phase), Arrays.toString(probes), rows);
+                assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThanOrEqualTo(20);
+                assertThat(endpoint).as("the endpoint's exact count").isEqualTo(mib);
+                assertThat(sum).as("the sum over topics and other: %s", rows).isEqualTo(mib);
+                assertThat(topicB).as("orders-b's share of %d: %s", mib, rows).isGreaterThanOrEqualTo((long) Math.ceil(0.95 * mib));
+                // orders-b's bytes are in flight only in the lossy phase (flushed before and after it)
+                assertThat(topicB).as("orders-b's segments, retransmitted in its phase: %d", phase[1]).isLessThanOrEqualTo(phase[1]);
+                assertThat(rows).filteredOn(r -> r.name().equals("orders-b")).extracting(Row::op).containsExactly("produce");
+                assertThat(rows).filteredOn(r -> r.name().equals("orders-a")).isNotEmpty()
+                        .allSatisfy(r -> assertThat(r.bytesSent()).isPositive());
+
+                MetricSnapshots scrape = new TopicCounters(new SessionSource(live.session()), TopicCounters.DEFAULT_TOP)
+                        .collect();
+                assertThat(TopicTaggingTest.gauge(scrape, TopicCounters.RECONCILE, "orders-kafka")).as("reconcile").isZero();
+                Map<String, Long> series = TopicTaggingTest.counters(scrape, TopicCounters.RETRANS, "orders-kafka");
+                assertThat(series.values().stream().mapToLong(Long::longValue).sum()).as("series %s", series).isEqualTo(mib);
+                assertThat(series.get("produce/orders-b")).isEqualTo(topicB);
+
+                // the records carry the topic too
+                Set<Long> tagsB = rows.stream().filter(r -> r.name().equals("orders-b")).map(Row::tag)
+                        .collect(Collectors.toSet());
+                List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
+                        && e.netns() == net.inode(net.client()));
+                assertThat(retrans.stream().mapToLong(Captured::segs).sum()).isEqualTo(mib);
+                assertThat(retrans.stream().filter(e -> tagsB.contains(e.topic())).mapToLong(Captured::segs).sum())
+                        .isEqualTo(topicB);
+            }
+        }
+    }
+
+    /**
+     * Adds the client namespace's retransmitted segments and tail loss probes since {@code before}
+     * to phase i (the segments orders-a has in its lossless phases are such probes, answered by
+     * DSACK: the broker's JVM falls behind and advertises a zero window); returns the reading.
+     */
+    private static Map<String, Long> phase(NetnsPair net, Map<String, Long> before, long[] segs, long[] probes, int i) {
+        Map<String, Long> now = net.mibs(net.client());
+        segs[i] = now.get("Tcp.RetransSegs") - before.get("Tcp.RetransSegs");
+        probes[i] = now.getOrDefault("TcpExt.TCPLossProbes", 0L) - before.getOrDefault("TcpExt.TCPLossProbes", 0L);
+        return now;
+    }
+
+    /** A cluster ID as kafka-storage random-uuid makes it: 16 random bytes, URL-safe base64 without padding. */
+    private static String uuid() {
+        UUID u = UUID.randomUUID();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16).putLong(u.getMostSignificantBits()).putLong(u.getLeastSignificantBits());
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b.array());
+    }
+
+    private static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+}

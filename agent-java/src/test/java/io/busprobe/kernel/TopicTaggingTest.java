@@ -1,0 +1,205 @@
+package io.busprobe.kernel;
+
+import io.busprobe.agent.SessionSource;
+import io.busprobe.endpoint.Direction;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicMaps.Row;
+import io.busprobe.metrics.TopicCounters;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import io.busprobe.testkit.Captured;
+import io.busprobe.testkit.LiveSession;
+import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Which topic suffers: one pipelined Redis connection publishes to ch-a, then to ch-b
+ * with 5 % of the packets that reach the server dropped, then to ch-a again with no
+ * loss. The kernel's own count of the client namespace's retransmitted segments
+ * (TcpRetransSegs) must equal the endpoint's, the sum over its topics must equal both,
+ * and ch-b must carry at least 95 % of them.
+ */
+@Privileged
+class TopicTaggingTest {
+    private static final int REDIS = 1;
+
+    /** Publishes to the channel each stdin line names, 3 s each, in batches of 50 pipelined PUBLISH. */
+    private static final String PUBLISHER = """
+            import socket, struct, os, sys, time
+            c = socket.create_connection((sys.argv[1], 6379), timeout=30)
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            print("conn", os.getpid(), c.getsockname()[1], flush=True)
+            msg = b"x" * 400
+            for line in sys.stdin:
+                ch = line.strip().encode()
+                if ch == b"q":
+                    break
+                batch = b"*3\\r\\n$7\\r\\nPUBLISH\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%s\\r\\n" % (len(ch), ch, len(msg), msg) * 50
+                end, n = time.time() + 3, 0
+                while time.time() < end and n < 20000:
+                    c.sendall(batch)
+                    got = b""
+                    while got.count(b"\\r\\n") < 50:
+                        d = c.recv(65536)
+                        if not d:
+                            sys.exit("redis closed the connection")
+                        got += d
+                    n += 1
+                print("done", n, flush=True)
+            info = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+            print("info", struct.unpack_from("I", info, 100)[0], struct.unpack_from("I", info, 136)[0], flush=True)
+            c.close()
+            """;
+
+    @Test
+    void retransmitsOfOnePipelinedConnectionAreChargedToTheChannelThatLost(@TempDir Path tmp) throws Exception {
+        try (NetnsPair net = NetnsPair.create()) {
+            Path config = tmp.resolve("endpoints.yaml");
+            Files.writeString(config, """
+                    endpoints:
+                      - name: stock-redis
+                        bus: redis
+                        ports: [6379]
+                        addresses: [%s/32]
+                    """.formatted(net.serverIp()));
+            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config))) {
+                // every client socket of the namespace is counted, the readiness ping's too
+                long mibBefore = net.snmp(net.client(), "Tcp", "RetransSegs");
+                net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
+                        "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
+                awaitRedis(net);
+                net.nft(net.server(), "add chain inet bp lossy; add rule inet bp input tcp dport 6379 jump lossy");
+
+                // driven phase by phase through its stdin, which Sh.start() ties to /dev/null
+                Process pub = new ProcessBuilder(NetnsPair.prefixed(net.client(), "python3", "-c", PUBLISHER,
+                        net.serverIp())).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                String[] info;
+                int port;
+                try {
+                    BufferedReader out = new BufferedReader(new InputStreamReader(pub.getInputStream()));
+                    PrintWriter in = new PrintWriter(pub.getOutputStream(), true);
+                    port = Integer.parseInt(out.readLine().split(" ")[2]);
+                    in.println("ch-a");
+                    assertThat(out.readLine()).startsWith("done");
+                    // every ch-a request was answered: nothing of ch-a is in flight when the loss starts
+                    net.nft(net.server(), "add rule inet bp lossy numgen random mod 100 < 5 drop");
+                    in.println("ch-b");
+                    assertThat(out.readLine()).startsWith("done");
+                    net.nft(net.server(), "flush chain inet bp lossy");
+                    in.println("ch-a");
+                    assertThat(out.readLine()).startsWith("done");
+                    in.println("q");
+                    info = out.readLine().split(" ");
+                    assertThat(pub.waitFor(20, TimeUnit.SECONDS)).isTrue();
+                } finally {
+                    Sh.stop(pub);
+                }
+                long tcpInfoRetrans = Long.parseLong(info[1]);
+                long mib = net.snmp(net.client(), "Tcp", "RetransSegs") - mibBefore;
+                Thread.sleep(200);
+                live.finish();
+
+                TopicMaps topics = live.session().bpf().topicMaps();
+                List<Row> rows = topics.rows().stream()
+                        .filter(r -> r.endpoint() == REDIS && r.direction() == Direction.CLIENT).toList();
+                long sum = rows.stream().mapToLong(Row::retransSegs).sum();
+                long chB = rows.stream().filter(r -> r.name().equals("ch-b")).mapToLong(Row::retransSegs).sum();
+                long endpoint = live.session().bpf().endpointMaps().totals(REDIS, Direction.CLIENT).retransSegs();
+
+                System.out.printf("TopicTaggingTest redis: TcpRetransSegs %d, TCP_INFO %d, endpoint %d, topics %s%n",
+                        mib, tcpInfoRetrans, endpoint, rows);
+                assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThanOrEqualTo(20);
+                assertThat(tcpInfoRetrans).as("the connection's own count (TCP_INFO)").isEqualTo(mib);
+                assertThat(endpoint).as("the endpoint's exact count; the connection's retransmit records: %s",
+                        live.events().where(e -> e.kind().family() == Family.RETRANSMIT && e.sport() == port).stream()
+                                .map(e -> e.kind() + "/" + e.err() + "/" + e.retransKind() + "/" + e.segs()).toList())
+                        .isEqualTo(mib);
+                assertThat(sum).as("the sum over topics and other: %s", rows).isEqualTo(mib);
+                assertThat(chB).as("ch-b's share of %d: %s", mib, rows).isGreaterThanOrEqualTo((long) Math.ceil(0.95 * mib));
+                assertThat(rows).filteredOn(r -> r.name().equals("ch-b")).singleElement()
+                        .satisfies(r -> assertThat(r.op()).isEqualTo("publish"));
+                assertThat(rows).filteredOn(r -> r.name().equals("ch-a")).singleElement()
+                        .satisfies(r -> assertThat(r.bytesSent()).isPositive());
+
+                // the metrics: the series of the endpoint sum to the exact count, and the kernel's sides agree
+                MetricSnapshots scrape = new TopicCounters(new SessionSource(live.session()), TopicCounters.DEFAULT_TOP)
+                        .collect();
+                assertThat(gauge(scrape, TopicCounters.RECONCILE, "stock-redis")).as("reconcile").isZero();
+                Map<String, Long> series = counters(scrape, TopicCounters.RETRANS, "stock-redis");
+                assertThat(series.values().stream().mapToLong(Long::longValue).sum()).as("series %s", series)
+                        .isEqualTo(mib);
+                assertThat(series.get("publish/ch-b")).isEqualTo(chB);
+                assertThat(series).containsKey("none/" + TopicMaps.OTHER_NAME);
+
+                // the records carry the topic too: the connection's counted retransmits, one by one
+                long tagB = rows.stream().filter(r -> r.name().equals("ch-b")).findFirst().orElseThrow().tag();
+                List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
+                        && e.netns() == net.inode(net.client()) && e.sport() == port);
+                assertThat(retrans.stream().mapToLong(Captured::segs).sum()).isEqualTo(mib);
+                assertThat(retrans.stream().filter(e -> e.topic() == tagB).mapToLong(Captured::segs).sum())
+                        .isEqualTo(chB);
+            }
+        }
+    }
+
+    /** A counter family's values of one endpoint, by "op/topic". */
+    static Map<String, Long> counters(MetricSnapshots scrape, String family, String endpoint) {
+        Map<String, Long> out = new TreeMap<>();
+        for (MetricSnapshot m : scrape) {
+            if (m instanceof CounterSnapshot c && c.getMetadata().getName().equals(family)) {
+                for (var d : c.getDataPoints()) {
+                    if (d.getLabels().get("endpoint").equals(endpoint)) {
+                        out.put(d.getLabels().get("op") + "/" + d.getLabels().get("topic"), (long) d.getValue());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** A gauge family's value for one endpoint. */
+    static double gauge(MetricSnapshots scrape, String family, String endpoint) {
+        for (MetricSnapshot m : scrape) {
+            if (m instanceof GaugeSnapshot g && g.getMetadata().getName().equals(family)) {
+                for (var d : g.getDataPoints()) {
+                    if (d.getLabels().get("endpoint").equals(endpoint)) {
+                        return d.getValue();
+                    }
+                }
+            }
+        }
+        throw new AssertionError("no " + family + " for " + endpoint);
+    }
+
+    private static void awaitRedis(NetnsPair net) throws InterruptedException {
+        for (int i = 0; i < 50; i++) {
+            Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "redis-cli", "-h", net.serverIp(), "ping"));
+            if (r.out().contains("PONG")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("redis-server did not answer in 5 s");
+    }
+}

@@ -1,0 +1,883 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Topic family, send side: at each write(), writev(), sendto() and sendmsg()
+ * of a socket that is a client of a bus endpoint, read the first bytes of the
+ * payload, parse the requests in it by the endpoint's bus, and remember which
+ * range of the socket's sequence space carried which topic (bpf/topic.bpf.h).
+ * tcp_retransmit_skb then charges each resent segment to its topic.
+ *
+ * The syscall tracepoints are the hook because they are the one that every
+ * kernel has: kprobes and fentry may be compiled out (they are on the kernel
+ * busprobe is tested on). At enter the payload is still the caller's and the
+ * socket's write_seq is where its first byte will go; at exit the return
+ * value says how many of its bytes the socket took.
+ *
+ * A write on anything else costs the file-table walk, one comparison, and,
+ * for a TCP socket, one sock_info lookup; its exit one hash miss.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+#include "maps.bpf.h"
+#include "sock.bpf.h"
+#include "sock_info.bpf.h"
+#include "topic.bpf.h"
+
+/* Tag runs per send: consecutive requests of one topic are one run. */
+#define BP_TOPIC_RUNS 8
+/* Parser steps per send (a Redis PUBLISH takes four): bpf_loop's bound. */
+#define BP_PARSE_STEPS 1024
+
+/* A send between its enter and its exit, keyed by pid_tgid. */
+struct bp_send_pending {
+	__u64 sk;
+	__u32 seq;      /* write_seq at enter: where the first byte goes */
+	__u32 parsed;   /* end of the last request seen whole; valid with synced */
+	__u16 endpoint;
+	__u8  synced;   /* the parse reached the end of the payload at a request's end */
+	__u8  nruns;
+	__u32 _pad;
+	__u32 run_end[BP_TOPIC_RUNS]; /* offsets in the payload; run i starts where i - 1 ends */
+	__u64 run_topic[BP_TOPIC_RUNS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct bp_send_pending);
+} topic_pending SEC(".maps");
+
+struct sys_enter_args___bp {
+	__u64 common;
+	__s64 nr;
+	__u64 args[6];
+};
+
+struct sys_exit_args___bp {
+	__u64 common;
+	__s64 nr;
+	__s64 ret;
+};
+
+/* struct iovec and struct user_msghdr as user space lays them out (64-bit) */
+struct iovec___bp {
+	__u64 base;
+	__u64 len;
+};
+
+struct user_msghdr___bp {
+	__u64 name;
+	__s32 namelen;
+	__s32 _pad;
+	__u64 iov;
+	__u64 iovlen;
+};
+
+/*
+ * The socket behind fd in the current task, or NULL. A file is a socket when
+ * its private_data is a struct socket that points back at it: one read more
+ * than the pointer itself, and no symbol needed (socket_file_ops is not a
+ * ksym without CONFIG_KALLSYMS_ALL).
+ */
+static __always_inline const struct sock *fd_sock(__u64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+
+	if (fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, file) != f)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* bp_resolve() for a socket found through the file table: an untyped pointer, read with probe reads. */
+static __always_inline void resolve_untyped(const struct sock *sk, struct bp_sock_info *info, __u32 gen)
+{
+	struct bp_tuple t = {};
+	__u16 endpoint;
+	__u8 direction;
+
+	t.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t.family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t.saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t.daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		*(__u32 *)t.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		*(__u32 *)t.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	}
+	bp_match_endpoint(&t, &endpoint, &direction);
+	info->endpoint = endpoint;
+	info->direction = direction;
+	if (t.sport)
+		info->rules_gen = gen;
+}
+
+/* The bus of a client socket's endpoint when busprobe parses it, else 0. */
+static __always_inline __u32 client_bus(const struct sock *sk, __u16 *endpoint)
+{
+	struct bp_endpoint_name *name;
+	struct bp_sock_info *info;
+	__u32 zero = 0, *genp, gen, idx;
+	__u64 key = (__u64)sk;
+
+	info = bpf_map_lookup_elem(&sock_info, &key);
+	if (!info)
+		return 0;
+	genp = bpf_map_lookup_elem(&endpoints_gen, &zero);
+	gen = (genp ? *genp : 0) + 1;
+	if (info->rules_gen != gen)
+		resolve_untyped(sk, info, gen);
+	if (!info->endpoint || info->direction != BP_DIR_CLIENT)
+		return 0;
+	idx = info->endpoint;
+	name = bpf_map_lookup_elem(&endpoint_names, &idx);
+	if (!name)
+		return 0;
+	*endpoint = info->endpoint;
+	return name->bus;
+}
+
+/* What the parser carries from step to step. */
+struct parse {
+	__u64 buf;       /* user address of the payload */
+	__u32 count;     /* bytes of it that may be read */
+	__u32 off;
+	__u32 args_left; /* Redis: bulk strings of the current request still to come */
+	__u32 argi;
+	__u64 topic;
+	__u8  op;
+	__u8  name_len;
+	__u8  state;     /* NATS: where in a line the parse is (enum nats_state) */
+	__u8  _pad[5];
+	__u32 subj_off;  /* NATS: where the current PUB's subject starts in the payload */
+	__u32 _pad2;
+	__u8  name[BP_TOPIC_LEN] __attribute__((aligned(8)));
+	struct bp_send_pending p;
+};
+
+/*
+ * The parser's state lives in a map value, not on the stack. The verifier
+ * follows stack slots precisely (argi 0, 1, 2..., op, nruns), so with the
+ * state on the stack every bpf_loop step looked new to it: 921,802 of the
+ * 1,000,000 instructions it allows, four programs, 6 s of CPU at every
+ * start. A map value's fields are unknown to it, and the step converges at
+ * once. One per CPU: a tracepoint program runs to its end on one CPU. Each
+ * step looks it up itself (bpf_loop's context must be a stack pointer on
+ * older kernels).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct parse);
+} topic_parse SEC(".maps");
+
+/*
+ * 64-bit FNV-1a of op, len and the whole zero-padded name: the same work for
+ * every name, so that the verifier sees one path, not one per length.
+ */
+static __always_inline __u64 fnv1a(__u8 op, const __u8 *b, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	h = (h ^ op) * 0x100000001b3ULL;
+	h = (h ^ len) * 0x100000001b3ULL;
+#pragma unroll
+	for (int i = 0; i < BP_TOPIC_LEN; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+/* c->name[0..len) becomes the current request's topic, as op. */
+static __always_inline void tag_name(struct parse *c, __u8 op, __u32 len)
+{
+	c->op = op;
+	c->name_len = len;
+	c->topic = fnv1a(op, c->name, len);
+}
+
+/*
+ * Read len (at most BP_TOPIC_LEN) payload bytes at the current offset into
+ * c->name, zero-padded. The read is of constant size, and the bytes past len
+ * are masked off after it: a size the verifier had to follow would tie every
+ * step's state to the parsed lengths, and the steps would never converge.
+ * What lies past the name is the caller's own memory; only near the end of a
+ * mapping is the short read tried.
+ */
+static __always_inline __u32 read_name(struct parse *c, __u32 len)
+{
+	__u64 *w = (__u64 *)c->name;
+
+	if (len > BP_TOPIC_LEN)
+		len = BP_TOPIC_LEN;
+	if (bpf_probe_read_user(c->name, BP_TOPIC_LEN, (void *)(c->buf + c->off))) {
+		__builtin_memset(c->name, 0, sizeof(c->name));
+		if (len > 16 || bpf_probe_read_user(c->name, 16, (void *)(c->buf + c->off)))
+			return 0;
+	}
+#pragma unroll
+	for (int k = 0; k < BP_TOPIC_LEN / 8; k++) {
+		__s32 left = (__s32)len - 8 * k;
+
+		if (left <= 0)
+			w[k] = 0;
+		else if (left < 8)
+			w[k] &= (1ULL << (left * 8)) - 1;
+	}
+	return len;
+}
+
+/*
+ * The request that just ended (at c->off) joins the current run or starts
+ * one; false when the runs are used up.
+ */
+static __always_inline bool end_request(struct parse *c)
+{
+	struct bp_topic_name fresh = {};
+	__u32 n = c->p.nruns;
+
+	c->p.parsed = c->off;
+	/* n is at most BP_TOPIC_RUNS (a power of two): the masks only tell the verifier */
+	if (n > 0 && c->p.run_topic[(n - 1) & (BP_TOPIC_RUNS - 1)] == c->topic) {
+		c->p.run_end[(n - 1) & (BP_TOPIC_RUNS - 1)] = c->off;
+		return true;
+	}
+	if (n >= BP_TOPIC_RUNS)
+		return false;
+	n &= BP_TOPIC_RUNS - 1;
+	c->p.run_end[n] = c->off;
+	c->p.run_topic[n] = c->topic;
+	c->p.nruns = n + 1;
+	if (c->topic && !bpf_map_lookup_elem(&topic_names, &c->topic)) {
+		__builtin_memcpy(fresh.name, c->name, sizeof(fresh.name));
+		fresh.op = c->op;
+		fresh.len = c->name_len;
+		bpf_map_update_elem(&topic_names, &c->topic, &fresh, BPF_NOEXIST);
+	}
+	return true;
+}
+
+/* "<prefix><decimal>\r\n" at the start of tok (n bytes valid): its length, or -1. */
+static __always_inline int parse_header(const char *tok, __u32 n, char prefix, __u32 *val)
+{
+	__u32 v = 0;
+
+	if (n < 4 || tok[0] != prefix)
+		return -1;
+	for (int i = 1; i < 12; i++) {
+		char ch = tok[i];
+
+		if (ch == '\r') {
+			if (i == 1 || i + 1 >= n || tok[i + 1] != '\n')
+				return -1;
+			*val = v;
+			return i + 2;
+		}
+		if (ch < '0' || ch > '9' || i >= 10)
+			return -1;
+		v = v * 10 + (ch - '0');
+	}
+	return -1;
+}
+
+/* The first 8 bytes of name, case folded for letters (| 0x20 turns 'A'..'Z' into 'a'..'z') */
+static __always_inline __u64 folded_word(const __u8 *name)
+{
+	__u64 w = 0;
+
+	__builtin_memcpy(&w, name, 8);
+	return w | 0x2020202020202020ULL;
+}
+
+/*
+ * One step of RESP: a request's "*<argc>" or one of its "$<len>" bulk
+ * strings. The first bulk string is the command; PUBLISH, SPUBLISH and XADD
+ * take their topic from the second (channel, stream), other commands are
+ * tagged with their name. A bulk string's body is skipped, not read, so it
+ * may lie past what was read: the request's end is known anyway.
+ */
+static long resp_step(__u32 i, void *vctx)
+{
+	__u32 zero = 0;
+	struct parse *c = bpf_map_lookup_elem(&topic_parse, &zero);
+	char tok[16] = {};
+	__u32 n, v;
+	int h;
+
+	if (!c)
+		return 1;
+	if (c->off >= c->count) {
+		c->p.synced = c->args_left == 0;
+		return 1;
+	}
+	/*
+	 * A constant size, whatever is left of the send: a size the verifier had
+	 * to follow would tie it to c->off, and no two steps would look alike.
+	 * Near the end of a mapping the short read is tried.
+	 */
+	n = c->count - c->off;
+	if (n > sizeof(tok))
+		n = sizeof(tok);
+	if (bpf_probe_read_user(tok, sizeof(tok), (void *)(c->buf + c->off)) &&
+	    bpf_probe_read_user(tok, 8, (void *)(c->buf + c->off)))
+		return 1;
+	if (c->args_left == 0) {
+		h = parse_header(tok, n, '*', &v);
+		if (h < 0 || v == 0 || v > 1024)
+			return 1; /* an inline command or not RESP: the rest is untagged */
+		c->off += h;
+		c->args_left = v;
+		c->argi = 0;
+		c->topic = 0;
+		return 0;
+	}
+	h = parse_header(tok, n, '$', &v);
+	if (h < 0)
+		return 1;
+	c->off += h;
+	if (c->argi == 0) {
+		/* a command name is short: 16 bytes are enough to tell it */
+		__u32 len = read_name(c, v < 16 ? v : 16);
+		__u64 w = folded_word(c->name);
+
+		/* little-endian words of "publish\0", "spublish", "xadd\0\0\0\0", folded (NULs become 0x20) */
+		if (len == 7 && w == 0x206873696c627570ULL)
+			c->op = BP_OP_PUBLISH;
+		else if (len == 8 && w == 0x6873696c62757073ULL)
+			c->op = BP_OP_SPUBLISH;
+		else if (len == 4 && w == 0x2020202064646178ULL)
+			c->op = BP_OP_XADD;
+		else
+			c->op = BP_OP_COMMAND;
+		tag_name(c, c->op, len);
+	} else if (c->argi == 1 && c->op != BP_OP_COMMAND) {
+		tag_name(c, c->op, read_name(c, v));
+	}
+	c->off += v + 2;
+	c->argi++;
+	c->args_left--;
+	if (c->args_left == 0 && !end_request(c))
+		return 1;
+	return 0;
+}
+
+/*
+ * NATS, the client protocol (nats-io docs, "Client Protocol"): every request
+ * is one line, "<OP> <args>\r\n", and PUB and HPUB are followed by a payload
+ * whose size is their last argument:
+ *   PUB <subject> [reply-to] <#bytes>\r\n<payload>\r\n
+ *   HPUB <subject> [reply-to] <#header bytes> <#total bytes>\r\n<headers+payload>\r\n
+ * Ops are case-insensitive. A PUB or HPUB is tagged with its subject; any
+ * other line (CONNECT, PING, SUB, ...) with topic 0, other's.
+ */
+enum nats_state {
+	NATS_OP = 0, /* at a line's start */
+	NATS_PUB,    /* in a PUB or HPUB line, after the op: subj_off is where the subject starts */
+	NATS_SKIP,   /* in any other line */
+};
+
+/* Longest payload believed: the server's max_payload tops out at 64 MB. */
+#define NATS_MAX_PAYLOAD (64U << 20)
+/* "pub " and "hpub " as folded_word() reads them (little-endian, letters folded to lower case) */
+#define NATS_WORD_PUB  0x20627570ULL
+#define NATS_WORD_HPUB 0x2062757068ULL
+
+/* One slot to pass a value through, so that the verifier forgets it (see opaque()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} topic_scratch SEC(".maps");
+
+/*
+ * v, as a value the verifier does not know. A position found by a loop that
+ * breaks is a different constant on each way out of it; followed further, each
+ * would be a path of its own through the rest of the step, and the steps of
+ * bpf_loop would never converge. A map value's contents are not tracked.
+ */
+static __always_inline __u32 opaque(__u32 v)
+{
+	__u32 zero = 0;
+	/* volatile: the compiler must load it back, not reuse v */
+	volatile __u64 *slot = bpf_map_lookup_elem(&topic_scratch, &zero);
+
+	if (!slot)
+		return 0;
+	*slot = v;
+	return (__u32)*slot;
+}
+
+/* A line of topic 0 (CONNECT, PING, SUB, ...) ended at its \n, at. */
+static __always_inline long nats_line_end(struct parse *c, __u32 at)
+{
+	c->topic = 0;
+	c->op = BP_OP_NONE;
+	c->off = at + 1;
+	c->state = NATS_OP;
+	return end_request(c) ? 0 : 1;
+}
+
+/*
+ * The PUB or HPUB line whose \n is at nl: its subject (up to the first blank,
+ * at most BP_TOPIC_LEN bytes kept) becomes the topic, and its last argument,
+ * the payload's size, says where the request ends.
+ */
+static __always_inline long nats_pub_end(struct parse *c, __u32 nl)
+{
+	char tail[16] = {};
+	__u32 len = BP_TOPIC_LEN, size = 0, mul = 1, from, end;
+	bool digits = false;
+	int k;
+
+	/* the size: the digits before the \r\n, read from the 16 bytes that end at the \n */
+	from = nl >= 15 ? nl - 15 : 0;
+	if (from < c->subj_off)
+		from = c->subj_off;
+	end = nl - from; /* the \n's index in tail, at most 15 */
+	if (end < 2 || end > 15 || bpf_probe_read_user(tail, sizeof(tail), (void *)(c->buf + from)))
+		return 1;
+	if (tail[(end - 1) & 15] != '\r')
+		return 1;
+	for (k = 2; k < 12; k++) {
+		char ch;
+
+		if ((__u32)k > end)
+			break;
+		ch = tail[(end - k) & 15];
+		if (ch < '0' || ch > '9')
+			break;
+		size += (ch - '0') * mul;
+		mul *= 10;
+		digits = true;
+	}
+	if (!digits || size > NATS_MAX_PAYLOAD)
+		return 1;
+
+	/* the subject: its first bytes, cut at the first blank */
+	c->off = c->subj_off;
+	read_name(c, BP_TOPIC_LEN);
+	for (k = 0; k < BP_TOPIC_LEN; k++) {
+		__u8 ch = c->name[k];
+
+		if (ch == ' ' || ch == '\t' || ch == '\r') {
+			len = k;
+			break;
+		}
+	}
+	len = opaque(len);
+	if (!len)
+		return 1;
+	tag_name(c, c->op, read_name(c, len));
+	c->off = nl + 1 + size + 2;
+	c->state = NATS_OP;
+	return end_request(c) ? 0 : 1;
+}
+
+/*
+ * One step of NATS. At a line's start, the op; then, 16 bytes a step, the
+ * line's \n. A PUB or HPUB line is then parsed back from it; its payload is
+ * skipped, not read.
+ */
+static long nats_step(__u32 i, void *vctx)
+{
+	__u32 zero = 0;
+	struct parse *c = bpf_map_lookup_elem(&topic_parse, &zero);
+	char tok[16] = {};
+	__u32 n;
+	__u64 w;
+	int nl = -1;
+
+	if (!c)
+		return 1;
+	if (c->off >= c->count) {
+		c->p.synced = c->state == NATS_OP;
+		return 1;
+	}
+	n = c->count - c->off;
+	if (n > sizeof(tok))
+		n = sizeof(tok);
+	/* near the end of a mapping only the short read is tried, and only its bytes are parsed */
+	if (bpf_probe_read_user(tok, sizeof(tok), (void *)(c->buf + c->off))) {
+		if (bpf_probe_read_user(tok, 8, (void *)(c->buf + c->off)))
+			return 1;
+		if (n > 8)
+			n = 8;
+	}
+	if (c->state == NATS_OP) {
+		w = folded_word((const __u8 *)tok);
+		if (n >= 4 && (w & 0xffffffffULL) == NATS_WORD_PUB) {
+			c->op = BP_OP_PUB;
+			c->subj_off = c->off + 4;
+		} else if (n >= 5 && (w & 0xffffffffffULL) == NATS_WORD_HPUB) {
+			c->op = BP_OP_HPUB;
+			c->subj_off = c->off + 5;
+		} else {
+			c->state = NATS_SKIP;
+			return 0;
+		}
+		c->state = NATS_PUB;
+		c->off = c->subj_off;
+		return 0;
+	}
+	for (int k = 0; k < sizeof(tok); k++) {
+		if ((__u32)k < n && tok[k] == '\n') {
+			nl = k;
+			break;
+		}
+	}
+	if (nl < 0) {
+		c->off += n;
+		return 0;
+	}
+	nl = opaque(nl);
+	if (c->state == NATS_SKIP)
+		return nats_line_end(c, c->off + nl);
+	return nats_pub_end(c, c->off + nl);
+}
+
+/*
+ * Kafka (the protocol guide, "Requests"; message specs ProduceRequest.json and
+ * RequestHeader.json). Every request is an int32 size and that many bytes:
+ *   int16 api_key, int16 api_version, int32 correlation_id,
+ *   client_id (int16 length, -1 for null) [, tagged fields (flexible versions)]
+ * and, for a Produce (api_key 0) of version 3 and later,
+ *   transactional_id (nullable string), int16 acks, int32 timeout_ms,
+ *   topic_data: an array of (name, partitions)
+ * where Produce v9 and later are flexible: strings and arrays are compact
+ * (an unsigned varint of length + 1, 0 for null) and the header has tagged
+ * fields. A Produce is tagged with the name of its FIRST topic: a request
+ * that carries several topics is charged to the first. Produce v13 and later
+ * (KIP-516) name topics by ID, not by name; they, Produce v0-v2, and every
+ * other request (Metadata, ApiVersions, ...) are topic 0, other. A request's
+ * end is known from its size, so its body, records included, is skipped, not
+ * read; one request is one step.
+ */
+#define KAFKA_PRODUCE 0
+/* the largest request believed: the broker's socket.request.max.bytes defaults to 100 MB */
+#define KAFKA_MAX_REQUEST (1U << 30)
+
+/* an unsigned varint of at most 3 bytes (lengths under 2 MB) at b; its size in *n, 0 when not one */
+static __always_inline __u32 kafka_uvarint(const __u8 *b, __u32 *n)
+{
+	__u32 v = b[0] & 0x7f;
+
+	*n = 1;
+	if (!(b[0] & 0x80))
+		return v;
+	v |= (__u32)(b[1] & 0x7f) << 7;
+	*n = 2;
+	if (!(b[1] & 0x80))
+		return v;
+	v |= (__u32)(b[2] & 0x7f) << 14;
+	*n = 3;
+	if (!(b[2] & 0x80))
+		return v;
+	*n = 0;
+	return 0;
+}
+
+/* 8 payload bytes at pos (past the send's first buffer is not read: false) */
+static __always_inline bool kafka_peek(struct parse *c, __u32 pos, __u8 *b)
+{
+	if (pos >= c->count || c->count - pos < 8)
+		return false;
+	return bpf_probe_read_user(b, 8, (void *)(c->buf + pos)) == 0;
+}
+
+/* The first topic of the Produce whose header starts at c->off: its name in c->name, its length; 0 for none. */
+static __always_inline __u32 kafka_first_topic(struct parse *c, __u16 version, __u32 client_len)
+{
+	bool flexible = version >= 9;
+	__u8 b[8] = {};
+	__u32 pos, v, n, len;
+
+	if (version < 3 || version >= 13)
+		return 0;
+	pos = opaque(c->off + 14 + client_len);
+	if (flexible) {
+		/* the header's tagged fields: only none (a single 0) is skipped */
+		if (!kafka_peek(c, pos, b) || b[0] != 0)
+			return 0;
+		pos += 1;
+	}
+	/* transactional_id */
+	if (!kafka_peek(c, pos, b))
+		return 0;
+	if (flexible) {
+		v = kafka_uvarint(b, &n);
+		if (!n)
+			return 0;
+		pos += n + (v ? v - 1 : 0);
+	} else {
+		v = ((__u32)b[0] << 8) | b[1];
+		pos += 2 + (v == 0xffff ? 0 : v);
+	}
+	/* acks, timeout_ms, then topic_data's count */
+	pos = opaque(pos + 6);
+	if (!kafka_peek(c, pos, b))
+		return 0;
+	if (flexible) {
+		v = kafka_uvarint(b, &n);
+		if (!n || v < 2)
+			return 0;
+		pos += n;
+	} else {
+		v = ((__u32)b[0] << 24) | ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | b[3];
+		if (v == 0 || v > 0x7fffffff)
+			return 0;
+		pos += 4;
+	}
+	/* the first topic's name */
+	if (!kafka_peek(c, pos, b))
+		return 0;
+	if (flexible) {
+		len = kafka_uvarint(b, &n);
+		if (!n || len < 2)
+			return 0;
+		len -= 1;
+	} else {
+		len = ((__u32)b[0] << 8) | b[1];
+		n = 2;
+		if (len == 0 || len == 0xffff)
+			return 0;
+	}
+	pos = opaque(pos + n);
+	if (pos >= c->count || c->count - pos < len)
+		return 0;
+	c->off = pos;
+	return opaque(read_name(c, len));
+}
+
+static long kafka_step(__u32 i, void *vctx)
+{
+	__u32 zero = 0;
+	struct parse *c = bpf_map_lookup_elem(&topic_parse, &zero);
+	__u8 h[16] = {};
+	__u32 size, start, end, client_len, len = 0;
+	__u16 key, version;
+
+	if (!c)
+		return 1;
+	if (c->off >= c->count) {
+		c->p.synced = 1;
+		return 1;
+	}
+	/* size, api_key, api_version, correlation_id, client_id's length: 14 bytes */
+	if (c->count - c->off < 14 || bpf_probe_read_user(h, 14, (void *)(c->buf + c->off)))
+		return 1;
+	size = ((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3];
+	key = ((__u16)h[4] << 8) | h[5];
+	version = ((__u16)h[6] << 8) | h[7];
+	client_len = ((__u32)h[12] << 8) | h[13];
+	if (size < 10 || size > KAFKA_MAX_REQUEST || key > 1000 || version > 100)
+		return 1; /* not a request's start: the rest is untagged */
+	if (client_len == 0xffff)
+		client_len = 0;
+	start = c->off;
+	end = opaque(start + 4 + size);
+	c->topic = 0;
+	c->op = BP_OP_NONE;
+	if (key == KAFKA_PRODUCE && client_len < size) {
+		c->op = BP_OP_PRODUCE;
+		len = kafka_first_topic(c, version, client_len);
+		if (len)
+			tag_name(c, BP_OP_PRODUCE, len);
+		else
+			c->op = BP_OP_NONE;
+	}
+	c->off = end;
+	return end_request(c) ? 0 : 1;
+}
+
+/*
+ * Where the socket's last send left off: a request it did not finish goes on
+ * at the start of this one, under its topic.
+ */
+static __always_inline void resume(struct parse *c, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct bp_topic_ring *ring = bpf_map_lookup_elem(&topic_ranges, &key);
+	__u32 left;
+
+	if (!ring || !ring->cont_left)
+		return;
+	left = ring->cont_left;
+	c->p.run_end[0] = left;
+	c->p.run_topic[0] = ring->cont_topic;
+	c->p.nruns = 1;
+	c->p.parsed = left;
+	c->off = left;
+	c->topic = ring->cont_topic;
+}
+
+static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct parse *c;
+	const struct sock *sk;
+	__u16 endpoint = 0;
+	__u32 bus;
+
+	if (!BP_ATTRIBUTION)
+		return;
+	sk = fd_sock(fd);
+	if (!sk)
+		return;
+	bus = client_bus(sk, &endpoint);
+	if (bus != BP_BUS_REDIS && bus != BP_BUS_NATS && bus != BP_BUS_KAFKA)
+		return;
+	c = bpf_map_lookup_elem(&topic_parse, &zero);
+	if (!c)
+		return;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->buf = buf;
+	c->count = count > 0xffffffffULL ? 0xffffffff : count;
+	c->p.sk = (__u64)sk;
+	c->p.endpoint = endpoint;
+	c->p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
+	resume(c, sk);
+	/* each step finds c in topic_parse */
+	if (bus == BP_BUS_REDIS)
+		bpf_loop(BP_PARSE_STEPS, resp_step, NULL, 0);
+	else if (bus == BP_BUS_NATS)
+		bpf_loop(BP_PARSE_STEPS, nats_step, NULL, 0);
+	else
+		bpf_loop(BP_PARSE_STEPS, kafka_step, NULL, 0);
+	bpf_map_update_elem(&topic_pending, &id, &c->p, BPF_ANY);
+}
+
+/* ret bytes of the pending send went into the socket: their runs become ranges. */
+static __always_inline void record(struct bp_send_pending *p, __u32 ret)
+{
+	struct bp_topic_ring fresh = {}, *ring;
+	struct bp_topic_stats *ts;
+	__u32 start = 0, end, slot;
+	__u64 cont_topic = 0;
+
+	ring = bpf_map_lookup_elem(&topic_ranges, &p->sk);
+	if (!ring) {
+		if (!p->nruns)
+			return;
+		bpf_map_update_elem(&topic_ranges, &p->sk, &fresh, BPF_NOEXIST);
+		ring = bpf_map_lookup_elem(&topic_ranges, &p->sk);
+		if (!ring)
+			return;
+	}
+	for (int i = 0; i < BP_TOPIC_RUNS; i++) {
+		if (i >= p->nruns || start >= ret)
+			break;
+		end = p->run_end[i] < ret ? p->run_end[i] : ret;
+		if (p->run_end[i] > ret)
+			cont_topic = p->run_topic[i];
+		slot = ring->next++ % BP_TOPIC_RANGES;
+		ring->r[slot].seq = p->seq + start;
+		ring->r[slot].end = p->seq + end;
+		ring->r[slot].topic = p->run_topic[i];
+		ts = bp_topic_stats(p->endpoint, BP_DIR_CLIENT, p->run_topic[i]);
+		if (ts)
+			__sync_fetch_and_add(&ts->bytes_sent, end - start);
+		start = p->run_end[i];
+	}
+	if (p->synced && p->parsed > ret) {
+		ring->cont_left = p->parsed - ret;
+		ring->cont_topic = cont_topic;
+	} else {
+		ring->cont_left = 0;
+	}
+}
+
+static __always_inline void send_exit(__s64 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct bp_send_pending *p;
+
+	p = bpf_map_lookup_elem(&topic_pending, &id);
+	if (!p)
+		return;
+	if (ret > 0)
+		record(p, ret > 0xffffffffLL ? 0xffffffff : (__u32)ret);
+	bpf_map_delete_elem(&topic_pending, &id);
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int handle_sys_enter_write(struct sys_enter_args___bp *ctx)
+{
+	send_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int handle_sys_enter_sendto(struct sys_enter_args___bp *ctx)
+{
+	send_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+/* Vectored sends: the first buffer is parsed, what follows it is not tagged. */
+SEC("tp/syscalls/sys_enter_writev")
+int handle_sys_enter_writev(struct sys_enter_args___bp *ctx)
+{
+	struct iovec___bp iov = {};
+
+	if (!ctx->args[2] || bpf_probe_read_user(&iov, sizeof(iov), (void *)ctx->args[1]))
+		return 0;
+	send_enter(ctx->args[0], iov.base, iov.len);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int handle_sys_enter_sendmsg(struct sys_enter_args___bp *ctx)
+{
+	struct user_msghdr___bp msg = {};
+	struct iovec___bp iov = {};
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) || !msg.iovlen ||
+	    bpf_probe_read_user(&iov, sizeof(iov), (void *)msg.iov))
+		return 0;
+	send_enter(ctx->args[0], iov.base, iov.len);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_write")
+int handle_sys_exit_write(struct sys_exit_args___bp *ctx)
+{
+	send_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_sendto")
+int handle_sys_exit_sendto(struct sys_exit_args___bp *ctx)
+{
+	send_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_writev")
+int handle_sys_exit_writev(struct sys_exit_args___bp *ctx)
+{
+	send_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_sendmsg")
+int handle_sys_exit_sendmsg(struct sys_exit_args___bp *ctx)
+{
+	send_exit(ctx->ret);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
