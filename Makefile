@@ -26,11 +26,11 @@ AGENT_JAR   := agent-java/target/busprobe.jar
 
 # Debian packages the build and every test tier need.
 APT_PKGS    := clang llvm libbpf-dev bpftool nftables iproute2 iperf3 socat \
-               python3 maven iputils-ping redis-server prometheus procps \
+               python3 maven iputils-ping redis-server nats-server prometheus procps \
                systemd util-linux tmux
 DEPS_STAMP  := $(BUILD)/.deps
 
-.PHONY: all deps bpf build run test unit-test check bindings clean dist install dist-files install-files dist-test
+.PHONY: all deps bpf build run test test-beside-neighbours unit-test check bindings clean dist install dist-files install-files dist-test
 
 all: build
 
@@ -74,6 +74,14 @@ test: bpf
 	@test "$$(id -u)" = 0 || { echo "make test: the kernel tiers need root; run as root"; exit 1; }
 	mvn -B -ntp verify
 	$(MAKE) --no-print-directory dist-test
+
+# make test beside the neighbours of .ci/neighbours: a busprobe daemon on the default pins,
+# lock and port, and lossy iperf3 traffic in namespaces of their own, for the whole run.
+# Tests scope their ground truth to what they created, so both sides must come through.
+test-beside-neighbours: build
+	@test "$$(id -u)" = 0 || { echo "make test-beside-neighbours: needs root"; exit 1; }
+	.ci/neighbours start 7200
+	@rc=0; CI=true $(MAKE) --no-print-directory test || rc=$$?; .ci/neighbours stop || rc=$${rc/#0/1}; exit $$rc
 
 unit-test: bpf
 	$(MVN) verify -Dgroups='!privileged'

@@ -29,7 +29,7 @@ struct {
  * that a zeroed state keeps the ring-drain bench's behaviour. */
 #define BENCH_WAKEUP_NEVER     0 /* BPF_RB_NO_WAKEUP: the consumer polls on its timer */
 #define BENCH_WAKEUP_ALWAYS    1 /* flags 0: kernel default, wake a caught-up consumer */
-#define BENCH_WAKEUP_WATERMARK 2 /* force a wakeup as pending bytes cross the watermark */
+#define BENCH_WAKEUP_WATERMARK 2 /* flags 0, and a forced wakeup as pending bytes cross the watermark */
 
 struct bench_state {
 	__u32 tgid;      /* set by user space after load: only this process fills */
@@ -73,10 +73,9 @@ int bench_fill(void *ctx)
 	/* the same decision as bp_submit(), one map value already in hand */
 	if (st->wakeup == BENCH_WAKEUP_ALWAYS)
 		flags = 0;
-	else if (st->wakeup == BENCH_WAKEUP_WATERMARK &&
-		 bp_crosses_watermark(bpf_ringbuf_query(&bench_rb, BPF_RB_AVAIL_DATA), st->watermark,
-				      sizeof(*e) + BPF_RINGBUF_HDR_SZ))
-		flags = BPF_RB_FORCE_WAKEUP;
+	else if (st->wakeup == BENCH_WAKEUP_WATERMARK)
+		flags = bp_crosses_watermark(bpf_ringbuf_query(&bench_rb, BPF_RB_AVAIL_DATA), st->watermark,
+					     sizeof(*e) + BPF_RINGBUF_HDR_SZ) ? BPF_RB_FORCE_WAKEUP : 0;
 	bpf_ringbuf_submit(e, flags);
 	return 0;
 }

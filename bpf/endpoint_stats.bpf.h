@@ -45,11 +45,14 @@ static __always_inline struct bp_endpoint_stats *bp_endpoint_stats(const struct 
 
 /*
  * Add what the socket's own counters gained since last time to the endpoint:
- * called at retransmits and at close, so the retransmit ratio's denominator
- * is current whenever its numerator moves.
+ * called at retransmits, at close and once a second by the traffic refresh,
+ * so the retransmit ratio's denominator is current whenever its numerator
+ * moves. What was added is kept in the socket's base (never evicted), so a
+ * socket is counted once however often the socket table evicts it; a socket
+ * without a base has had nothing added, and is counted whole.
  */
 static __always_inline void bp_add_traffic(struct bp_endpoint_stats *es, const struct sock *sk,
-					   struct bp_sock_info *info)
+					   struct bp_sock_base *base)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	__u64 sent, received;
@@ -62,25 +65,26 @@ static __always_inline void bp_add_traffic(struct bp_endpoint_stats *es, const s
 	out = tp->segs_out;
 	in = tp->segs_in;
 
-	if (info) {
+	if (base) {
 		/*
-		 * The socket's counters only grow; a smaller value means the entry
-		 * was not this socket's (an evicted and relearned pointer): take the
-		 * socket's current values as the new baseline rather than wrap.
+		 * The socket's counters only grow while it is connected, and the
+		 * base is reset at TCP_CLOSE, before tcp_disconnect() zeroes them
+		 * for a reconnect; a smaller value would be a bug: take it as the
+		 * new baseline rather than wrap.
 		 */
-		if (sent >= info->bytes_sent_rep && received >= info->bytes_received_rep &&
-		    out >= info->segs_out_rep && in >= info->segs_in_rep) {
-			__sync_fetch_and_add(&es->bytes_sent, sent - info->bytes_sent_rep);
-			__sync_fetch_and_add(&es->bytes_received, received - info->bytes_received_rep);
-			__sync_fetch_and_add(&es->segs_out, out - info->segs_out_rep);
-			__sync_fetch_and_add(&es->segs_in, in - info->segs_in_rep);
+		if (sent >= base->bytes_sent_rep && received >= base->bytes_received_rep &&
+		    out >= base->segs_out_rep && in >= base->segs_in_rep) {
+			__sync_fetch_and_add(&es->bytes_sent, sent - base->bytes_sent_rep);
+			__sync_fetch_and_add(&es->bytes_received, received - base->bytes_received_rep);
+			__sync_fetch_and_add(&es->segs_out, out - base->segs_out_rep);
+			__sync_fetch_and_add(&es->segs_in, in - base->segs_in_rep);
 		}
-		info->bytes_sent_rep = sent;
-		info->bytes_received_rep = received;
-		info->segs_out_rep = out;
-		info->segs_in_rep = in;
+		base->bytes_sent_rep = sent;
+		base->bytes_received_rep = received;
+		base->segs_out_rep = out;
+		base->segs_in_rep = in;
 	} else {
-		/* never seen before its close: count its whole life once */
+		/* nothing of it counted before its close: count its whole life once */
 		__sync_fetch_and_add(&es->bytes_sent, sent);
 		__sync_fetch_and_add(&es->bytes_received, received);
 		__sync_fetch_and_add(&es->segs_out, out);

@@ -30,6 +30,7 @@ enum bp_kind {
 	BP_KIND_RCVQUEUE_FULL     = 6, /* sock:sock_rcvqueue_full */
 	BP_KIND_EXCEED_BUF_LIMIT  = 7, /* sock:sock_exceed_buf_limit */
 	BP_KIND_RETRANSMIT_FAILED = 8, /* tcp:tcp_retransmit_skb, an attempt the kernel did not count */
+	BP_KIND_DROP              = 9, /* skb:kfree_skb: a packet the kernel freed as dropped, with its reason */
 	/*
 	 * Size of the per-kind maps, with room to append kinds without changing
 	 * it: the operator's `sampling` map is pinned across daemon restarts, and
@@ -57,6 +58,7 @@ enum bp_retrans_kind {
 #define BP_F_TASK_VALID  0x01 /* pid/comm are the task that owns the work */
 #define BP_F_NO_SOCKET   0x02 /* tuple taken from the packet, no socket */
 #define BP_F_OWNER       0x04 /* pid/comm/cgroup_id are the socket's owner, learned in process context */
+#define BP_F_CAUSE       0x08 /* retransmit: this host dropped a packet of the flow shortly before (u.retransmit.cause_*) */
 
 /* bp_event_exceed.mem_kind, mirrors SK_MEM_SEND / SK_MEM_RECV */
 #define BP_MEM_SEND 0
@@ -71,7 +73,7 @@ struct bp_tuple {
 	__u8  daddr[16];
 	__u16 sport;
 	__u16 dport;
-	__u16 family;   /* AF_INET (2) or AF_INET6 (10) */
+	__u16 family;   /* AF_INET (2), also for IPv4-mapped IPv6 sockets, or AF_INET6 (10) */
 	__u16 protocol; /* IPPROTO_TCP, or the socket's protocol for pressure events */
 };
 #define BP_TUPLE_SIZE 40
@@ -88,6 +90,9 @@ struct bp_event_retransmit {
 	__u8  _pad[2];
 	__u32 seq;           /* TCP_SKB_CB(skb)->seq: the first sequence number resent */
 	__u32 end_seq;       /* TCP_SKB_CB(skb)->end_seq: one past the last (SYN and FIN count one) */
+	__u64 topic;         /* tag of the send that carried seq (see bp_topic_name), 0: none known */
+	__u32 cause_reason;  /* with BP_F_CAUSE: enum skb_drop_reason of the flow's last local drop */
+	__u32 cause_netns;   /* with BP_F_CAUSE: the network namespace it was dropped in */
 };
 
 /*
@@ -110,6 +115,21 @@ struct bp_event_reset {
 	__u32 reason;        /* enum sk_rst_reason when sent (kernel >= 6.10), else 0 */
 	__u32 _pad;
 };
+
+/*
+ * A dropped packet (skb:kfree_skb). reason is the running kernel's
+ * enum skb_drop_reason value: its numbering changes between releases, so the
+ * agent names it from the kernel's own BTF, never from a table of its own.
+ */
+struct bp_event_drop {
+	__u64 location;      /* the kernel text address that freed the packet (kfree_skb's caller) */
+	__u32 reason;        /* enum skb_drop_reason; subsystem reasons keep their high 16 bits */
+	__u32 ifindex;       /* the interface it arrived on (rx), else the one it was going out of, 0: none */
+	__u8  rx;            /* 1: the packet was received (skb_iif set), 0: it was being sent */
+	__u8  _pad[7];
+};
+#define BP_EVENT_DROP_SIZE 24
+_Static_assert(sizeof(struct bp_event_drop) == BP_EVENT_DROP_SIZE, "bp_event_drop size");
 
 struct bp_event_pressure {
 	__u64 allocated;     /* exceed_buf_limit: protocol pages allocated */
@@ -155,9 +175,10 @@ struct bp_event {
 		struct bp_event_state      state;
 		struct bp_event_reset      reset;
 		struct bp_event_pressure   pressure;
+		struct bp_event_drop       drop;
 	} u;
 };
-#define BP_EVENT_SIZE 144
+#define BP_EVENT_SIZE 152
 _Static_assert(sizeof(struct bp_event) == BP_EVENT_SIZE, "bp_event size");
 
 /*
@@ -359,5 +380,95 @@ struct bp_peer_stats {
 #define BP_PEER_STATS_SIZE 16
 _Static_assert(sizeof(struct bp_peer_key) == BP_PEER_KEY_SIZE, "bp_peer_key size");
 _Static_assert(sizeof(struct bp_peer_stats) == BP_PEER_STATS_SIZE, "bp_peer_stats size");
+
+/*
+ * Topics: what a bus client's send carried (bpf/topic_send.bpf.c). The
+ * endpoint's bus (bp_endpoint_name.bus, the ids of BusType in Java) selects
+ * the parser.
+ */
+#define BP_BUS_KAFKA 1
+#define BP_BUS_REDIS 2
+#define BP_BUS_NATS  3
+
+/* What a tagged request did; bp_topic_name.op. Part of the wire format: append only. */
+enum bp_topic_op {
+	BP_OP_NONE     = 0,
+	BP_OP_COMMAND  = 1, /* Redis: any other command, the topic is its name */
+	BP_OP_PUBLISH  = 2, /* Redis PUBLISH: the channel */
+	BP_OP_SPUBLISH = 3, /* Redis SPUBLISH: the shard channel */
+	BP_OP_XADD     = 4, /* Redis XADD: the stream */
+	BP_OP_PUB      = 5, /* NATS PUB: the subject */
+	BP_OP_HPUB     = 6, /* NATS HPUB: the subject */
+	BP_OP_PRODUCE  = 7, /* Kafka Produce: the topic */
+};
+
+#define BP_TOPIC_LEN 48 /* bytes of a topic name kept; longer names are cut, and so share a tag */
+
+/*
+ * A topic's name, by its tag (hash map `topic_names`, key: the tag, a 64-bit
+ * FNV-1a of op and name; 0 is never a tag). Filled at the first send of the
+ * tag; never deleted, full means new tags count as other.
+ */
+struct bp_topic_name {
+	__u8  name[BP_TOPIC_LEN];
+	__u8  op;           /* enum bp_topic_op */
+	__u8  len;          /* bytes of name used */
+	__u8  _pad[6];
+};
+#define BP_TOPIC_NAME_SIZE 56
+_Static_assert(sizeof(struct bp_topic_name) == BP_TOPIC_NAME_SIZE, "bp_topic_name size");
+
+/*
+ * Per-topic counters of one endpoint and direction (per-CPU hash
+ * `topic_stats`). Retransmitted segments of a send without a known tag, and of
+ * tags that found the map full, go to the endpoint's `topic_other` slot (a
+ * per-CPU array, key = endpoint * BP_DIRS + direction, value bp_topic_stats),
+ * so that the sum over topics and other is the endpoint's retrans_segs.
+ */
+struct bp_topic_key {
+	__u64 topic;
+	__u16 endpoint;
+	__u8  direction;
+	__u8  _pad[5];
+};
+#define BP_TOPIC_KEY_SIZE 16
+_Static_assert(sizeof(struct bp_topic_key) == BP_TOPIC_KEY_SIZE, "bp_topic_key size");
+
+struct bp_topic_stats {
+	__u64 retrans_segs; /* what the kernel added to TcpRetransSegs for this topic's bytes */
+	__u64 bytes_sent;   /* bytes the application handed to the socket under this topic (not resent ones) */
+};
+#define BP_TOPIC_STATS_SIZE 16
+_Static_assert(sizeof(struct bp_topic_stats) == BP_TOPIC_STATS_SIZE, "bp_topic_stats size");
+
+/*
+ * Exact drop counters (array map `drop_stats`, BPF_F_MMAPABLE: the agent reads
+ * them straight from the mapped pages, no syscall per scrape). One __u64 per
+ * (endpoint, direction, reason slot), at
+ *   (endpoint * BP_DIRS + direction) * BP_DROP_REASON_SLOTS + slot.
+ * The slot is the enum skb_drop_reason value, except that values from
+ * BP_DROP_REASON_OTHER up (subsystem reasons carry the subsystem in their high
+ * 16 bits, SKB_DROP_REASON_SUBSYS_MASK) all count in the BP_DROP_REASON_OTHER
+ * slot. v6.18 has 129 core reasons, so a release may add over 100 before one
+ * lands there.
+ */
+#define BP_DROP_REASON_SLOTS 256
+#define BP_DROP_REASON_OTHER (BP_DROP_REASON_SLOTS - 1)
+#define BP_DROP_STATS_ENTRIES (BP_MAX_ENDPOINTS * BP_DIRS * BP_DROP_REASON_SLOTS)
+
+/*
+ * Which reason slots are losses (array map `drop_loss`, one entry of
+ * BP_DROP_LOSS_WORDS __u64, bit n of word n / 64 for slot n), written by the
+ * agent at load from its one list of the reasons that are not (DropReasons in
+ * Java): only a loss is remembered as the cause of a retransmit.
+ */
+#define BP_DROP_LOSS_WORDS 4
+#define BP_DROP_LOSS_SIZE  32
+_Static_assert(BP_DROP_LOSS_WORDS * 64 == BP_DROP_REASON_SLOTS, "a loss bit for every reason slot");
+
+struct bp_drop_loss {
+	__u64 bits[BP_DROP_LOSS_WORDS];
+};
+_Static_assert(sizeof(struct bp_drop_loss) == BP_DROP_LOSS_SIZE, "bp_drop_loss size");
 
 #endif /* BUSPROBE_EVENTS_H */

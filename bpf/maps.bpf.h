@@ -14,9 +14,9 @@
 #include "ring.bpf.h"
 
 /*
- * One ring for all families. A record takes 152 bytes (BP_EVENT_SIZE 144 plus
- * the ring's 8-byte header, BPF_RINGBUF_HDR_SZ), so 8 MiB holds about 55k of
- * them, about 0.28 s of a 200k events/s storm; the agent resizes it before
+ * One ring for all families. A record takes 160 bytes (BP_EVENT_SIZE 152 plus
+ * the ring's 8-byte header, BPF_RINGBUF_HDR_SZ), so 8 MiB holds about 52k of
+ * them, about 0.26 s of a 200k events/s storm; the agent resizes it before
  * load (bpf_map__set_max_entries) from --ring-size.
  */
 struct {
@@ -202,21 +202,26 @@ static __always_inline struct bp_event *bp_reserve(struct bp_kind_stats *st)
 }
 
 /*
- * Commit a record. The default ringbuf submit wakes a caught-up consumer on
- * every record, which was measured to slow the producer 3-20x; instead wake
- * only when `wakeup_watermark` more bytes are pending and let the agent's
- * bounded poll timeout pick up anything below that.
+ * Commit a record. Flags 0 is the kernel's adaptive wakeup: it wakes the
+ * consumer only when this record is the first after the consumer caught up
+ * (consumer_pos == the record's position), which is how an idle agent that
+ * waits in epoll learns of the first record without polling. While records
+ * flow the agent gathers them for its poll interval without draining, so a
+ * busy ring costs one wakeup per interval. On top of that, force a wakeup as
+ * the pending bytes cross each multiple of `wakeup_watermark`, so that a
+ * long poll interval cannot let the ring fill. BPF_RB_NO_WAKEUP (the `never`
+ * policy) would leave the agent to find every record by polling.
  */
 static __always_inline void bp_submit(struct bp_kind_stats *st, struct bp_event *e)
 {
 	struct bp_settings *s;
 	__u32 zero = 0;
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = 0;
 
 	s = bpf_map_lookup_elem(&settings, &zero);
 	if (s) {
-		if (s->wakeup_policy == BP_WAKEUP_ALWAYS)
-			flags = 0;
+		if (s->wakeup_policy == BP_WAKEUP_NEVER)
+			flags = BPF_RB_NO_WAKEUP;
 		else if (s->wakeup_policy == BP_WAKEUP_WATERMARK &&
 			 bp_crosses_watermark(bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA), s->wakeup_watermark,
 					      sizeof(*e) + BPF_RINGBUF_HDR_SZ))

@@ -65,6 +65,19 @@ static __always_inline __u16 bp_sk_protocol(const struct sock *sk)
 	return BPF_CORE_READ_BITFIELD_PROBED((struct sock___pre_5_6 *)sk, sk_protocol);
 }
 
+/* ::ffff:0:0/96, an IPv4 address in an AF_INET6 socket (RFC 4291 2.5.5.2). */
+static __always_inline bool bp_v4_mapped(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr32[0] == 0 && a->in6_u.u6_addr32[1] == 0 &&
+	       a->in6_u.u6_addr32[2] == bpf_htonl(0x0000ffff);
+}
+
+static __always_inline bool bp_v6_any(const struct in6_addr *a)
+{
+	return (a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2] |
+		a->in6_u.u6_addr32[3]) == 0;
+}
+
 /*
  * The 4-tuple of a socket (a BTF pointer: plain loads). Works for full,
  * request and time-wait sockets alike: everything read lives in sock_common,
@@ -83,7 +96,20 @@ static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock 
 	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV && (tp = bpf_skc_to_tcp_sock((void *)sk)))
 		t->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	t->dport = bpf_ntohs(skc->skc_dport);
-	if (family == AF_INET6) {
+	if (family == AF_INET6 && bp_v4_mapped(&skc->skc_v6_daddr) &&
+	    (bp_v4_mapped(&skc->skc_v6_rcv_saddr) || bp_v6_any(&skc->skc_v6_rcv_saddr))) {
+		/*
+		 * An AF_INET6 socket talking IPv4 (::ffff:a.b.c.d, how the JVM
+		 * opens every socket by default, and every socket a dual-stack
+		 * listener accepts from an IPv4 peer): the kernel sends IPv4 and
+		 * keeps the IPv4 addresses in skc_daddr and skc_rcv_saddr too.
+		 * Report it as the IPv4 connection it is, so that IPv4 endpoint
+		 * rules match it and it prints as IPv4 (README "Dual stack").
+		 */
+		t->family = AF_INET;
+		*(__u32 *)t->saddr = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
+		*(__u32 *)t->daddr = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+	} else if (family == AF_INET6) {
 		__builtin_memcpy(t->saddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
 		__builtin_memcpy(t->daddr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
 	} else {

@@ -14,24 +14,46 @@
 #include "sock.bpf.h"
 #include "endpoint.bpf.h"
 
-/* What busprobe knows of one socket; kernel-only, keyed by the sock pointer. */
+/*
+ * What busprobe knows of one socket for attribution; kernel-only, keyed by
+ * the sock pointer in the LRU map sock_info. Losing it to eviction costs the
+ * socket its owner and its cached match, never a count: what the counters
+ * need is in struct bp_sock_base.
+ */
 struct bp_sock_info {
 	__u64 start_ns;           /* connect() or the SYN, 0 when not seen */
 	__u64 cgroup_id;
-	__u64 bytes_sent_rep;     /* socket counters already added to the endpoint */
-	__u64 bytes_received_rep;
-	__u32 segs_out_rep;
-	__u32 segs_in_rep;
 	__u32 tgid;
 	__u32 rules_gen;          /* endpoints_gen + 1 when endpoint/direction were matched; 0: not yet */
 	__u16 endpoint;
 	__u8  direction;
 	__u8  owner_known;
 	__u8  comm[16];
-	__u16 opened_endpoint;    /* where conn_opened was counted, when opened is set */
-	__u8  opened_direction;
-	__u8  opened;
+	__u32 total_retrans_rep;  /* tp->total_retrans as of busprobe's last look, until the socket has a base */
+};
+
+#define BP_BASE_INIT     1 /* total_retrans_rep was taken; unset in a new or reset base */
+#define BP_BASE_OPENED   2 /* conn_opened was counted, at opened_endpoint/opened_direction */
+#define BP_BASE_IN_TABLE 4 /* the socket had a sock_info entry at busprobe's last look */
+
+/*
+ * What the exact counters need of one socket, kept where eviction cannot
+ * lose it: the socket counters already added to its endpoint (so that a
+ * socket is never counted twice), whether, where and when its open was
+ * counted (so that live = opened - closed holds, and every close of a
+ * connection busprobe saw start has its lifetime), and whether it had a
+ * sock_info entry (so that an eviction is seen and counted). Kernel-only.
+ */
+struct bp_sock_base {
+	__u64 start_ns;           /* the entry's start_ns when the connection opened: its lifetime at close */
+	__u64 bytes_sent_rep;     /* socket counters already added to the endpoint */
+	__u64 bytes_received_rep;
+	__u32 segs_out_rep;
+	__u32 segs_in_rep;
 	__u32 total_retrans_rep;  /* tp->total_retrans as of busprobe's last look; see bp_retrans_counted() */
+	__u16 opened_endpoint;
+	__u8  opened_direction;
+	__u8  flags;              /* BP_BASE_* */
 };
 
 /*
@@ -46,18 +68,12 @@ static __always_inline __u32 bp_total_retrans(const struct sock *sk)
 
 /*
  * Keyed by the sock pointer, deleted when the socket reaches TCP_CLOSE (every
- * TCP socket that was ever connected passes through it). 64k live
- * connections per host is well above what a bus client or broker holds; an
- * LRU map because a full map must never stop attribution of new sockets: the
- * least recently used entry is evicted, and that socket's later events carry
- * the current task and a fresh endpoint lookup instead of its owner.
- *
- * Not BPF_MAP_TYPE_SK_STORAGE, although its lookup is a pointer walk and it
- * needs no delete: creating an entry there allocates (kmalloc, memcg and
- * socket optmem charges) and was measured at ~850 ns per socket on 6.18,
- * against ~330 ns for this map's update and delete together (BENCHMARKS.md,
- * 2026-11-27 13:11 kernel cost). busprobe's per-event lookups are rare enough
- * (see handle_inet_sock_set_state) that creation is what counts.
+ * TCP socket that was ever connected passes through it). An LRU map because
+ * a full map must never stop attribution of new sockets: the least recently
+ * used entry is evicted, and that socket's later events carry the current
+ * task and a fresh endpoint lookup instead of its owner. Sized by the agent
+ * before load (bpf_map__set_max_entries) from `run --socket-table-size`,
+ * 65,536 by default: well above what a bus client or broker holds.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -65,6 +81,86 @@ struct {
 	__type(key, __u64);
 	__type(value, struct bp_sock_info);
 } sock_info SEC(".maps") __weak;
+
+/*
+ * Per-socket storage: allocated with the socket's first base and freed by
+ * the kernel with the socket (__sk_destruct), never evicted, never deleted.
+ *
+ * Creating one allocates (kmalloc, memcg and socket optmem charges), which
+ * is why sock_info stays a hash (its update and delete together cost ~330
+ * ns, BENCHMARKS.md 2026-11-27 13:11). A base is created only where a count
+ * needs one: when a connection opens (ESTABLISHED, or found open at start),
+ * and for a socket whose traffic is counted before its close. A connection
+ * attempt that fails, and every transition that only changes state, pay
+ * none. An opened connection pays one creation per socket: measured under
+ * loopback churn (bench/state-ab, 2026-12-02), the state program went from
+ * 2.8-3.1 to 5.2-6.1 us per connection (two sockets, ten transitions): about
+ * 1.2-1.5 us per creation, plus the free in __sk_destruct that run_time_ns
+ * does not show.
+ * That is the price of counters that stay exact however often the table
+ * evicts; a bus connection lives long and pays it once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct bp_sock_base);
+} sock_base SEC(".maps") __weak;
+
+/*
+ * Established connections whose sock_info entry the LRU evicted, each
+ * counted once, by the first event that finds its base marked
+ * BP_BASE_IN_TABLE and no entry (busprobe_socket_table_evictions_total).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sock_evictions SEC(".maps") __weak;
+
+/*
+ * sk's base, or NULL; with create, one is made when there is none. A new or
+ * reset base takes the socket's retransmit count as it is now: every
+ * retransmit before went through the retransmit probe, which counted it
+ * with or without a base.
+ */
+static __always_inline struct bp_sock_base *bp_sock_base(const struct sock *sk, bool create)
+{
+	struct bp_sock_base *b;
+
+	if (!BP_ATTRIBUTION)
+		return NULL;
+	b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (b && !(b->flags & BP_BASE_INIT)) {
+		b->total_retrans_rep = bp_total_retrans(sk);
+		b->flags |= BP_BASE_INIT;
+	}
+	return b;
+}
+
+/*
+ * Whether sk has a sock_info entry now (has_entry), told to its base: a base
+ * that says it had one when it has none was evicted, counted here once.
+ */
+static __always_inline void bp_base_seen(struct bp_sock_base *b, bool has_entry)
+{
+	__u32 zero = 0;
+	__u64 *n;
+
+	if (!b)
+		return;
+	if (has_entry) {
+		b->flags |= BP_BASE_IN_TABLE;
+		return;
+	}
+	if (!(b->flags & BP_BASE_IN_TABLE))
+		return;
+	b->flags &= ~BP_BASE_IN_TABLE;
+	n = bpf_map_lookup_elem(&sock_evictions, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
 
 /* Attribution of one event: the endpoint, and the socket's info if known. */
 struct bp_attr {
@@ -77,7 +173,9 @@ struct bp_attr {
  * sk's entry; with create, an empty one is made when there is none. A new
  * entry's retransmit baseline is the socket's count now: every retransmit
  * before this moment went through the retransmit probe, which counted it
- * with or without an entry.
+ * with or without an entry. An entry made for a socket that has a base
+ * replaces one the LRU evicted (or deleted at TCP_CLOSE, which clears the
+ * base's mark): the eviction is counted now, and the base is marked again.
  */
 static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, bool create)
 {
@@ -91,7 +189,14 @@ static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, 
 		return info;
 	fresh.total_retrans_rep = bp_total_retrans(sk);
 	bpf_map_update_elem(&sock_info, &key, &fresh, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&sock_info, &key);
+	info = bpf_map_lookup_elem(&sock_info, &key);
+	if (info) {
+		struct bp_sock_base *b = bp_sock_base(sk, false);
+
+		bp_base_seen(b, false);
+		bp_base_seen(b, true);
+	}
+	return info;
 }
 
 /*

@@ -16,6 +16,8 @@
 #include "sock.bpf.h"
 #include "sock_info.bpf.h"
 #include "endpoint_stats.bpf.h"
+#include "topic.bpf.h"
+#include "drop_cause.bpf.h"
 
 /* include/net/inet_connection_sock.h, include/net/tcp.h: #defines, so not in BTF */
 #define ICSK_TIME_LOSS_PROBE 5
@@ -63,21 +65,20 @@ struct {
  * resets the baseline there; so does the SYN_RECV -> ESTABLISHED of a child).
  *
  * Without a baseline (a socket busprobe never saw: older than the agent, or
- * evicted from sock_info) the first event falls back on the errno: a success
+ * evicted from sock_info before it had a base) the first event falls back on the errno: a success
  * and the errors only tcp_transmit_skb() returns are counted, the five of
  * the first half are not.
  */
-static __always_inline bool bp_retrans_counted(struct bp_sock_info *info, __u32 total_retrans, __u32 segs,
-					       int err)
+static __always_inline bool bp_retrans_counted(__u32 *rep, __u32 total_retrans, __u32 segs, int err)
 {
 	bool by_errno = err != -EBUSY && err != -EINVAL && err != -ENOMEM && err != -EHOSTUNREACH &&
 			err != -EAGAIN;
 	__u32 delta;
 
-	if (!info)
+	if (!rep)
 		return by_errno;
-	delta = total_retrans - info->total_retrans_rep;
-	info->total_retrans_rep = total_retrans;
+	delta = total_retrans - *rep;
+	*rep = total_retrans;
 	if (delta == segs)
 		return true;
 	if (delta == 0)
@@ -117,6 +118,34 @@ static __always_inline __u8 retrans_kind(const struct sock *sk, const struct tcp
 	return BP_RETRANS_UNKNOWN;
 }
 
+/*
+ * How long a local drop of the flow stays its retransmits' cause: 3 s plus
+ * four smoothed RTTs. A first retransmit comes within an RTO of the loss (at
+ * least 200 ms, about 1 s for a young connection), and a drop of the
+ * retransmit itself starts the window again; an older drop is taken for
+ * history rather than the reason for this resend.
+ */
+#define BP_CAUSE_WINDOW_NS (3ULL * 1000000000ULL)
+
+/* The flow's last local drop, into the record, when it is recent enough to be this retransmit's cause. */
+static __always_inline void fill_cause(struct bp_event *e, __u32 srtt_us)
+{
+	struct bp_flow_key k = {};
+	struct bp_flow_drop *d;
+	__u64 now;
+
+	bp_flow_key_of(&k, &e->tuple);
+	d = bpf_map_lookup_elem(&flow_drops, &k);
+	if (!d)
+		return;
+	now = bpf_ktime_get_ns();
+	if (d->ts_ns > now || now - d->ts_ns > BP_CAUSE_WINDOW_NS + 4000ULL * srtt_us)
+		return;
+	e->flags |= BP_F_CAUSE;
+	e->u.retransmit.cause_reason = d->reason;
+	e->u.retransmit.cause_netns = d->netns;
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
 {
@@ -125,11 +154,13 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	const struct tcp_skb_cb *tcb = (const void *)skb->cb;
 	struct bp_retrans_stats *trig;
 	struct bp_kind_stats *st;
+	struct bp_sock_base *base;
 	struct bp_attr a = {};
 	struct bp_tuple t = {};
 	struct bp_event *e;
 	__u32 segs, total, kind, rk;
 	bool counted;
+	__u64 topic = 0;
 	__u8 ca_state;
 	int err = 0;
 
@@ -145,14 +176,22 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	rk = retrans_kind(sk, tcb, ca_state);
 
 	/*
-	 * A socket older than the agent (or evicted) is remembered at its first
-	 * retransmit, so that its lifetime traffic is added once and only deltas
-	 * later, and its next retransmits are told apart by its own count.
+	 * The baseline is the base's once the socket has one (an opened
+	 * connection: eviction cannot lose it), else the entry's (a connection
+	 * attempt). A socket older than the agent, or evicted before its base,
+	 * is remembered at its first retransmit, so that its lifetime traffic is
+	 * added once and only deltas later, and its next retransmits are told
+	 * apart by its own count.
 	 */
 	a.info = bp_sock_info(sk, false);
-	counted = bp_retrans_counted(a.info, total, segs, err);
+	base = bp_sock_base(sk, false);
+	bp_base_seen(base, a.info);
+	counted = bp_retrans_counted(base ? &base->total_retrans_rep : a.info ? &a.info->total_retrans_rep : NULL,
+				     total, segs, err);
 	if (!a.info)
 		a.info = bp_sock_info(sk, true);
+	if (a.info)
+		a.info->total_retrans_rep = total;
 	bp_resolve(sk, &a);
 	kind = counted ? BP_KIND_RETRANSMIT : BP_KIND_RETRANSMIT_FAILED;
 	if (counted) {
@@ -167,10 +206,17 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 		}
 		es = bp_endpoint_stats(&a);
 		if (es) {
+			if (!base) {
+				base = bp_sock_base(sk, true);
+				bp_base_seen(base, a.info);
+			}
 			__sync_fetch_and_add(&es->retrans_segs, segs);
 			if (rk < BP_RETRANS_KINDS)
 				__sync_fetch_and_add(&es->retrans_trigger_segs[rk], segs);
-			bp_add_traffic(es, sk, a.info);
+			if (base)
+				bp_add_traffic(es, sk, base);
+			/* where the endpoint counts, its topics count: their sum is its retrans_segs */
+			topic = bp_topic_charge(sk, &a, BPF_CORE_READ(tcb, seq), segs);
 		}
 		bp_read_tuple(&t, sk);
 		bp_charge_offenders(&a, &t, segs, 0);
@@ -194,9 +240,11 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	e->u.retransmit.retrans_kind = rk;
 	e->u.retransmit.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	e->u.retransmit.snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
+	fill_cause(e, e->u.retransmit.srtt_us);
 	e->u.retransmit.total_retrans = total;
 	e->u.retransmit.seq = BPF_CORE_READ(tcb, seq);
 	e->u.retransmit.end_seq = BPF_CORE_READ(tcb, end_seq);
+	e->u.retransmit.topic = topic;
 	bp_apply_attr(e, &a);
 	bp_submit(st, e);
 	return 0;
@@ -214,6 +262,7 @@ int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct r
 	struct bp_retrans_stats *trig;
 	struct bp_endpoint_stats *es;
 	struct bp_sock_info *child;
+	struct bp_sock_base *base;
 	struct bp_attr a = {};
 	struct bp_event *e;
 	__u32 kind = BP_KIND_RETRANSMIT_SYNACK, rk = BP_RETRANS_SYNACK;
@@ -227,6 +276,9 @@ int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct r
 		child = bp_sock_info(sk, false);
 		if (child)
 			child->total_retrans_rep = bp_total_retrans(sk);
+		base = bp_sock_base(sk, false);
+		if (base)
+			base->total_retrans_rep = bp_total_retrans(sk);
 	}
 	/*
 	 * A SYN-ACK we retransmit: this host serves the endpoint on the request's
@@ -237,6 +289,7 @@ int BPF_PROG(handle_tcp_retransmit_synack, const struct sock *sk, const struct r
 	if (es) {
 		__sync_fetch_and_add(&es->retrans_segs, 1);
 		__sync_fetch_and_add(&es->retrans_trigger_segs[BP_RETRANS_SYNACK], 1);
+		bp_topic_charge((const struct sock *)&req->__req_common, &a, 0, 1); /* a SYN-ACK carries no topic: other */
 	}
 	trig = bpf_map_lookup_elem(&retrans_triggers, &rk);
 	if (trig)

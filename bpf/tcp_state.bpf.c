@@ -13,6 +13,8 @@
 #include "sock.bpf.h"
 #include "sock_info.bpf.h"
 #include "endpoint_stats.bpf.h"
+#include "listen.bpf.h"
+#include "topic.bpf.h"
 
 /*
  * Transitions that only a system call makes: connect() (CLOSE -> SYN_SENT),
@@ -67,44 +69,72 @@ static __always_inline bool counted_transition(int oldstate, int newstate)
  * A close and its lifetime count where the open was counted, even when a
  * reload has matched the socket elsewhere since, so that opened - closed
  * (the live connections) stays true per endpoint; its traffic follows the
- * current rules.
+ * current rules. Where and whether the open was counted is in the socket's
+ * base, which the socket table cannot evict.
  */
 static __always_inline __u64 count_connection(const struct sock *sk, struct bp_attr *a, int oldstate,
 					      int newstate)
 {
 	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
 	struct bp_attr opened = {};
+	struct bp_sock_base *base;
 	__u64 life = 0;
 
 	if (!es)
 		return 0;
 	if (newstate == TCP_ESTABLISHED) {
-		__sync_fetch_and_add(&es->conn_opened, 1);
-		if (a->info) {
-			a->info->opened_endpoint = a->endpoint;
-			a->info->opened_direction = a->direction;
-			a->info->opened = 1;
+		/*
+		 * Counted only with a base to remember it: a connection whose base
+		 * could not be allocated counts neither open nor close, rather than
+		 * an open that no close would ever match.
+		 */
+		base = bp_sock_base(sk, true);
+		bp_base_seen(base, a->info);
+		/* a SYN_RECV child's count moved after its start (see handle_inet_sock_set_state) */
+		if (base)
+			base->total_retrans_rep = bp_total_retrans(sk);
+		if (base && !(base->flags & BP_BASE_OPENED)) {
+			if (a->info)
+				base->start_ns = a->info->start_ns;
+			__sync_fetch_and_add(&es->conn_opened, 1);
+			base->opened_endpoint = a->endpoint;
+			base->opened_direction = a->direction;
+			base->flags |= BP_BASE_OPENED;
 		}
 	} else if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) {
 		__sync_fetch_and_add(&es->conn_failed, 1);
 	} else {
-		cs = es;
-		if (a->info && a->info->opened) {
-			opened.endpoint = a->info->opened_endpoint;
-			opened.direction = a->info->opened_direction;
+		/*
+		 * Only a connection whose open was counted (here, or by the seeding
+		 * at start, see refresh_tcp_traffic) counts a close: one that opened
+		 * before the daemon and closed before the seeding reached it counts
+		 * neither, so that live = opened - closed never goes below the truth.
+		 */
+		base = bp_sock_base(sk, false);
+		bp_base_seen(base, a->info);
+		if (base && (base->flags & BP_BASE_OPENED)) {
+			opened.endpoint = base->opened_endpoint;
+			opened.direction = base->opened_direction;
 			cs = bp_endpoint_stats(&opened);
 			if (!cs)
 				cs = es;
-		}
-		__sync_fetch_and_add(&cs->conn_closed, 1);
-		if (a->info && a->info->start_ns) {
-			__u32 slot;
+			__sync_fetch_and_add(&cs->conn_closed, 1);
+			if (base->start_ns) {
+				__u32 slot;
 
-			life = bpf_ktime_get_ns() - a->info->start_ns;
-			slot = log2_slot(life / 1000);
-			__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
+				life = bpf_ktime_get_ns() - base->start_ns;
+				slot = log2_slot(life / 1000);
+				__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
+			}
 		}
-		bp_add_traffic(es, sk, a->info);
+		bp_add_traffic(es, sk, base);
+		/*
+		 * Nothing is counted of a closed socket any more; tcp_disconnect()
+		 * zeroes its counters after this transition, and a reconnect starts
+		 * from a fresh base.
+		 */
+		if (base)
+			__builtin_memset(base, 0, sizeof(*base));
 	}
 	return life;
 }
@@ -129,6 +159,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 
 	if (bp_sk_protocol_btf(sk) != IPPROTO_TCP)
 		return 0;
+	bp_note_listener(sk, oldstate, newstate);
 	user = user_transition(oldstate, newstate);
 	counted = counted_transition(oldstate, newstate);
 	st = bp_account(BP_KIND_STATE);
@@ -179,6 +210,9 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	}
 	if (newstate == TCP_CLOSE && a.info)
 		bp_forget(sk);
+	/* only bus clients' sends are tagged (see topic_send.bpf.c) */
+	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT)
+		bp_topic_forget(sk);
 	return 0;
 }
 
@@ -231,6 +265,64 @@ int handle_sys_exit_accept(struct sys_exit_args___bp *ctx)
 }
 
 /*
+ * Set (1) by the agent while it runs refresh_tcp_traffic once in every
+ * network namespace at start: the connections already open then are counted
+ * as opened, so that live = opened - closed holds from the first scrape
+ * after a (re)start. 0 for the once-a-second refresh.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tcp_iter_seeding SEC(".maps");
+
+/* States of a connection that was opened and has not closed yet. */
+static __always_inline bool open_state(int state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSE_WAIT:
+	case TCP_LAST_ACK:
+	case TCP_CLOSING:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A connection the seeding finds open and not counted yet: counted as opened
+ * where it matches now. The iterator holds the socket's lock (lock_sock_fast
+ * in bpf_iter_tcp_seq_show), so its own transitions cannot interleave; one
+ * that was counted since the probes attached carries opened already. Its
+ * start is unknown: no lifetime at close.
+ */
+static __always_inline void seed_connection(const struct sock *sk)
+{
+	struct bp_endpoint_stats *es;
+	struct bp_sock_base *base;
+	struct bp_attr a = {};
+
+	if (!open_state(sk->__sk_common.skc_state))
+		return;
+	base = bp_sock_base(sk, true);
+	if (!base || (base->flags & BP_BASE_OPENED))
+		return;
+	a.info = bp_sock_info(sk, true);
+	bp_base_seen(base, a.info);
+	bp_resolve(sk, &a);
+	es = bp_endpoint_stats(&a);
+	if (!es)
+		return;
+	__sync_fetch_and_add(&es->conn_opened, 1);
+	base->opened_endpoint = a.endpoint;
+	base->opened_direction = a.direction;
+	base->flags |= BP_BASE_OPENED;
+}
+
+/*
  * Bytes and segments reach the endpoint counters at retransmits and at
  * close. A long-lived connection that never retransmits would show no
  * traffic until it closes, and would add nothing to the retransmit ratio's
@@ -243,21 +335,32 @@ int refresh_tcp_traffic(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct bp_endpoint_stats *es;
+	struct bp_sock_base *base;
 	struct bp_attr a = {};
 	struct tcp_sock *tp;
+	__u32 zero = 0, *seeding;
 
 	if (!skc)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0; /* listeners, request and time-wait sockets carry no traffic of their own */
+	seeding = bpf_map_lookup_elem(&tcp_iter_seeding, &zero);
+	if (seeding && *seeding) {
+		seed_connection((const struct sock *)tp);
+		if (skc->skc_state == TCP_LISTEN)
+			bp_note_listener((const struct sock *)tp, TCP_CLOSE, TCP_LISTEN);
+	}
 	a.info = bp_sock_info((const struct sock *)tp, false);
-	if (!a.info)
+	/* a known socket gets a base now if it has none; an evicted one still has its own */
+	base = bp_sock_base((const struct sock *)tp, a.info != NULL);
+	if (!base)
 		return 0; /* unknown sockets are counted whole at close */
+	bp_base_seen(base, a.info);
 	bp_resolve((const struct sock *)tp, &a);
 	es = bp_endpoint_stats(&a);
 	if (es)
-		bp_add_traffic(es, (const struct sock *)tp, a.info);
+		bp_add_traffic(es, (const struct sock *)tp, base);
 	return 0;
 }
 

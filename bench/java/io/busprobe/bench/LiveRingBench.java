@@ -23,7 +23,9 @@ import java.util.Locale;
 /**
  * A live ring: a producer thread commits records (getppid() through
  * bench/ringfill.bpf.c) while a consumer thread drains them the way the agent
- * does ({@link RingBuffer#poll} with the agent's default 2 ms timeout), on a
+ * does (the loop of {@code Session.consume}: {@link RingBuffer#consume}, then
+ * {@link RingBuffer#gather} for the agent's default 2 ms while records flow, or
+ * {@link RingBuffer#await} for the kernel's wakeup once the ring is empty), on a
  * ring of the agent's default size (8 MiB).
  *
  * <ul>
@@ -146,8 +148,14 @@ public final class LiveRingBench {
         Sum sum = new Sum();
         var stop = new java.util.concurrent.atomic.AtomicBoolean();
         Thread consumer = new Thread(() -> {
+            // the agent's loop (Session.consume): gather while records flow, wait for the wakeup when empty
+            long enough = policy == WATERMARK ? ringSize / 8 : 1;
             while (!stop.get()) {
-                ring.poll(sum, pollMs);
+                if (ring.consume(sum) > 0) {
+                    ring.gather(pollMs, enough);
+                } else {
+                    ring.await(policy == NEVER ? pollMs : 250);
+                }
             }
             ring.consume(sum);
         }, "consumer");

@@ -39,7 +39,7 @@ class PackageGraphTest {
             "cli", "agent metrics sink connection bpf maps ringbuf event endpoint ffi text",
             "agent", "metrics sink connection bpf maps ringbuf event endpoint ffi text",
             "metrics", "bpf maps event endpoint ffi text bindings",
-            "sink", "connection bpf maps event endpoint",
+            "sink", "connection bpf maps event endpoint text",
             "connection", "event",
             "bpf", "maps event ffi bindings",
             "maps", "event endpoint ffi text bindings",

@@ -1,6 +1,7 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.Probe;
+import io.busprobe.bpf.TrafficRefresh;
 import io.busprobe.connection.ConnectionTable;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.endpoint.EndpointConfig;
@@ -11,10 +12,13 @@ import io.busprobe.ffi.Preflight;
 import io.busprobe.maps.AgentState;
 import io.busprobe.maps.KindStats;
 import io.busprobe.maps.PinDir;
+import io.busprobe.maps.SocketTable;
+import io.busprobe.maps.TopicMaps;
 import io.busprobe.metrics.AgentMetrics;
 import io.busprobe.ringbuf.RecordHandler;
 import io.busprobe.sink.EndpointNames;
 import io.busprobe.sink.JsonSink;
+import io.busprobe.text.Messages;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,6 +28,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -34,11 +41,16 @@ import java.util.function.Consumer;
  *
  * <p>Resources are acquired in {@link #start} and released in reverse by
  * {@link #close}. {@link #run} is the consumer loop and must be called from a
- * single thread.
+ * single thread; that thread only consumes. The periodic work runs on two
+ * scheduled threads of its own, started and stopped by {@link #run}:
+ * {@code busprobe-control} (degrader, published state, config reloads, summaries,
+ * every {@link Degrader#TICK_MILLIS} ms, and only the reloads and summaries,
+ * once a second, while nothing happens) and {@code busprobe-refresh} (the
+ * endpoint traffic refresh, once a second, which enters every network namespace).
  *
  * {@snippet :
- * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 2, PinDir.resolve(), false, "0.0.0.0:19477", null,
- *         EndpointConfig.defaults(), null, Set.of()), log)) {
+ * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 65536, 2, PinDir.resolve(), false, "0.0.0.0:19477", null,
+ *         EndpointConfig.defaults(), null, Set.of(), 50), log)) {
  *     d.run(() -> stopRequested, Duration.ofSeconds(60));
  * }
  * }
@@ -52,10 +64,11 @@ public final class Daemon implements AutoCloseable {
      * @param events       where to write the JSON-lines event stream ("-" for stdout), or null for none
      * @param absentProbes probes to treat as missing from this kernel (a hidden test option: it drives the
      *                     real partial-attach path on a kernel that has every hook)
+     * @param topicTop     per endpoint, how many topics get series of their own in the metrics
      */
-    public record Options(long ringSize, int pollMs, Path pinDir, boolean resetConfig, String metricsAddress,
-                          Path endpointConfig, EndpointConfig endpoints, String events,
-                          java.util.Set<Probe> absentProbes) {
+    public record Options(long ringSize, int socketTableSize, int pollMs, Path pinDir, boolean resetConfig,
+                          String metricsAddress, Path endpointConfig, EndpointConfig endpoints, String events,
+                          java.util.Set<Probe> absentProbes, int topicTop) {
     }
 
     private final Options options;
@@ -80,7 +93,7 @@ public final class Daemon implements AutoCloseable {
         Preflight.loader();
         this.configStamp = ConfigStamp.of(options.endpointConfig()); // the version RunCommand just read
         this.endpointNames = new EndpointNames(options.endpoints());
-        this.eventStream = openEventStream(options.events(), endpointNames);
+        this.eventStream = openEventStream(options.events(), endpointNames, this::topicName);
         DaemonLock l = null;
         Session s = null;
         AgentMetrics m = null;
@@ -89,9 +102,9 @@ public final class Daemon implements AutoCloseable {
             // the port, then the pin directory, before the kernel: each fails with nothing loaded or pinned
             m = AgentMetrics.listen(options.metricsAddress());
             PinDir.prepare(options.pinDir());
-            s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.pinDir(),
+            s = Session.start(EnumSet.allOf(Family.class), options.ringSize(), options.socketTableSize(), options.pinDir(),
                     !options.resetConfig(), options.endpoints(), options.absentProbes());
-            m.attach(new SessionSource(s));
+            m.attach(new SessionSource(s), options.topicTop());
         } catch (RuntimeException e) {
             closeQuietly(s, m, l);
             closeEvents();
@@ -112,11 +125,15 @@ public final class Daemon implements AutoCloseable {
         this.connections = new ConnectionTable(eventStream == null ? null : eventStream::connection);
         this.running = options.endpoints();
         this.drops = new DropAdvice(Map.of()); // kind_stats starts at zero with each daemon
-        // from here on a SIGHUP reloads; before, the JVM's default would have ended the process
-        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> requestReload());
     }
 
-    private static JsonSink openEventStream(String target, EndpointNames names) {
+    /** A retransmit record's topic, for --events; records are read only once the session is up. */
+    private TopicMaps.Name topicName(long tag) {
+        return session.bpf().topicMaps().name(tag);
+    }
+
+    private static JsonSink openEventStream(String target, EndpointNames names,
+                                            java.util.function.LongFunction<TopicMaps.Name> topics) {
         if (target == null) {
             return null;
         }
@@ -124,7 +141,7 @@ public final class Daemon implements AutoCloseable {
             java.io.OutputStream out = target.equals("-") ? new java.io.FileOutputStream(java.io.FileDescriptor.out)
                     : java.nio.file.Files.newOutputStream(Path.of(target), StandardOpenOption.CREATE,
                             StandardOpenOption.APPEND);
-            return new JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names);
+            return new JsonSink(new java.io.BufferedOutputStream(out, 1 << 16), names, topics);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new UncheckedIOException("cannot open --events " + target + ": its directory does not exist", e);
         } catch (java.nio.file.AccessDeniedException e) {
@@ -152,11 +169,18 @@ public final class Daemon implements AutoCloseable {
     }
 
     private String lastRefreshError;
+    /** The namespaces (and missing capabilities) the last report was about; empty when all were counted. */
+    private java.util.Set<String> lastUnreachable = java.util.Set.of();
 
-    /** Endpoint traffic refresh; a failure is logged (once per distinct cause) and retried next second. */
+    /**
+     * Endpoint traffic refresh, on busprobe-refresh; a failure is logged (once per distinct cause)
+     * and retried next second. Namespaces it cannot enter are logged once, naming the missing
+     * capability, and again only when that set changes (busprobe_netns_unreachable has the count).
+     */
     private void refreshTraffic() {
+        TrafficRefresh r;
         try {
-            session.bpf().refreshTraffic();
+            r = session.bpf().refreshTraffic();
             lastRefreshError = null;
         } catch (RuntimeException e) {
             String msg = String.valueOf(e.getMessage());
@@ -164,12 +188,58 @@ public final class Daemon implements AutoCloseable {
                 log.accept("endpoint traffic refresh failed, retrying every second: " + msg);
                 lastRefreshError = msg;
             }
+            return;
+        }
+        java.util.Set<String> now = r.problemKey();
+        if (!now.equals(lastUnreachable)) {
+            log.accept(now.isEmpty() ? "endpoint traffic counted in every network namespace again" : r.problem());
+            lastUnreachable = now;
+        }
+        adviseOnEvictions(System.nanoTime());
+    }
+
+    /** Evictions as of the last advice line, and when it was logged; busprobe-refresh only. */
+    private long evictionsAdvised;
+    private long evictionsAdvisedNanos;
+    /** At most one advice line an hour: evictions under steady pressure go on, the counter says how many. */
+    private static final long EVICTION_ADVICE_NANOS = 3_600_000_000_000L;
+
+    /**
+     * The refresh is where most evictions are seen (it looks at every socket with a base): after
+     * it, one line when the socket table evicted since the last line, at most once an hour.
+     */
+    private void adviseOnEvictions(long now) {
+        long evicted = session.bpf().socketTableEvictions();
+        if (evicted <= evictionsAdvised || (evictionsAdvised > 0 && now - evictionsAdvisedNanos < EVICTION_ADVICE_NANOS)) {
+            return;
+        }
+        int size = session.bpf().socketTableSize();
+        log.accept("the socket table (" + size + " entries) evicted " + (evicted - evictionsAdvised)
+                + " established connection(s): counters stay exact, but those sockets lost their owner; raise "
+                + "--socket-table-size above the host's TCP sockets (e.g. " + Math.min(SocketTable.MAX_SIZE,
+                (long) size * 4) + ")");
+        evictionsAdvised = evicted;
+        evictionsAdvisedNanos = now;
+    }
+
+    /** Ask the control thread to re-read the endpoint config (what SIGHUP does). */
+    public void requestReload() {
+        reloadRequested = true;
+        ScheduledExecutorService c = control;
+        if (c != null) {
+            try {
+                c.execute(() -> periodic(this::reloadIfRequested));
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                // run() is stopping: the reload would not outlive the daemon
+            }
         }
     }
 
-    /** Ask the consumer loop to re-read the endpoint config (what SIGHUP does). */
-    public void requestReload() {
-        reloadRequested = true;
+    private void reloadIfRequested() {
+        if (reloadRequested) {
+            reloadRequested = false;
+            reloadEndpoints();
+        }
     }
 
     /**
@@ -236,7 +306,8 @@ public final class Daemon implements AutoCloseable {
     }
 
     private AgentState.Reload lastReload = AgentState.Reload.NONE;
-    private EndpointConfig running;
+    /** Written on busprobe-control (reloads), read anywhere. */
+    private volatile EndpointConfig running;
     private final DropAdvice drops;
 
     /** The endpoint config in force: the one the daemon started with, or the last one reloaded. */
@@ -247,12 +318,17 @@ public final class Daemon implements AutoCloseable {
     /** The first summary comes after this at most. */
     public static final long FIRST_SUMMARY_NANOS = 10_000_000_000L;
 
-    private long nextTick;
-    private long ticks;
     private long nextSummary;
     private long summaryNanos;
+    /** The scheduled threads of {@link #run}; null before and after it. */
+    private volatile ScheduledExecutorService control;
+    private volatile ScheduledExecutorService refresh;
+    /** A periodic task's unexpected failure: it ends {@link #run}, which rethrows it. */
+    private volatile RuntimeException periodicFailure;
+    /** What the control tick saw last: records read, and whether it published a quiet state. */
+    private long lastRecordsRead = -1;
 
-    /** Consume, control and report until {@code stop}; then detach and drain. */
+    /** Consume until {@code stop}, with the control and refresh threads beside; then detach and drain. */
     public void run(BooleanSupplier stop, Duration summaryInterval) {
         EventView view = new EventView();
         // the per-event path: what cannot be read from a kernel map, nothing allocated
@@ -266,39 +342,159 @@ public final class Daemon implements AutoCloseable {
             }
         };
         summaryNanos = summaryInterval.toNanos();
-        nextTick = System.nanoTime();
         // the first summary comes early, whatever the interval: a new operator sees the daemon work
-        nextSummary = nextTick + Math.min(summaryNanos, FIRST_SUMMARY_NANOS);
-        session.consume(stop, Long.MAX_VALUE, options.pollMs(), handler, this::afterPoll);
+        nextSummary = System.nanoTime() + Math.min(summaryNanos, FIRST_SUMMARY_NANOS);
+        publishState(System.nanoTime());
+        ScheduledExecutorService c = scheduler("busprobe-control");
+        ScheduledExecutorService r = scheduler("busprobe-refresh");
+        control = c;
+        refresh = r;
+        try {
+            c.execute(() -> nextTick = c.schedule(() -> periodic(this::tickAndReschedule), Degrader.TICK_MILLIS,
+                    TimeUnit.MILLISECONDS));
+            // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
+            r.scheduleWithFixedDelay(() -> periodic(this::refreshTraffic), 1, 1, TimeUnit.SECONDS);
+            if (reloadRequested) {
+                c.execute(() -> periodic(this::reloadIfRequested)); // a SIGHUP that came before run()
+            }
+            session.consume(() -> periodicFailure != null || stop.getAsBoolean(), Long.MAX_VALUE, options.pollMs(),
+                    handler, this::afterPoll);
+        } finally {
+            control = null;
+            refresh = null;
+            stopScheduler(c);
+            stopScheduler(r);
+        }
+        if (periodicFailure != null) {
+            throw periodicFailure;
+        }
         refreshTraffic();
         session.stopAndDrain(handler);
         publishState(System.nanoTime());
     }
 
-    /** Between polls, on the consumer thread: flush, heartbeat, and what is due of the periodic work. */
+    private static ScheduledExecutorService scheduler(String name) {
+        return Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name(name).daemon().factory());
+    }
+
+    /** Let a running task finish (a refresh is inside a namespace, a reload halfway through its maps). */
+    private static void stopScheduler(ScheduledExecutorService s) {
+        s.shutdown();
+        try {
+            if (!s.awaitTermination(30, TimeUnit.SECONDS)) {
+                s.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            s.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A scheduled task: what it did not handle itself stops the daemon, as it did on the consumer thread. */
+    private void periodic(Runnable task) {
+        try {
+            task.run();
+        } catch (RuntimeException e) {
+            if (periodicFailure == null) {
+                periodicFailure = e;
+            }
+        }
+    }
+
+    /**
+     * After each drain, on the consumer thread: flush the event stream, beat the heartbeat, and
+     * when records come while the control tick has slowed down, ask for a tick now. Nothing else.
+     */
     private void afterPoll(int records, long now) {
-        if (records > 0 && eventStream != null) {
-            eventStream.flush();
+        if (records > 0) {
+            if (eventStream != null) {
+                eventStream.flush();
+            }
+            if (controlSlow) {
+                controlSlow = false;
+                ScheduledExecutorService c = control;
+                if (c != null) {
+                    try {
+                        c.execute(() -> periodic(this::tickNow));
+                    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                        // run() is stopping
+                    }
+                }
+            }
         }
         metrics.heartbeat(now);
-        if (reloadRequested) {
-            reloadRequested = false;
-            reloadEndpoints();
+    }
+
+    /**
+     * The control tick's period while nothing happens: the degrader has nothing to do then (a drop
+     * needs a full ring), so only reloads of a changed config file and summaries are due, and
+     * those once a second. The first records the consumer reads bring the tick back to
+     * {@link Degrader#TICK_MILLIS} at once ({@link #afterPoll}).
+     */
+    static final int IDLE_TICK_MILLIS = 1000;
+    /** The next control tick; busprobe-control only. */
+    private java.util.concurrent.ScheduledFuture<?> nextTick;
+    /** The control tick runs every {@link #IDLE_TICK_MILLIS}; set on busprobe-control, cleared by the consumer. */
+    private volatile boolean controlSlow;
+
+    /** One control tick, then the next one scheduled: soon while anything happens, in a second when not. */
+    private void tickAndReschedule() {
+        boolean busy = controlTick();
+        ScheduledExecutorService c = control;
+        if (c == null) {
+            return; // run() is stopping
         }
-        if (now >= nextTick) {
-            if (++ticks % 4 == 0) {
-                refreshTraffic(); // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
-                reloadIfConfigChanged();
-            }
+        controlSlow = !busy;
+        try {
+            nextTick = c.schedule(() -> periodic(this::tickAndReschedule), busy ? Degrader.TICK_MILLIS : IDLE_TICK_MILLIS,
+                    TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // run() is stopping
+        }
+    }
+
+    /** The consumer read records while the tick was slow: tick now instead of at the slow tick's time. */
+    private void tickNow() {
+        java.util.concurrent.ScheduledFuture<?> pending = nextTick;
+        // on busprobe-control, so the pending tick is not running; cancel fails only if it already ran,
+        // and then it scheduled the next one itself
+        if (pending != null && pending.cancel(false)) {
+            tickAndReschedule();
+        }
+    }
+
+    /**
+     * Every {@link Degrader#TICK_MILLIS} ms on busprobe-control while anything happens, every
+     * {@link #IDLE_TICK_MILLIS} when not. Lazy: when no record was read since the last tick, none
+     * is pending and nothing is thinned, no drop can have happened (a drop needs a full ring) and
+     * the published state is unchanged, so the degrader and the state map are left alone; the
+     * config file is looked at once a second, the summary when due. Returns whether anything
+     * happened.
+     */
+    private boolean controlTick() {
+        long now = System.nanoTime();
+        reloadIfRequested();
+        if (now - configLooked >= CONFIG_LOOK_NANOS) {
+            configLooked = now;
+            reloadIfConfigChanged();
+        }
+        long read = session.ring().recordsRead();
+        boolean busy = read != lastRecordsRead || session.ring().pendingBytes() != 0 || degrader.active();
+        if (busy) {
             degrader.tick();
             publishState(now);
-            nextTick = now + Degrader.TICK_MILLIS * 1_000_000L;
+            lastRecordsRead = read;
         }
         if (now >= nextSummary) {
             log.accept(summaryLine());
             nextSummary = now + summaryNanos;
         }
+        return busy;
     }
+
+    /** When the control tick last looked at the config file; busprobe-control only. */
+    private long configLooked = System.nanoTime();
+    private static final long CONFIG_LOOK_NANOS = 1_000_000_000L;
 
     private void publishState(long now) {
         session.bpf().control().agentState(new AgentState((int) ProcessHandle.current().pid(), degrader.active(),
@@ -370,10 +566,13 @@ public final class Daemon implements AutoCloseable {
         return Instant.now() + " busprobe: " + line;
     }
 
-    /** Log sink that prefixes a timestamp, for {@code run}'s stderr. */
+    /**
+     * Log sink that prefixes a timestamp, for {@code run}'s stderr; a line carries paths and names
+     * the daemon did not choose, so it is escaped to one printable line.
+     */
     public static Consumer<String> stderrLog(java.io.PrintWriter err) {
         return line -> {
-            err.println(timestamped(line));
+            err.println(timestamped(Messages.oneLine(line)));
             err.flush();
         };
     }

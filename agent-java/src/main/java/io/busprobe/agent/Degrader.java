@@ -20,9 +20,9 @@ import java.util.function.Consumer;
  * setting is a ceiling this never exceeds, and {@code --no-auto} exempts a kind.
  * Counters are never affected: degradation thins exemplars, not facts.
  *
- * <p>Called from one thread, about every {@link #TICK_MILLIS} ms, or less often (a daemon with a
- * long {@code --poll-interval} looks once per poll); calm is measured in time, not in ticks, so
- * the way back takes {@link #CALM_NANOS} either way, to the next look.
+ * <p>Called from one thread (the daemon's busprobe-control), every {@link #TICK_MILLIS} ms while
+ * records flow, are pending or a kind is thinned, and not at all while nothing happens; calm is
+ * measured in time, not in ticks, so the way back takes {@link #CALM_NANOS}, to the next look.
  */
 public final class Degrader {
     public static final int TICK_MILLIS = 250;

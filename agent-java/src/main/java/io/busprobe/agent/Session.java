@@ -8,6 +8,8 @@ import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ffi.Preflight;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.Settings;
+import io.busprobe.maps.SocketTable;
 import io.busprobe.ringbuf.RecordHandler;
 import io.busprobe.ringbuf.RingBuffer;
 
@@ -56,16 +58,19 @@ public final class Session implements AutoCloseable {
      */
     public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
                                 EndpointConfig endpoints) {
-        return start(families, ringSize, pinDir, reuseConfig, endpoints, Set.of());
+        return start(families, ringSize, SocketTable.DEFAULT_SIZE, pinDir, reuseConfig, endpoints, Set.of());
     }
 
-    /** As above, with {@code absent} probes treated as missing from the kernel (partial-attach tests). */
-    public static Session start(Set<Family> families, long ringSize, java.nio.file.Path pinDir, boolean reuseConfig,
-                                EndpointConfig endpoints, Set<Probe> absent) {
+    /**
+     * As above, with a socket table of {@code socketTableSize} entries ({@code run --socket-table-size})
+     * and {@code absent} probes treated as missing from the kernel (partial-attach tests).
+     */
+    public static Session start(Set<Family> families, long ringSize, int socketTableSize, java.nio.file.Path pinDir,
+                                boolean reuseConfig, EndpointConfig endpoints, Set<Probe> absent) {
         Preflight.loader();
         BusprobeObject bpf = BusprobeObject.open();
         try {
-            bpf.ringSize(ringSize).families(families).absent(absent);
+            bpf.ringSize(ringSize).socketTableSize(socketTableSize).families(families).absent(absent);
             if (pinDir != null) {
                 bpf.pin(pinDir, reuseConfig);
             }
@@ -114,23 +119,54 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * The consume loop of {@code run}, {@code trace} and the tests: poll the ring until {@code stop}
+     * How long an idle consumer waits for the kernel's wakeup before it looks again (and beats its
+     * heartbeat): the kernel wakes it on the first record after it drained the ring, so this
+     * bounds only how late it notices {@code stop}, not delivery.
+     */
+    public static final int IDLE_WAIT_MS = 250;
+
+    /**
+     * The consume loop of {@code run}, {@code trace} and the tests: drain the ring until {@code stop}
      * says so or {@code deadlineNanos} ({@code System.nanoTime()}; {@code Long.MAX_VALUE} for none)
-     * passes, waiting at most {@code pollMs} for records and never past the deadline, and call
-     * {@code afterPoll} after each poll. Call it from one thread, the ring's only consumer.
+     * passes, calling {@code afterPoll} after each drain, and never waiting past the deadline.
+     * Call it from one thread, the ring's only consumer.
+     *
+     * <p>While records flow it drains every {@code pollMs}, earlier when the kernel's watermark
+     * wakeup comes. Once a drain finds the ring empty it waits for the kernel's wakeup on the next
+     * record (bp_submit() in bpf/maps.bpf.h), up to {@link #IDLE_WAIT_MS}: an idle daemon wakes
+     * 4 times a second, not 500. Under the {@code never} wakeup policy it looks every {@code pollMs}.
      */
     public void consume(BooleanSupplier stop, long deadlineNanos, int pollMs, RecordHandler handler,
                         AfterPoll afterPoll) {
+        Settings settings = null;
+        long settingsRead = 0;
         while (!stop.getAsBoolean()) {
             long now = System.nanoTime();
             if (now >= deadlineNanos) {
                 return;
             }
-            int timeoutMs = deadlineNanos == Long.MAX_VALUE ? pollMs
-                    : (int) Math.min(pollMs, Math.max(1, (deadlineNanos - now) / 1_000_000));
-            afterPoll.afterPoll(ring.poll(handler, timeoutMs), System.nanoTime());
+            if (settings == null || now - settingsRead > SETTINGS_REREAD_NANOS) {
+                settings = bpf.control().settings(); // `busprobe sample` may change the policy at any time
+                settingsRead = now;
+            }
+            int records = ring.consume(handler);
+            afterPoll.afterPoll(records, System.nanoTime());
+            boolean idle = records == 0 && settings.wakeup() != Settings.Wakeup.NEVER;
+            int waitMs = idle ? Math.max(pollMs, IDLE_WAIT_MS) : pollMs;
+            if (deadlineNanos != Long.MAX_VALUE) {
+                waitMs = (int) Math.min(waitMs, Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000));
+            }
+            if (idle) {
+                ring.await(waitMs);
+            } else {
+                ring.gather(waitMs, settings.wakeup() == Settings.Wakeup.WATERMARK
+                        ? Math.max(1, settings.watermark()) : 1);
+            }
         }
     }
+
+    /** How often the consume loop re-reads the wakeup policy and watermark. */
+    private static final long SETTINGS_REREAD_NANOS = 1_000_000_000L;
 
     /**
      * Detach every probe, then read what is left in the ring, so that after

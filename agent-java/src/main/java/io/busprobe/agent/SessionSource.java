@@ -1,6 +1,7 @@
 package io.busprobe.agent;
 
 import io.busprobe.bpf.Probe;
+import io.busprobe.maps.DropStats;
 import io.busprobe.maps.RetransStats;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.endpoint.Direction;
@@ -8,6 +9,7 @@ import io.busprobe.event.EventKind;
 import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.TopicMaps;
 import io.busprobe.metrics.MetricsSource;
 import io.busprobe.metrics.ProgramRunStats;
 
@@ -57,6 +59,16 @@ public final class SessionSource implements MetricsSource {
     }
 
     @Override
+    public long socketTableSize() {
+        return session.bpf().socketTableSize();
+    }
+
+    @Override
+    public long socketTableEvictions() {
+        return session.bpf().socketTableEvictions();
+    }
+
+    @Override
     public long ringPendingBytes() {
         return session.ring().pendingBytes();
     }
@@ -72,6 +84,11 @@ public final class SessionSource implements MetricsSource {
     }
 
     @Override
+    public int netnsUnreachable() {
+        return session.bpf().lastRefresh().unreachable().size();
+    }
+
+    @Override
     public List<EndpointMaps.Name> endpointNames() {
         return session.bpf().endpointMaps().names();
     }
@@ -79,5 +96,15 @@ public final class SessionSource implements MetricsSource {
     @Override
     public EndpointMaps.Totals endpointTotals(int endpoint, Direction direction) {
         return session.bpf().endpointMaps().totals(endpoint, direction);
+    }
+
+    @Override
+    public List<DropStats.Cell> drops() {
+        return session.bpf().dropStats().nonZero();
+    }
+
+    @Override
+    public List<TopicMaps.Row> topicRows() {
+        return session.bpf().topicMaps().rows();
     }
 }

@@ -1,10 +1,13 @@
 package io.busprobe.bpf;
 
 import io.busprobe.bindings.Native;
+import io.busprobe.bindings.bp_drop_loss;
 import io.busprobe.bindings.bp_sample_cfg;
 import io.busprobe.bindings.bpf_map_info;
 import io.busprobe.maps.ControlMaps;
+import io.busprobe.maps.DropStats;
 import io.busprobe.maps.EndpointMaps;
+import io.busprobe.maps.TopicMaps;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
 import io.busprobe.event.EventKind;
@@ -17,6 +20,7 @@ import io.busprobe.maps.KindStats;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.RetransStats;
 import io.busprobe.maps.Pins;
+import io.busprobe.maps.SocketTable;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -66,11 +70,14 @@ public final class BusprobeObject implements AutoCloseable {
     private final Map<Probe, ProbeStatus> status = new EnumMap<>(Probe.class);
     private Set<Family> families = EnumSet.allOf(Family.class);
     private long ringSize = 8L << 20;
+    private int socketTableSize = SocketTable.DEFAULT_SIZE;
     private Set<Probe> absent = EnumSet.noneOf(Probe.class);
     private Phase phase = Phase.OPEN;
     private int ringFd = -1;
     private ControlMaps control;
     private EndpointMaps endpointMaps;
+    private TopicMaps topicMaps;
+    private DropStats dropStats;
     private Path pinDir;
     private boolean reuseConfig;
     private boolean configReused;
@@ -128,6 +135,25 @@ public final class BusprobeObject implements AutoCloseable {
 
     public long ringSize() {
         return ringSize;
+    }
+
+    /**
+     * Entries of the socket table ({@code sock_info}, LRU): sockets whose owner and endpoint match
+     * are kept; more live sockets than this evict the least recently used (counted, see
+     * {@link #socketTableEvictions}), which costs attribution, never a count.
+     */
+    public BusprobeObject socketTableSize(int entries) {
+        requirePhase(Phase.OPEN, "socketTableSize");
+        if (entries < SocketTable.MIN_SIZE || entries > SocketTable.MAX_SIZE) {
+            throw new IllegalArgumentException("socket table size must be between " + SocketTable.MIN_SIZE + " and "
+                    + SocketTable.MAX_SIZE + ": " + entries);
+        }
+        socketTableSize = entries;
+        return this;
+    }
+
+    public int socketTableSize() {
+        return socketTableSize;
     }
 
     /** Probe families to load; the others stay out of the kernel. */
@@ -205,6 +231,8 @@ public final class BusprobeObject implements AutoCloseable {
             Native.btf__free(btf);
         }
         Libbpf.check(Native.bpf_map__set_max_entries(map("rb"), (int) ringSize), "bpf_map__set_max_entries(rb)");
+        Libbpf.check(Native.bpf_map__set_max_entries(map(SocketTable.MAP), socketTableSize),
+                "bpf_map__set_max_entries(" + SocketTable.MAP + ")");
         if (pinDir != null && reuseConfig) {
             // both or neither: half an old config next to half a default one would be silent nonsense
             if (Files.exists(pinDir.resolve(ControlMaps.SAMPLING)) && Files.exists(pinDir.resolve(ControlMaps.SETTINGS))) {
@@ -226,9 +254,13 @@ public final class BusprobeObject implements AutoCloseable {
         ringFd = mapFd("rb");
         control = new ControlMaps(mapFd(ControlMaps.SAMPLING), mapFd(ControlMaps.SAMPLING_AUTO),
                 mapFd(ControlMaps.SETTINGS), mapFd(ControlMaps.KIND_STATS), mapFd(ControlMaps.AGENT_STATE));
+        topicMaps = new TopicMaps(mapFd(TopicMaps.STATS), mapFd(TopicMaps.OTHER), mapFd(TopicMaps.NAMES));
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
                 mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));
+        dropStats = DropStats.map(mapFd(DropStats.MAP));
+        writeDropLoss();
+        writeListenSite();
         if (migrateFd >= 0) {
             migrateSampling();
         }
@@ -259,6 +291,56 @@ public final class BusprobeObject implements AutoCloseable {
         if (pinDir != null) {
             pinAll();
         }
+    }
+
+    /**
+     * Tell the kernel which drop reasons are losses ({@code drop_loss}, see BP_DROP_LOSS_WORDS),
+     * from the one list there is ({@link DropReasons#NOT_LOSSES}): only a loss is remembered as
+     * the cause of a retransmit.
+     */
+    private void writeDropLoss() {
+        DropReasons reasons = DropReasons.running();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment bits = a.allocate(bp_drop_loss.layout());
+            for (int slot = 0; slot < DropStats.SLOTS; slot++) {
+                if (reasons.slotLoss(slot)) {
+                    long word = bits.getAtIndex(ValueLayout.JAVA_LONG, slot / 64);
+                    bits.setAtIndex(ValueLayout.JAVA_LONG, slot / 64, word | (1L << (slot % 64)));
+                }
+            }
+            Libbpf.check(Native.bpf_map_update_elem(mapFd(DROP_LOSS_MAP), a.allocateFrom(ValueLayout.JAVA_INT, 0), bits,
+                    Native.BPF_ANY()), "bpf_map_update_elem(" + DROP_LOSS_MAP + ")");
+        }
+    }
+
+    private static final String DROP_LOSS_MAP = "drop_loss";
+
+    /**
+     * Tell handle_consume_skb where tcp_rcv_state_process() lies in kernel text ({@code listen_site}):
+     * from its address in /proc/kallsyms to the next symbol's. Without it (kallsyms hidden) the
+     * listen-queue overflows of the SYN path stay uncounted ({@link #listenSiteKnown} says which).
+     */
+    private void writeListenSite() {
+        long[] site = KernelSymbols.extent("tcp_rcv_state_process");
+        listenSiteKnown = site != null;
+        if (site == null) {
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = a.allocate(ValueLayout.JAVA_LONG, 2);
+            value.setAtIndex(ValueLayout.JAVA_LONG, 0, site[0]);
+            value.setAtIndex(ValueLayout.JAVA_LONG, 1, site[1]);
+            Libbpf.check(Native.bpf_map_update_elem(mapFd(LISTEN_SITE_MAP), a.allocateFrom(ValueLayout.JAVA_INT, 0),
+                    value, Native.BPF_ANY()), "bpf_map_update_elem(" + LISTEN_SITE_MAP + ")");
+        }
+    }
+
+    private static final String LISTEN_SITE_MAP = "listen_site";
+    private boolean listenSiteKnown;
+
+    /** Whether the SYN-path listen overflows are counted: kallsyms named tcp_rcv_state_process. */
+    public boolean listenSiteKnown() {
+        return listenSiteKnown;
     }
 
     /** Point a map at the pinned one of the same name, if there is one; true when reused. */
@@ -375,10 +457,12 @@ public final class BusprobeObject implements AutoCloseable {
 
     /** Maps that live while the daemon lives; unpinned on close. */
     private static final String[] RUNTIME = {ControlMaps.SAMPLING_AUTO, ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE,
-        EndpointMaps.ENDPOINTS, EndpointMaps.NAMES, EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS};
+        EndpointMaps.ENDPOINTS, EndpointMaps.NAMES, EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS,
+        TopicMaps.STATS, TopicMaps.OTHER, TopicMaps.NAMES, DropStats.MAP, SocketTable.EVICTIONS};
     private static final String[] PINNED = {ControlMaps.SAMPLING, ControlMaps.SETTINGS, ControlMaps.SAMPLING_AUTO,
         ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE, EndpointMaps.ENDPOINTS, EndpointMaps.NAMES,
-        EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS};
+        EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS, TopicMaps.STATS, TopicMaps.OTHER, TopicMaps.NAMES,
+        DropStats.MAP, SocketTable.EVICTIONS};
 
     private static boolean tracepointExists(MemorySegment btf, Probe p, boolean pretendAbsent) {
         String suffix = pretendAbsent ? "__busprobe_absent" : "";
@@ -419,34 +503,73 @@ public final class BusprobeObject implements AutoCloseable {
         if (all.stream().noneMatch(ProbeStatus::attached)) {
             throw new IllegalStateException("no busprobe probe could attach: " + all);
         }
+        seedConnections();
         return all;
     }
 
     /**
-     * Run the TCP traffic iterator once over every network namespace that has a
-     * process in it: every known socket's bytes and segments are added to its
-     * endpoint. A no-op when the iterator is not attached.
+     * Count the connections already open as opened (seed_connection in bpf/tcp_state.bpf.c),
+     * after the state probe attached so that none falls between the two: live = opened -
+     * closed holds from the first scrape after a start. A namespace that cannot be entered is
+     * in the result of this refresh as of every later one, which the daemon reports.
      */
-    public void refreshTraffic() {
+    private void seedConnections() {
         if (iteratorLink == null) {
             return;
+        }
+        setSeeding(1);
+        try {
+            refreshTraffic();
+        } finally {
+            setSeeding(0);
+            namespaces = null; // the first refresh looks again: processes start in new namespaces at start-up too
+        }
+    }
+
+    private void setSeeding(int on) {
+        try (Arena a = Arena.ofConfined()) {
+            Libbpf.check(Native.bpf_map_update_elem(mapFd(SEEDING_MAP), a.allocateFrom(ValueLayout.JAVA_INT, 0),
+                    a.allocateFrom(ValueLayout.JAVA_INT, on), Native.BPF_ANY()), "bpf_map_update_elem(" + SEEDING_MAP + ")");
+        }
+    }
+
+    private static final String SEEDING_MAP = "tcp_iter_seeding";
+
+    /**
+     * Run the TCP traffic iterator once over every network namespace that has a
+     * process in it: every known socket's bytes and segments are added to its
+     * endpoint. Returns the namespaces it could not enter (never silent: their
+     * traffic is counted only at retransmit and close); {@link TrafficRefresh#NONE}
+     * when the iterator is not attached.
+     */
+    public TrafficRefresh refreshTraffic() {
+        if (iteratorLink == null) {
+            return TrafficRefresh.NONE;
         }
         int linkFd = Native.bpf_link__fd(iteratorLink);
         long now = System.nanoTime();
         if (namespaces == null || now - namespacesScannedNanos > NAMESPACE_RESCAN_NANOS) {
-            // reading every /proc/PID/ns/net link costs ~5 us a process: not every second on a busy node
+            // reading every /proc/PID/net/dev inode costs ~5 us a process: not every second on a busy node
             namespaces = NetNamespaces.scan();
             namespacesScannedNanos = now;
         }
-        boolean stale = false;
         int total = namespaces.size();
-        int denied = 0;
-        int deniedErrno = 0;
-        for (int pid : namespaces.values()) {
-            int fd = NetNamespaces.inNamespaceOf(pid, () -> Native.bpf_iter_create(linkFd));
-            if (fd == -Errno.EPERM || fd == -Errno.EACCES) {
-                denied++;
-                deniedErrno = -fd;
+        boolean stale = false;
+        List<TrafficRefresh.Unreachable> unreachable = new ArrayList<>();
+        for (NetNamespaces.Namespace ns : namespaces) {
+            int fd;
+            if (ns.self()) {
+                fd = Native.bpf_iter_create(linkFd); // our own namespace: no setns, no CAP_SYS_ADMIN
+            } else if (ns.errno() != 0) {
+                fd = -ns.errno(); // the scan found no process in it whose link we may read
+            } else if (!NetNamespaces.mayHaveTcpSockets(ns.pid())) {
+                continue; // no TCP socket in it now: spare the walk of the whole established hash
+            } else {
+                fd = NetNamespaces.inNamespaceOf(ns.pid(), () -> Native.bpf_iter_create(linkFd));
+            }
+            String missing = fd < 0 ? NetNamespaces.missingCapability(fd) : null;
+            if (missing != null) {
+                unreachable.add(new TrafficRefresh.Unreachable(ns.key(), ns.pid(), missing));
                 continue;
             }
             if (fd < 0) {
@@ -458,17 +581,21 @@ public final class BusprobeObject implements AutoCloseable {
         if (stale) {
             namespaces = null;
         }
-        if (denied > 0) {
-            // never silent: those namespaces' endpoint traffic would only be counted at close
-            throw new IllegalStateException("cannot enter " + denied + " of " + total + " network namespaces ("
-                    + Errno.name(deniedErrno) + "): their endpoint bytes and segments are counted only at close; "
-                    + "give busprobe CAP_SYS_ADMIN and CAP_SYS_PTRACE");
-        }
+        TrafficRefresh r = new TrafficRefresh(total, unreachable);
+        lastRefresh = r;
+        return r;
     }
+
+    /** The last refresh's result, for {@code busprobe_netns_unreachable}; read from the scrape thread. */
+    public TrafficRefresh lastRefresh() {
+        return lastRefresh;
+    }
+
+    private volatile TrafficRefresh lastRefresh = TrafficRefresh.NONE;
 
     /** How often refreshTraffic() looks for new network namespaces. */
     private static final long NAMESPACE_RESCAN_NANOS = 10_000_000_000L;
-    private java.util.Map<Long, Integer> namespaces;
+    private List<NetNamespaces.Namespace> namespaces;
     private long namespacesScannedNanos;
 
     /** Reading an iterator runs it; ours writes nothing, so the first read ends it. */
@@ -525,10 +652,28 @@ public final class BusprobeObject implements AutoCloseable {
         return RetransStats.read(mapFd(RetransStats.MAP), trigger);
     }
 
+    /** Established connections the socket table evicted, as the kernel saw them, over all CPUs. */
+    public long socketTableEvictions() {
+        requireLoaded();
+        return SocketTable.evictions(mapFd(SocketTable.EVICTIONS));
+    }
+
     /** The bus-endpoint rules, names and counters of this object. */
     public EndpointMaps endpointMaps() {
         requireLoaded();
         return endpointMaps;
+    }
+
+    /** Per-topic counters and names of the send-side tagging. */
+    public TopicMaps topicMaps() {
+        requireLoaded();
+        return topicMaps;
+    }
+
+    /** The exact drop counters, mapped into this process. */
+    public DropStats dropStats() {
+        requireLoaded();
+        return dropStats;
     }
 
     /** The control and counter maps of this object. */
@@ -556,6 +701,9 @@ public final class BusprobeObject implements AutoCloseable {
                     System.err.println("busprobe: cannot unpin " + pinDir.resolve(name) + ": " + e.getMessage());
                 }
             }
+        }
+        if (dropStats != null) {
+            dropStats.close();
         }
         Native.bpf_object__close(obj);
         arena.close();

@@ -7,10 +7,13 @@ import io.busprobe.ffi.Sys;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.IntSupplier;
 
@@ -21,73 +24,257 @@ import java.util.function.IntSupplier;
  * current when the iterator was created; sockets of containers live in their
  * own namespaces. So the agent enters each namespace that has a process in
  * it, creates an iterator there and comes back. {@code setns(2)} only moves
- * the calling OS thread, so this runs on a short-lived thread of its own and
- * never on the ring consumer.
+ * the calling OS thread, so this runs on one long-lived worker thread of its own
+ * ({@code busprobe-netns}) and never on the ring consumer or the caller.
+ *
+ * <p>Entering takes two privileges, and the kernel refuses each its own way:
+ * <ul>
+ *   <li>opening (and reading the link) {@code /proc/PID/ns/net} is a ptrace access check
+ *   ({@code PTRACE_MODE_READ_FSCREDS}, {@code proc_ns_get_link()} in fs/proc/namespaces.c): a root
+ *   process whose capabilities are not a subset of ours, or another user's, needs
+ *   CAP_SYS_PTRACE, else EACCES;</li>
+ *   <li>{@code setns(2)} into it needs CAP_SYS_ADMIN ({@code netns_install()}), else EPERM.</li>
+ * </ul>
+ * A namespace must be counted even when its link cannot be read, so namespaces are told apart
+ * by what needs no ptrace check: the inode of {@code /proc/PID/net/dev}, a proc entry that each
+ * network namespace registers for itself ({@code dev_proc_net_init()}) and that any process may
+ * stat.
  */
 final class NetNamespaces {
     private static final Path PROC = Path.of("/proc");
 
+    /** The capability whose absence an errno from {@link #inNamespaceOf} or the scan means. */
+    static String missingCapability(int errno) {
+        return switch (Math.abs(errno)) {
+            case Errno.EACCES -> "CAP_SYS_PTRACE";
+            case Errno.EPERM -> "CAP_SYS_ADMIN";
+            default -> null;
+        };
+    }
+
+    /**
+     * A network namespace with at least one process in it.
+     *
+     * @param key   the inode of {@code /proc/PID/net/dev}: names the namespace while it lives
+     * @param pid   a process to enter it through (one whose link could be read, when there is one)
+     * @param errno 0 when {@code pid}'s {@code ns/net} link could be read, else why not (EACCES)
+     * @param self  the agent's own namespace: iterated in place, no setns (and no CAP_SYS_ADMIN)
+     */
+    record Namespace(long key, int pid, int errno, boolean self) {
+    }
+
     private NetNamespaces() {
     }
 
-    /** One process per network namespace, by namespace inode. */
-    static Map<Long, Integer> scan() {
-        Map<Long, Integer> out = new HashMap<>();
+    /** Every network namespace with a process in it, the agent's own first. */
+    static List<Namespace> scan() {
+        int self = (int) ProcessHandle.current().pid();
+        Map<Long, Namespace> out = new LinkedHashMap<>();
+        long selfKey = key(PROC.resolve("self"));
+        if (selfKey != 0) {
+            out.put(selfKey, new Namespace(selfKey, self, 0, true));
+        }
         try (DirectoryStream<Path> pids = Files.newDirectoryStream(PROC, "[0-9]*")) {
             for (Path p : pids) {
-                try {
-                    String link = Files.readSymbolicLink(p.resolve("ns/net")).toString(); // net:[4026531840]
-                    long inode = Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));
-                    out.putIfAbsent(inode, Integer.parseInt(p.getFileName().toString()));
-                } catch (IOException | RuntimeException gone) {
-                    // the process exited while we looked, or is a kernel thread without ns links
+                long key = key(p);
+                if (key == 0) {
+                    continue; // exited while we looked, or a zombie: it holds no namespace
+                }
+                Namespace have = out.get(key);
+                if (have != null && have.errno() == 0) {
+                    continue; // this namespace can already be entered
+                }
+                int pid = Integer.parseInt(p.getFileName().toString());
+                int errno = readable(p);
+                if (errno == Errno.ESRCH) {
                     continue;
+                }
+                if (have == null || errno == 0) {
+                    out.put(key, new Namespace(key, pid, errno, false));
                 }
             }
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot list /proc", e);
         }
-        return out;
+        return new ArrayList<>(out.values());
+    }
+
+    /** The namespace key of process directory {@code p}, 0 when it has none (gone, zombie). */
+    private static long key(Path p) {
+        try {
+            return (Long) Files.getAttribute(p.resolve("net/dev"), "unix:ino");
+        } catch (IOException | RuntimeException gone) {
+            return 0;
+        }
+    }
+
+    /** 0 when the ptrace check lets us read {@code p/ns/net}, EACCES when it does not, ESRCH when gone. */
+    private static int readable(Path p) {
+        try {
+            Files.readSymbolicLink(p.resolve("ns/net"));
+            return 0;
+        } catch (AccessDeniedException denied) {
+            return Errno.EACCES;
+        } catch (IOException | RuntimeException gone) {
+            return Errno.ESRCH;
+        }
+    }
+
+    /**
+     * Whether the network namespace of {@code pid} may hold a TCP socket the refresh must visit:
+     * false only when its {@code /proc/PID/net/sockstat} and {@code sockstat6} both say
+     * {@code inuse 0} for TCP. The kernel counts a socket there while it is hashed, listening,
+     * connecting or established ({@code sock_prot_inuse_add()} from {@code inet_hash()} and
+     * {@code inet_ehash_nolisten()}), per namespace; time-wait sockets are not, and a closed
+     * socket's bytes were counted at its close. Reading it costs a few microseconds; the iterator
+     * walks every bucket of the host's established hash table (shared by every namespace) for
+     * each namespace it is created in, about a millisecond with 262,144 buckets. When the files
+     * cannot be read, true: the refresh looks.
+     */
+    static boolean mayHaveTcpSockets(int pid) {
+        return tcpInUse(Path.of("/proc/" + pid + "/net/sockstat"), "TCP: inuse ")
+                || tcpInUse(Path.of("/proc/" + pid + "/net/sockstat6"), "TCP6: inuse ");
+    }
+
+    private static boolean tcpInUse(Path sockstat, String prefix) {
+        try {
+            for (String line : Files.readAllLines(sockstat)) {
+                if (line.startsWith(prefix)) {
+                    int end = line.indexOf(' ', prefix.length());
+                    return Long.parseLong(line.substring(prefix.length(), end < 0 ? line.length() : end)) != 0;
+                }
+            }
+            return true;
+        } catch (IOException | RuntimeException unreadable) {
+            return true;
+        }
     }
 
     /**
      * Run {@code call} (returning an fd or -errno) with the network namespace of
-     * {@code pid} current, on a dedicated thread; -errno when the namespace cannot be entered.
+     * {@code pid} current, on the namespace worker thread; -errno when the namespace cannot be
+     * entered: -EACCES when {@code /proc/PID/ns/net} cannot be opened (no CAP_SYS_PTRACE), -EPERM
+     * when setns refuses (no CAP_SYS_ADMIN), -ESRCH when the process is gone.
      */
     static int inNamespaceOf(int pid, IntSupplier call) {
-        int[] result = {-Errno.ESRCH};
-        Thread t = Thread.ofPlatform().name("busprobe-netns").start(() -> {
+        return Worker.run(pid, call);
+    }
+
+    /**
+     * The one thread that enters other network namespaces, kept for the life of the process: the
+     * refresh enters every foreign namespace every second, and starting a platform thread for each
+     * cost more than the refresh itself on an idle host. Between calls it blocks on a queue, so it
+     * costs nothing while nobody asks. After each call it setns()es back into the namespace it was
+     * started in (the agent's); should that ever fail, the thread ends and the next call starts a
+     * new one, so no later call and no fd it creates can run in a namespace left behind.
+     */
+    private static final class Worker {
+        private static final class Job {
+            final int pid;
+            final IntSupplier call;
+            int result = -Errno.ESRCH;
+            RuntimeException failure;
+            /** The worker could not come back to its own namespace and is ending. */
+            boolean stranded;
+            final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+
+            Job(int pid, IntSupplier call) {
+                this.pid = pid;
+                this.call = call;
+            }
+        }
+
+        private static final java.util.concurrent.SynchronousQueue<Job> JOBS = new java.util.concurrent.SynchronousQueue<>();
+        /** The live worker, or null; guarded by the class lock, which also makes one call at a time. */
+        private static Thread thread;
+
+        static synchronized int run(int pid, IntSupplier call) {
+            if (thread == null || !thread.isAlive()) {
+                thread = Thread.ofPlatform().name("busprobe-netns").daemon().start(Worker::loop);
+            }
+            Job job = new Job(pid, call);
+            boolean interrupted = false;
+            // uninterruptibly: once handed over, the call runs to its end, and its fd must not be lost
+            while (true) {
+                try {
+                    JOBS.put(job);
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            while (true) {
+                try {
+                    job.done.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (job.stranded) {
+                thread = null; // it is ending; the next call must not hand it a job
+            }
+            if (job.failure != null) {
+                throw job.failure;
+            }
+            return job.result;
+        }
+
+        private static void loop() {
+            int self;
             try (Arena a = Arena.ofConfined()) {
-                int self = open(a, "/proc/thread-self/ns/net");
-                int target = open(a, "/proc/" + pid + "/ns/net");
+                self = open(a, "/proc/thread-self/ns/net"); // the namespace to come back to
+            }
+            try {
+                while (true) {
+                    Job job = JOBS.take();
+                    boolean back = false;
+                    try {
+                        back = enterAndCall(self, job);
+                    } finally {
+                        job.stranded = !back;
+                        job.done.countDown();
+                    }
+                    if (!back) {
+                        return; // stranded in another namespace: end, the next call starts a fresh thread
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                Sys.close(self);
+            }
+        }
+
+        /** Runs one job; returns whether this thread is back in its own namespace afterwards. */
+        private static boolean enterAndCall(int self, Job job) {
+            try (Arena a = Arena.ofConfined()) {
+                int target = open(a, "/proc/" + job.pid + "/ns/net");
                 if (self < 0 || target < 0) {
-                    Sys.close(self);
                     Sys.close(target);
-                    // gone (ESRCH), or another user's process without CAP_SYS_PTRACE (EACCES)
-                    result[0] = java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + pid))
-                            ? -Errno.EACCES : -Errno.ESRCH;
-                    return;
+                    // gone (ESRCH), or refused by the ptrace access check (EACCES)
+                    job.result = Files.exists(Path.of("/proc/" + job.pid)) ? -Errno.EACCES : -Errno.ESRCH;
+                    return true;
                 }
                 try {
                     if (Native.setns(target, Native.CLONE_NEWNET()) != 0) {
-                        result[0] = -Errno.EPERM;
-                        return;
+                        job.result = -Errno.EPERM;
+                        return true; // setns changes nothing when it fails
                     }
-                    result[0] = call.getAsInt();
+                    try {
+                        job.result = job.call.getAsInt();
+                    } catch (RuntimeException e) {
+                        job.failure = e; // rethrown on the caller's thread
+                    }
+                    return Native.setns(self, Native.CLONE_NEWNET()) == 0;
                 } finally {
-                    // this thread ends right after; going back is for the fds it leaves behind
-                    Native.setns(self, Native.CLONE_NEWNET());
-                    Sys.close(self);
                     Sys.close(target);
                 }
             }
-        });
-        try {
-            t.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
-        return result[0];
     }
 
     private static int open(Arena a, String path) {

@@ -19,9 +19,21 @@ public enum Probe {
     SOCK_RCVQUEUE_FULL("handle_sock_rcvqueue_full", "sock", "sock_rcvqueue_full", EventKind.RCVQUEUE_FULL),
     SOCK_EXCEED_BUF_LIMIT("handle_sock_exceed_buf_limit", "sock", "sock_exceed_buf_limit",
             EventKind.EXCEED_BUF_LIMIT),
+    KFREE_SKB("handle_kfree_skb", "skb", "kfree_skb", EventKind.DROP),
+    /** Not an event source: counts the SYNs a full accept queue turned away, which are freed as consumed. */
+    CONSUME_SKB("handle_consume_skb", "skb", "consume_skb", EventKind.DROP),
     /** Not event sources: they learn the owner of accepted sockets for attribution. */
     SYS_EXIT_ACCEPT4("handle_sys_exit_accept4", "syscalls", "sys_exit_accept4", EventKind.STATE),
     SYS_EXIT_ACCEPT("handle_sys_exit_accept", "syscalls", "sys_exit_accept", EventKind.STATE),
+    /** Not event sources: they tag bus clients' sends with their topics, for the retransmit probe. */
+    SYS_ENTER_WRITE("handle_sys_enter_write", "syscalls", "sys_enter_write", EventKind.RETRANSMIT),
+    SYS_EXIT_WRITE("handle_sys_exit_write", "syscalls", "sys_exit_write", EventKind.RETRANSMIT),
+    SYS_ENTER_WRITEV("handle_sys_enter_writev", "syscalls", "sys_enter_writev", EventKind.RETRANSMIT),
+    SYS_EXIT_WRITEV("handle_sys_exit_writev", "syscalls", "sys_exit_writev", EventKind.RETRANSMIT),
+    SYS_ENTER_SENDTO("handle_sys_enter_sendto", "syscalls", "sys_enter_sendto", EventKind.RETRANSMIT),
+    SYS_EXIT_SENDTO("handle_sys_exit_sendto", "syscalls", "sys_exit_sendto", EventKind.RETRANSMIT),
+    SYS_ENTER_SENDMSG("handle_sys_enter_sendmsg", "syscalls", "sys_enter_sendmsg", EventKind.RETRANSMIT),
+    SYS_EXIT_SENDMSG("handle_sys_exit_sendmsg", "syscalls", "sys_exit_sendmsg", EventKind.RETRANSMIT),
     /** A BPF iterator over TCP sockets: the agent runs it to bring endpoint traffic counters up to date. */
     TCP_TRAFFIC_ITER("refresh_tcp_traffic", "iter", "tcp", EventKind.STATE);
 
@@ -53,7 +65,7 @@ public enum Probe {
 
     /** Whether this probe only feeds attribution and counters and emits no records of its own. */
     public boolean learnsOnly() {
-        return isClassic() || isIterator();
+        return isClassic() || isIterator() || this == CONSUME_SKB;
     }
 
     /** A BPF iterator, run on demand by the agent rather than by a kernel event. */

@@ -3,6 +3,7 @@ package io.busprobe.cli;
 import io.busprobe.endpoint.ConfigException;
 import io.busprobe.ffi.HostProblem;
 import io.busprobe.ffi.NativeException;
+import io.busprobe.text.Messages;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -22,7 +23,7 @@ import java.util.Properties;
                 + "socket-buffer pressure, for the endpoints of an event bus.",
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {TraceCommand.class, RunCommand.class, SampleCommand.class, StatusCommand.class,
-            EndpointsCommand.class, TopCommand.class, CheckCommand.class,
+            EndpointsCommand.class, DropsCommand.class, TopCommand.class, CheckCommand.class,
             picocli.AutoComplete.GenerateCompletion.class},
         footer = {"", "EXAMPLES",
                 "  busprobe trace --duration 30s --kinds retransmit,reset",
@@ -65,13 +66,13 @@ public final class BusprobeCommand implements Runnable {
         // usage errors: one line naming the problem, a pointer to --help, exit 2
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
-            c.getErr().println(PREFIX + unprefixed(ex.getMessage()));
+            c.getErr().println(PREFIX + Messages.oneLine(unprefixed(ex.getMessage())));
             CommandLine.UnmatchedArgumentException.printSuggestions(ex, c.getErr());
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help'.");
             return c.getCommandSpec().exitCodeOnInvalidInput();
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println(PREFIX + describe(ex));
+            cmd.getErr().println(PREFIX + Messages.oneLine(describe(ex)));
             cmd.getErr().flush();
             // a bad config file is bad input, like a bad flag: exit 2, nothing started
             return exitCode(ex);

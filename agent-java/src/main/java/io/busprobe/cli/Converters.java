@@ -4,6 +4,7 @@ import io.busprobe.bpf.Probe;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.maps.SampleSetting;
+import io.busprobe.maps.SocketTable;
 import io.busprobe.metrics.ListenAddress;
 import io.busprobe.text.Messages;
 import picocli.CommandLine.ITypeConverter;
@@ -143,6 +144,32 @@ final class Converters {
     }
 
     /**
+     * {@code run --socket-table-size}: {@code 4096}, {@code 64K}, {@code 1M}: entries, K and M in
+     * powers of 1024, between {@link SocketTable#MIN_SIZE} and {@link SocketTable#MAX_SIZE}.
+     */
+    static final class SocketTableSizeConverter implements ITypeConverter<Integer> {
+        private static final Pattern COUNT = Pattern.compile("(\\d{1,10})([KM])?", Pattern.CASE_INSENSITIVE);
+
+        @Override
+        public Integer convert(String value) {
+            String t = value.trim();
+            Matcher m = COUNT.matcher(t);
+            long n = -1;
+            if (m.matches()) {
+                n = Long.parseLong(m.group(1));
+                if (m.group(2) != null) {
+                    n <<= m.group(2).equalsIgnoreCase("K") ? 10 : 20;
+                }
+            }
+            if (n < SocketTable.MIN_SIZE || n > SocketTable.MAX_SIZE) {
+                throw new TypeConversionException((m.matches() ? t : shown(value) + " is not a count; it")
+                        + " must be between 64 and 16M entries (e.g. 64K, 1M)");
+            }
+            return (int) n;
+        }
+    }
+
+    /**
      * {@code sample --watermark}: {@code 65536}, {@code 64K}, {@code 1M}, between 4K and 1G (the
      * ring's range), or {@code auto}: 1/8 of the ring in use, recomputed by every daemon.
      */
@@ -210,16 +237,16 @@ final class Converters {
                 Set<Family> named = Family.named(part);
                 if (named.isEmpty() && part.trim().toLowerCase(Locale.ROOT).startsWith(EventKind.KIND_PREFIX)) {
                     throw new TypeConversionException(shown(part.trim()) + " is one kind; trace loads whole "
-                            + "families: choose from retransmit, state, reset, pressure, all");
+                            + "families: choose from retransmit, state, reset, pressure, drop, all");
                 }
                 if (named.isEmpty()) {
                     throw new TypeConversionException("unknown kind " + shown(part.trim())
-                            + "; choose from retransmit, state, reset, pressure, all");
+                            + "; choose from retransmit, state, reset, pressure, drop, all");
                 }
                 out.addAll(named);
             }
             if (out.isEmpty()) {
-                throw new TypeConversionException("no kinds selected; choose from retransmit, state, reset, pressure, all");
+                throw new TypeConversionException("no kinds selected; choose from retransmit, state, reset, pressure, drop, all");
             }
             return out;
         }
@@ -249,6 +276,13 @@ final class Converters {
                 throw new TypeConversionException("must be between " + min + " and " + max + unit + ", got " + t);
             }
             return (int) n;
+        }
+    }
+
+    /** {@code run --topic-top}, {@code endpoints --topic-top}: topics shown per endpoint, 0 to 1000. */
+    static final class TopicTopConverter extends IntRangeConverter {
+        TopicTopConverter() {
+            super(0, 1000, " topics");
         }
     }
 

@@ -7,7 +7,6 @@ import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.EndpointMaps.Name;
 import io.busprobe.maps.EndpointMaps.Offender;
 import io.busprobe.maps.EndpointMaps.Totals;
-import io.busprobe.text.Messages;
 import io.busprobe.text.Table;
 import io.busprobe.text.Units;
 import tools.jackson.core.JsonGenerator;
@@ -158,7 +157,7 @@ final class EndpointView {
         for (Row r : rows) {
             if (!r.worstProcs().isEmpty() || !r.worstPeers().isEmpty()) {
                 lines.add(Table.fit("  " + r.endpoint() + "/" + r.direction() + " worst processes: "
-                        + Messages.oneLine(describe(r.worstProcs())) + "; worst peers: " + describe(r.worstPeers()), width));
+                        + describe(r.worstProcs()) + "; worst peers: " + describe(r.worstPeers()), width));
             }
         }
         if (!table.dropped().isEmpty()) {

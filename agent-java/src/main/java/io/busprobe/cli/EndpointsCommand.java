@@ -4,6 +4,7 @@ import io.busprobe.ffi.Sys;
 import io.busprobe.maps.AgentState;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.PinDir;
+import io.busprobe.maps.TopicMaps;
 import io.busprobe.text.Units;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -27,9 +28,13 @@ import java.util.concurrent.Callable;
                 "  busprobe endpoints --window 30s --json",
                 "  busprobe endpoints --all            # also endpoints without traffic",
                 "  busprobe endpoints reload           # re-read the daemon's --config file, print its verdict",
+                "  busprobe endpoints --by topic       # which channel, subject or topic lost the segments",
                 "", "Rows: the worst retransmit ratio first, an endpoint's client and server rows together.",
                 "Columns that do not fit the terminal drop out in this order: BUS, RX SEG/s, TX SEG/s,",
-                "OPEN/CLOSE, PRESS, LIVE, RST RX, RST TX, RX/s, TX/s. --json has every field, exact."})
+                "OPEN/CLOSE, PRESS, LIVE, RST RX, RST TX, RX/s, TX/s. --json has every field, exact.",
+                "", "--by topic: per endpoint (client direction) its --topic-top worst topics, then other, the",
+                "endpoint with the most retransmitted segments first; an endpoint's rows sum to its exact count.",
+                "Columns drop out in this order: BUS, OP, TX/s, SHARE."})
 public final class EndpointsCommand implements Callable<Integer> {
     @Option(names = {"-w", "--window"}, paramLabel = "D", defaultValue = "5s",
             converter = Converters.WindowConverter.class,
@@ -42,11 +47,28 @@ public final class EndpointsCommand implements Callable<Integer> {
     @Option(names = "--all", description = "Include endpoints that had no traffic in the window.")
     boolean all;
 
+    /** What a row is: an endpoint and direction, or one topic of a bus client's sends. */
+    enum By { endpoint, topic }
+
+    @Option(names = "--by", paramLabel = "ROW", defaultValue = "endpoint",
+            description = "One row per endpoint and direction (endpoint, the default), or per topic of a bus "
+                    + "client's sends (topic): Redis channel, stream or command, NATS subject, Kafka topic.")
+    By by;
+
+    @Option(names = "--topic-top", paramLabel = "K", defaultValue = "20",
+            converter = Converters.TopicTopConverter.class,
+            description = "With --by topic: the K worst topics per endpoint get a row, the rest one 'other' row "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int topicTop;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws InterruptedException {
+        if (by == By.topic) {
+            return byTopic();
+        }
         Path pins = PinDir.resolve();
         try (RunningDaemon daemon = RunningDaemon.find(pins);
              EndpointMaps maps = EndpointMaps.openPinned(pins)) {
@@ -72,6 +94,39 @@ public final class EndpointsCommand implements Callable<Integer> {
             } else {
                 EndpointView.printTable(spec.commandLine().getOut(), rows, "bus endpoints over the last "
                         + Units.seconds(seconds) + ", worst retransmit ratio first", empty, Terminal.width());
+            }
+        }
+        return 0;
+    }
+
+    private Integer byTopic() throws InterruptedException {
+        Path pins = PinDir.resolve();
+        try (RunningDaemon daemon = RunningDaemon.find(pins);
+             EndpointMaps maps = EndpointMaps.openPinned(pins);
+             TopicMaps topics = TopicMaps.openPinned(pins)) {
+            String span = Units.duration(window);
+            spec.commandLine().getErr().println("busprobe: measuring for " + span + " ...");
+            spec.commandLine().getErr().flush();
+            TopicView.Snapshot before = TopicView.Snapshot.take(maps, topics);
+            long wait = before.nanos() + window.toNanos() - System.nanoTime();
+            if (wait > 0) {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
+            TopicView.Snapshot after = TopicView.Snapshot.take(maps, topics);
+            double seconds = (after.nanos() - before.nanos()) / 1e9;
+            var endpoints = TopicView.endpoints(before, after, topicTop);
+            String empty = "no tagged sends in " + span + "; topics are tagged on this host's sends to a redis, "
+                    + "nats or kafka endpoint";
+            if (json) {
+                TopicView.printJson(spec.commandLine().getOut(), endpoints, seconds);
+                if (endpoints.isEmpty()) {
+                    spec.commandLine().getErr().println("busprobe: " + empty);
+                    spec.commandLine().getErr().flush();
+                }
+            } else {
+                TopicView.printTable(spec.commandLine().getOut(), endpoints, "topics of bus clients' sends over the "
+                        + "last " + Units.seconds(seconds) + ", most retransmitted segments first", empty,
+                        Terminal.width());
             }
         }
         return 0;

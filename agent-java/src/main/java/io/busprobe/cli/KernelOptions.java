@@ -19,7 +19,8 @@ final class KernelOptions {
     @Option(names = "--poll-interval", paramLabel = "MS", defaultValue = "" + Session.DEFAULT_POLL_MS,
             converter = Converters.PollIntervalConverter.class,
             description = "Longest wait for new records in milliseconds, 1-1000 (default: ${DEFAULT-VALUE}); "
-                    + "bounds delivery latency, since the kernel only wakes the reader past a fill watermark.")
+                    + "bounds delivery latency, since the kernel wakes the reader on the first record after it emptied "
+                    + "the ring and then only past a fill watermark.")
     void pollMs(int ms) {
         if (ms < 1 || ms > 1000) {
             throw new picocli.CommandLine.ParameterException(mixee.commandLine(),

@@ -4,6 +4,7 @@ import io.busprobe.agent.Daemon;
 import io.busprobe.bpf.Probe;
 import io.busprobe.maps.PinDir;
 import io.busprobe.metrics.AgentMetrics;
+import io.busprobe.metrics.TopicCounters;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,7 +28,9 @@ import java.util.function.Consumer;
                 "  busprobe run",
                 "  busprobe run --summary-interval 10s --ring-size 16M",
                 "  busprobe run --reset-config --metrics-address 127.0.0.1:19477",
-                "  busprobe run --config /etc/busprobe/endpoints.yaml   # reload: busprobe endpoints reload"})
+                "  busprobe run --socket-table-size 256K   # a host with more than 65536 TCP sockets",
+                "  busprobe run --config /etc/busprobe/endpoints.yaml   # reload: busprobe endpoints reload",
+                "  busprobe run --topic-top 20                          # 20 topic series per endpoint, plus other"})
 public final class RunCommand implements Callable<Integer> {
     @Option(names = "--summary-interval", paramLabel = "D", defaultValue = "60s",
             converter = Converters.SummaryIntervalConverter.class,
@@ -48,10 +51,24 @@ public final class RunCommand implements Callable<Integer> {
             description = "Serve Prometheus metrics on http://HOST:PORT/metrics (default: ${DEFAULT-VALUE}).")
     String metricsAddress;
 
+    @Option(names = "--socket-table-size", paramLabel = "N", defaultValue = "64K",
+            converter = Converters.SocketTableSizeConverter.class,
+            description = "Entries of the table that keeps each TCP socket's owner and endpoint match, 64 to 16M "
+                    + "(default: ${DEFAULT-VALUE}, 65536). More open sockets than this evict the least recently "
+                    + "used: counters stay exact, those sockets lose their owner, and "
+                    + "busprobe_socket_table_evictions_total counts them.")
+    int socketTableSize;
+
     @Option(names = "--events", paramLabel = "FILE",
             description = "Also write every record and every closed connection as JSON lines to FILE (appended), "
                     + "or '-' for stdout. Off by default: the daemon's job is counting.")
     String events;
+
+    @Option(names = "--topic-top", paramLabel = "K", defaultValue = TopicCounters.DEFAULT_TOP_TEXT,
+            converter = Converters.TopicTopConverter.class,
+            description = "Per bus endpoint, the K topics with the most retransmitted segments get metric series of "
+                    + "their own, 0 to 1000; the rest add up in topic=\"other\" (default: ${DEFAULT-VALUE}).")
+    int topicTop;
 
     /** Test-only: drive the real partial-attach path on a kernel that has every hook. Not in --help. */
     @Option(names = "--pretend-absent", hidden = true, split = ",", paramLabel = "TRACEPOINT",
@@ -72,11 +89,13 @@ public final class RunCommand implements Callable<Integer> {
         Consumer<String> log = Daemon.stderrLog(spec.commandLine().getErr());
         long deadline = Deadlines.after(System.nanoTime(), duration);
         // read once, before anything starts: a bad file is exit 2 with nothing started
-        Daemon.Options options = new Daemon.Options(kernel.ringSize, kernel.pollMs, PinDir.resolve(), resetConfig,
+        Daemon.Options options = new Daemon.Options(kernel.ringSize, socketTableSize, kernel.pollMs, PinDir.resolve(),
+                resetConfig,
                 metricsAddress, endpointOptions.config, endpointOptions.load(), events,
-                pretendAbsent == null ? java.util.Set.of() : pretendAbsent);
+                pretendAbsent == null ? java.util.Set.of() : pretendAbsent, topicTop);
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             StartupLines.of(daemon, options, summaryInterval).forEach(log);
+            Hangups.deliverTo(daemon::requestReload); // one that came during start-up reloads now
             daemon.run(() -> shutdown.requested() || System.nanoTime() >= deadline, summaryInterval);
             log.accept("stopping: " + daemon.summaryLine());
         }

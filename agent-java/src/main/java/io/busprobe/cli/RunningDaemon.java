@@ -6,6 +6,7 @@ import io.busprobe.ffi.Preflight;
 import io.busprobe.maps.AgentState;
 import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.NoDaemonException;
+import io.busprobe.maps.SocketTable;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,6 +75,11 @@ final class RunningDaemon implements AutoCloseable {
 
     ControlMaps control() {
         return control;
+    }
+
+    /** Evictions from the socket table, from the daemon's pinned counter; empty for an earlier daemon's pins. */
+    OptionalLong socketTableEvictions() {
+        return SocketTable.pinnedEvictions(pinDir);
     }
 
     /**

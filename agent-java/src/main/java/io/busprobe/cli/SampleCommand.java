@@ -38,7 +38,7 @@ import static io.busprobe.text.Messages.quoted;
                 + "Counters stay exact whatever is set here; sampling only thins the ring buffer.",
                 "With no change flags, prints the current config."},
         footer = {"", "Kinds: retransmit, retransmit_synack, retransmit_failed, state, reset_sent, reset_received,",
-                "rcvqueue_full, exceed_buf_limit; the families retransmit, state, reset, pressure; or all.",
+                "rcvqueue_full, exceed_buf_limit, drop; the families retransmit, state, reset, pressure, drop; or all.",
                 "'retransmit' names the family (its three kinds); 'kind:retransmit' is the kind alone.", "",
                 "EXAMPLES",
                 "  busprobe sample                                  # show the config",
@@ -176,9 +176,9 @@ public final class SampleCommand implements Callable<Integer> {
             String w = raw.trim().toLowerCase(Locale.ROOT);
             Set<EventKind> named = EventKind.named(w);
             if (named.size() > 1 && named.stream().anyMatch(k -> k.label().equals(w))) {
-                notes.add("'" + w + "' is the family (" + named.stream().map(EventKind::label)
-                        .collect(java.util.stream.Collectors.joining(", ")) + "); '" + EventKind.KIND_PREFIX + w
-                        + "' is the kind alone");
+                notes.add(quoted(w) + " is the family (" + named.stream().map(EventKind::label)
+                        .collect(java.util.stream.Collectors.joining(", ")) + "); " + quoted(EventKind.KIND_PREFIX + w)
+                        + " is the kind alone");
             }
         }
         return notes;
@@ -253,7 +253,7 @@ public final class SampleCommand implements Callable<Integer> {
                 if (named.isEmpty()) {
                     throw new CommandLine.ParameterException(cl, "unknown kind " + quoted(raw.trim())
                             + "; choose a kind (e.g. retransmit, state, reset_received), a family "
-                            + "(retransmit, state, reset, pressure) or all");
+                            + "(retransmit, state, reset, pressure, drop) or all");
                 }
                 out.addAll(named);
             }

@@ -40,10 +40,11 @@ public final class StatusCommand implements Callable<Integer> {
     public Integer call() {
         try (RunningDaemon daemon = RunningDaemon.find(PinDir.resolve())) {
             AgentState a = daemon.state();
+            java.util.OptionalLong evictions = daemon.socketTableEvictions();
             if (json) {
-                printJson(spec.commandLine().getOut(), daemon.control(), a);
+                printJson(spec.commandLine().getOut(), daemon.control(), a, evictions);
             } else {
-                printTable(spec.commandLine().getOut(), daemon.control(), a, Terminal.width());
+                printTable(spec.commandLine().getOut(), daemon.control(), a, evictions, Terminal.width());
             }
         }
         return 0;
@@ -52,7 +53,8 @@ public final class StatusCommand implements Callable<Integer> {
     /** The mark of a setting that is not the default, in the table and its footnote. */
     static final String NOT_DEFAULT = "*";
 
-    private static void printTable(PrintWriter out, ControlMaps maps, AgentState a, int width) {
+    private static void printTable(PrintWriter out, ControlMaps maps, AgentState a, java.util.OptionalLong evictions,
+                                   int width) {
         Settings s = maps.settings();
         long now = System.nanoTime();
         out.println(Table.fit(String.format("daemon pid %d, up %s, ring %s, %s pending (%.1f%%), automatic degradation %s",
@@ -63,7 +65,8 @@ public final class StatusCommand implements Callable<Integer> {
         out.println(Table.fit("endpoints: " + a.endpoints() + " endpoint(s), " + a.rules() + " rule(s)"
                 + (a.reload().result() == AgentState.Result.NONE ? ""
                 : "; last reload " + Units.seconds((now - a.reload().startedNanos()) / 1e9) + " ago: "
-                + a.reload().message()), width));
+                + a.reload().message())
+                + (evictions.isPresent() ? "; socket table evictions " + evictions.getAsLong() : ""), width));
         Table t = new Table(Table.left("KIND", 0), Table.left("PROBE", 0), Table.left("SAMPLING", 0),
                 Table.right("AUTO", 0), Table.right("SEEN", 0), Table.right("SAMPLED_OUT", 0),
                 Table.right("RATE_LIMITED", 0), Table.right("SUBMITTED", 0), Table.right("DROPPED", 0),
@@ -90,7 +93,7 @@ public final class StatusCommand implements Callable<Integer> {
         out.flush();
     }
 
-    private static void printJson(PrintWriter out, ControlMaps maps, AgentState a) {
+    private static void printJson(PrintWriter out, ControlMaps maps, AgentState a, java.util.OptionalLong evictions) {
         Settings s = maps.settings();
         java.io.StringWriter buf = new java.io.StringWriter();
         try (JsonGenerator g = new JsonFactory().createGenerator(ObjectWriteContext.empty(), buf)) {
@@ -106,6 +109,9 @@ public final class StatusCommand implements Callable<Integer> {
             g.writeBooleanProperty("wakeup_watermark_set", s.watermarkSet());
             g.writeNumberProperty("endpoints", a.endpoints());
             g.writeNumberProperty("rules", a.rules());
+            if (evictions.isPresent()) {
+                g.writeNumberProperty("socket_table_evictions", evictions.getAsLong());
+            }
             g.writeName("not_default");
             g.writeStartArray();
             for (String d : NonDefaults.of(maps, a.ringSize(), a::attached)) {

@@ -2,6 +2,8 @@ package io.busprobe.cli;
 
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.PinDir;
+import io.busprobe.maps.TopicMaps;
+import io.busprobe.text.Table;
 import io.busprobe.text.Units;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
 
 /** {@code busprobe top}: the endpoints view, refreshed in place over a sliding window. */
@@ -27,7 +30,8 @@ import java.util.function.ToLongFunction;
                 + "fits its width (columns drop out in the order 'busprobe endpoints --help' gives); piped, each "
                 + "refresh is printed after the last.",
         footer = {"", "EXAMPLES", "  busprobe top", "  busprobe top --window 1m --interval 2s",
-                "  busprobe top --iterations 3 --interval 1s > top.txt   # three refreshes, then exit"})
+                "  busprobe top --iterations 3 --interval 1s > top.txt   # three refreshes, then exit",
+                "  busprobe top --by topic                                # which topic is losing segments now"})
 public final class TopCommand implements Callable<Integer> {
     @Option(names = {"-w", "--window"}, paramLabel = "D", defaultValue = "10s",
             converter = Converters.WindowConverter.class,
@@ -43,6 +47,17 @@ public final class TopCommand implements Callable<Integer> {
             description = "Stop after N refreshes (default: until Ctrl-C).")
     Integer iterations;
 
+    @Option(names = "--by", paramLabel = "ROW", defaultValue = "endpoint",
+            description = "One row per endpoint and direction (endpoint, the default), or per topic of a bus "
+                    + "client's sends (topic), as 'busprobe endpoints --by' shows them.")
+    EndpointsCommand.By by;
+
+    @Option(names = "--topic-top", paramLabel = "K", defaultValue = "20",
+            converter = Converters.TopicTopConverter.class,
+            description = "With --by topic: the K worst topics per endpoint get a row, the rest one 'other' row "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int topicTop;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -57,45 +72,66 @@ public final class TopCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--window (" + Units.duration(window)
                     + ") must be at least one --interval (" + Units.duration(interval) + ")");
         }
-        PrintWriter out = spec.commandLine().getOut();
-        boolean tty = Terminal.stdoutIsTerminal();
-        String every = "every " + Units.duration(interval) + ", Ctrl-C to stop";
         Path pins = PinDir.resolve();
         try (RunningDaemon daemon = RunningDaemon.find(pins);
              EndpointMaps maps = EndpointMaps.openPinned(pins)) {
-            SlidingWindow<EndpointView.Snapshot> history = new SlidingWindow<>(window, interval,
-                    EndpointView.Snapshot::nanos);
-            EndpointView.Snapshot first = EndpointView.Snapshot.take(maps);
-            history.add(first);
-            // never a blank screen: the frame now, the numbers after one interval
-            List<String> frame = new ArrayList<>();
-            frame.add("bus endpoints: first numbers in " + Units.duration(interval) + " (" + Units.duration(window)
-                    + " window, " + every + ")");
-            frame.addAll(EndpointView.table().render(Terminal.width()).lines());
-            draw(out, frame, tty);
-            if (!tty) {
-                spec.commandLine().getErr().println("busprobe: top refreshes " + every);
-                spec.commandLine().getErr().flush();
-            }
-            long start = first.nanos();
-            for (long i = 1; iterations == null || i <= iterations; i++) {
-                // a fixed rate, not a sleep after each refresh: snapshots stay one interval apart
-                long due = start + i * interval.toNanos();
-                long wait = due - System.nanoTime();
-                if (wait > 0) {
-                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            if (by == EndpointsCommand.By.topic) {
+                try (TopicMaps topics = TopicMaps.openPinned(pins)) {
+                    loop(daemon, () -> TopicView.Snapshot.take(maps, topics), TopicView.Snapshot::nanos,
+                            "topics", TopicView.table(), (base, now, span, seconds, every) -> TopicView.lines(
+                                    TopicView.endpoints(base, now, topicTop), "topics of bus clients' sends over "
+                                            + "the last " + span + ", most retransmitted segments first (" + every
+                                            + ")", "no tagged sends in the last " + Units.seconds(seconds),
+                                    Terminal.width()));
                 }
-                daemon.requireStillRunning();
-                EndpointView.Snapshot now = EndpointView.Snapshot.take(maps);
-                EndpointView.Snapshot base = history.add(now);
-                double seconds = (now.nanos() - base.nanos()) / 1e9;
-                String span = history.label(now, base);
-                draw(out, EndpointView.lines(EndpointView.rows(base, now, false),
-                        "bus endpoints over the last " + span + ", worst retransmit ratio first (" + every + ")",
-                        "no endpoint traffic in the last " + Units.seconds(seconds), Terminal.width()), tty);
+            } else {
+                loop(daemon, () -> EndpointView.Snapshot.take(maps), EndpointView.Snapshot::nanos, "bus endpoints",
+                        EndpointView.table(), (base, now, span, seconds, every) -> EndpointView.lines(
+                                EndpointView.rows(base, now, false), "bus endpoints over the last " + span
+                                        + ", worst retransmit ratio first (" + every + ")",
+                                "no endpoint traffic in the last " + Units.seconds(seconds), Terminal.width()));
             }
         }
         return 0;
+    }
+
+    /** A frame from the base and the newest snapshot of the window. */
+    private interface Frame<S> {
+        List<String> lines(S base, S now, String span, double seconds, String every);
+    }
+
+    private <S> void loop(RunningDaemon daemon, Supplier<S> take, ToLongFunction<S> nanosOf, String what,
+                          Table header, Frame<S> frame) throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        boolean tty = Terminal.stdoutIsTerminal();
+        String every = "every " + Units.duration(interval) + ", Ctrl-C to stop";
+        SlidingWindow<S> history = new SlidingWindow<>(window, interval, nanosOf);
+        S first = take.get();
+        history.add(first);
+        // never a blank screen: the frame now, the numbers after one interval
+        List<String> lines = new ArrayList<>();
+        lines.add(what + ": first numbers in " + Units.duration(interval) + " (" + Units.duration(window)
+                + " window, " + every + ")");
+        lines.addAll(header.render(Terminal.width()).lines());
+        draw(out, lines, tty);
+        if (!tty) {
+            spec.commandLine().getErr().println("busprobe: top refreshes " + every);
+            spec.commandLine().getErr().flush();
+        }
+        long start = nanosOf.applyAsLong(first);
+        for (long i = 1; iterations == null || i <= iterations; i++) {
+            // a fixed rate, not a sleep after each refresh: snapshots stay one interval apart
+            long due = start + i * interval.toNanos();
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
+            daemon.requireStillRunning();
+            S now = take.get();
+            S base = history.add(now);
+            double seconds = (nanosOf.applyAsLong(now) - nanosOf.applyAsLong(base)) / 1e9;
+            draw(out, frame.lines(base, now, history.label(now, base), seconds, every), tty);
+        }
     }
 
     /** On a terminal, over the last frame from the top left; piped, after it with a blank line between. */

@@ -1,6 +1,7 @@
 package io.busprobe.cli;
 
 import io.busprobe.agent.DropAdvice;
+import io.busprobe.bpf.DropReasons;
 import io.busprobe.agent.Session;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.connection.ConnectionTable;
@@ -50,7 +51,7 @@ public final class TraceCommand implements Callable<Integer> {
 
     @Option(names = {"-k", "--kinds"}, paramLabel = "LIST", defaultValue = "all",
             converter = Converters.FamiliesConverter.class, completionCandidates = Converters.FamilyCandidates.class,
-            description = "Comma-separated event families: retransmit, state, reset, pressure, or all "
+            description = "Comma-separated event families: retransmit, state, reset, pressure, drop, or all "
                     + "(default: ${DEFAULT-VALUE}).")
     Set<Family> kinds = EnumSet.allOf(Family.class);
 
@@ -81,7 +82,7 @@ public final class TraceCommand implements Callable<Integer> {
         long deadline = Deadlines.after(start, duration);
         try (Shutdown shutdown = new Shutdown();
              Session session = Session.start(kinds, kernel.ringSize, null, false, endpoints);
-             EventSink sink = json ? new JsonSink(out, names) : new TableSink(out, names)) {
+             EventSink sink = json ? new JsonSink(out, names, session.bpf().topicMaps()::name) : new TableSink(out, names)) {
             for (ProbeStatus p : session.probes()) {
                 if (p.state() != ProbeStatus.State.ATTACHED && p.state() != ProbeStatus.State.NOT_SELECTED) {
                     err.println("busprobe: probe disabled: " + p);
@@ -106,7 +107,9 @@ public final class TraceCommand implements Callable<Integer> {
             java.util.Map<EventKind, KindStats> stats = session.stats();
             stats.keySet().removeIf(k -> !kinds.contains(k.family()));
             sink.summary(new EventSink.Summary((System.nanoTime() - start) / 1_000_000, stats,
-                    session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes()));
+                    session.ring().recordsRead(), session.ring().recordsDiscarded(), session.probes(),
+                    kinds.contains(Family.DROP) ? DropTotals.byReason(session.bpf().dropStats().nonZero(),
+                            DropReasons.running()) : java.util.Map.of()));
             DropAdvice.Advice advice = drops.since(stats, kernel.ringSize, k -> 1);
             if (advice != null) {
                 err.println("busprobe: " + advice.forTrace());

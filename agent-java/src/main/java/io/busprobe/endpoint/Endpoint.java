@@ -53,19 +53,19 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
         ports = List.copyOf(Objects.requireNonNull(ports, "ports"));
         addresses = List.copyOf(Objects.requireNonNull(addresses, "addresses"));
         if (ports.isEmpty()) {
-            throw new IllegalArgumentException("endpoint '" + name + "' has no ports; list at least one");
+            throw new IllegalArgumentException("endpoint " + quoted(name) + " has no ports; list at least one");
         }
         Set<Integer> seenPorts = new HashSet<>();
         for (int p : ports) {
             checkPort(p);
             if (!seenPorts.add(p)) {
-                throw new IllegalArgumentException("port " + p + " listed twice in '" + name + "'");
+                throw new IllegalArgumentException("port " + p + " listed twice in " + quoted(name));
             }
         }
         Set<Prefix> seenPrefixes = new HashSet<>();
         for (Prefix a : addresses) {
             if (!seenPrefixes.add(a)) {
-                throw new IllegalArgumentException("address " + a + " listed twice in '" + name + "'");
+                throw new IllegalArgumentException("address " + a + " listed twice in " + quoted(name));
             }
         }
     }
@@ -78,7 +78,7 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
         }
         // a second series named other, beside the catch-all's, would be two different things under one name
         if (name.equals(OTHER_NAME)) {
-            throw new IllegalArgumentException("the name '" + OTHER_NAME + "' is reserved for traffic of no endpoint; "
+            throw new IllegalArgumentException("the name " + quoted(OTHER_NAME) + " is reserved for traffic of no endpoint; "
                     + "choose another name (e.g. other-bus)");
         }
     }

@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
+import static io.busprobe.text.Messages.quoted;
+
 /**
  * The bus endpoints busprobe attributes connections to: an immutable, validated list, and its
  * encoding for the kernel's {@code endpoints} LPM trie.
@@ -66,7 +68,7 @@ public final class EndpointConfig {
                 throw new IllegalArgumentException("endpoint id " + e.id() + " used twice");
             }
             if (!names.add(e.name())) {
-                throw new IllegalArgumentException("endpoint name '" + e.name() + "' used twice");
+                throw new IllegalArgumentException("endpoint name " + quoted(e.name()) + " used twice");
             }
         }
         findOverlap(list).ifPresent(o -> {
@@ -167,8 +169,8 @@ public final class EndpointConfig {
             String what = prefix == null ? "with any address" : "for " + prefix;
             String fix = prefix == null ? "give one of them addresses or drop the port from one"
                     : "drop the port or the address from one of them";
-            return "endpoints '" + first.name() + "'" + firstWhere + " and '" + second.name()
-                    + "' both claim port " + port + " " + what + "; " + fix;
+            return "endpoints " + quoted(first.name()) + firstWhere + " and " + quoted(second.name())
+                    + " both claim port " + port + " " + what + "; " + fix;
         }
     }
 

@@ -196,13 +196,13 @@ final class EndpointYaml {
             Parsed p = endpoint(item, parsed.size() + 1);
             Integer first = nameLines.putIfAbsent(p.endpoint.name(), p.line);
             if (first != null) {
-                throw new ConfigException(file + ":" + p.line + ": duplicate name '" + p.endpoint.name()
-                        + "', first used on line " + first + "; names must be unique");
+                throw new ConfigException(file + ":" + p.line + ": duplicate name " + quoted(p.endpoint.name())
+                        + ", first used on line " + first + "; names must be unique");
             }
             rules += EndpointConfig.ruleCount(p.endpoint);
             if (rules > EndpointConfig.MAX_RULES) {
-                throw new ConfigException(file + ":" + p.line + ": too many rules; the endpoints up to '"
-                        + p.endpoint.name() + "' need " + rules + " kernel entries (ports x addresses), at most "
+                throw new ConfigException(file + ":" + p.line + ": too many rules; the endpoints up to "
+                        + quoted(p.endpoint.name()) + " need " + rules + " kernel entries (ports x addresses), at most "
                         + EndpointConfig.MAX_RULES);
             }
             parsed.add(p);
@@ -294,14 +294,14 @@ final class EndpointYaml {
 
         NodeTuple busKey = keys.get("bus");
         if (busKey == null) {
-            throw error(m, "endpoint '" + name + "' has no bus; add bus: kafka, redis, nats, amqp, http or other");
+            throw error(m, "endpoint " + quoted(name) + " has no bus; add bus: kafka, redis, nats, amqp, http or other");
         }
         ScalarNode busNode = scalar(value(busKey, "bus"), "'bus'");
         BusType bus = check(busNode, () -> BusType.ofLabel(busNode.getValue()));
 
         NodeTuple portsKey = keys.get("ports");
         if (portsKey == null) {
-            throw error(m, "endpoint '" + name + "' has no ports; add ports: [PORT, ...]");
+            throw error(m, "endpoint " + quoted(name) + " has no ports; add ports: [PORT, ...]");
         }
         List<Integer> ports = new ArrayList<>();
         Map<Integer, Integer> portLines = new LinkedHashMap<>();
@@ -313,7 +313,7 @@ final class EndpointYaml {
             int port = Integer.parseInt(t);
             validate(n, () -> Endpoint.checkPort(port));
             if (portLines.putIfAbsent(port, line(n)) != null) {
-                throw error(n, "port " + port + " listed twice in '" + name + "'");
+                throw error(n, "port " + port + " listed twice in " + quoted(name));
             }
             ports.add(port);
         }
@@ -325,7 +325,7 @@ final class EndpointYaml {
             for (ScalarNode n : list(value(addrKey, "addresses"), "addresses", "addresses: [10.0.0.0/8]", true)) {
                 Prefix p = check(n, () -> Prefix.parse(n.getValue()));
                 if (addresses.contains(p)) {
-                    throw error(n, "address " + p + " listed twice in '" + name + "'");
+                    throw error(n, "address " + p + " listed twice in " + quoted(name));
                 }
                 addresses.add(p);
             }
@@ -368,7 +368,7 @@ final class EndpointYaml {
     private Node value(NodeTuple t, String key) {
         Node v = t.getValueNode();
         if (v instanceof ScalarNode s && s.getTag().equals(Tag.NULL)) {
-            throw error(t.getKeyNode(), "'" + key + "' has no value");
+            throw error(t.getKeyNode(), quoted(key) + " has no value");
         }
         return v;
     }
@@ -382,14 +382,14 @@ final class EndpointYaml {
 
     private List<ScalarNode> list(Node n, String key, String example, boolean mayBeEmpty) {
         if (!(n instanceof SequenceNode seq)) {
-            throw error(n, "'" + key + "' must be a list, e.g. " + example + ", found " + describe(n));
+            throw error(n, quoted(key) + " must be a list, e.g. " + example + ", found " + describe(n));
         }
         if (seq.getValue().isEmpty() && !mayBeEmpty) {
-            throw error(n, "'" + key + "' is empty; list at least one, e.g. " + example);
+            throw error(n, quoted(key) + " is empty; list at least one, e.g. " + example);
         }
         List<ScalarNode> out = new ArrayList<>();
         for (Node item : seq.getValue()) {
-            out.add(scalar(item, "each item of '" + key + "'"));
+            out.add(scalar(item, "each item of " + quoted(key)));
         }
         return out;
     }
@@ -471,7 +471,7 @@ final class EndpointYaml {
             }
         }
         if (best != null && bestDistance <= Math.max(2, best.length() / 3)) {
-            return "did you mean '" + best + "'?";
+            return "did you mean " + quoted(best) + "?";
         }
         return "the keys here are " + String.join(", ", known);
     }

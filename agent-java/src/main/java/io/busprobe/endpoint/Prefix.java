@@ -54,8 +54,8 @@ public record Prefix(int family, byte[] address, int length) {
         }
         address = address.clone();
         if (!Arrays.equals(address, masked(address, length))) {
-            throw new IllegalArgumentException("address '" + format(family, address, length)
-                    + "': host bits set, did you mean " + format(family, masked(address, length), length) + "?");
+            throw new IllegalArgumentException("address " + quoted(format(family, address, length))
+                    + ": host bits set, did you mean " + format(family, masked(address, length), length) + "?");
         }
     }
 

@@ -19,11 +19,13 @@ public enum EventKind {
     RCVQUEUE_FULL(Native.BP_KIND_RCVQUEUE_FULL(), "rcvqueue_full", Family.PRESSURE),
     EXCEED_BUF_LIMIT(Native.BP_KIND_EXCEED_BUF_LIMIT(), "exceed_buf_limit", Family.PRESSURE),
     /** A retransmit attempt the kernel did not count in TcpRetransSegs (the segment was not sent). */
-    RETRANSMIT_FAILED(Native.BP_KIND_RETRANSMIT_FAILED(), "retransmit_failed", Family.RETRANSMIT);
+    RETRANSMIT_FAILED(Native.BP_KIND_RETRANSMIT_FAILED(), "retransmit_failed", Family.RETRANSMIT),
+    /** A packet the kernel freed as dropped (skb:kfree_skb), with its drop reason. */
+    DROP(Native.BP_KIND_DROP(), "drop", Family.DROP);
 
     /** Probe families: the unit of {@code --kinds}, of attach and of partial-attach reports. */
     public enum Family {
-        RETRANSMIT, STATE, RESET, PRESSURE;
+        RETRANSMIT, STATE, RESET, PRESSURE, DROP;
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);

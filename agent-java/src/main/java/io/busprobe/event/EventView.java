@@ -2,6 +2,7 @@ package io.busprobe.event;
 
 import io.busprobe.bindings.Native;
 import io.busprobe.bindings.bp_event;
+import io.busprobe.bindings.bp_event_drop;
 import io.busprobe.bindings.bp_event_pressure;
 import io.busprobe.bindings.bp_event_reset;
 import io.busprobe.bindings.bp_event_retransmit;
@@ -67,6 +68,9 @@ public final class EventView {
     private static final long R_CA = RETRANSMIT + bp_event_retransmit.ca_state$offset();
     private static final long R_SEQ = RETRANSMIT + bp_event_retransmit.seq$offset();
     private static final long R_END_SEQ = RETRANSMIT + bp_event_retransmit.end_seq$offset();
+    private static final long R_TOPIC = RETRANSMIT + bp_event_retransmit.topic$offset();
+    private static final long R_CAUSE_REASON = RETRANSMIT + bp_event_retransmit.cause_reason$offset();
+    private static final long R_CAUSE_NETNS = RETRANSMIT + bp_event_retransmit.cause_netns$offset();
 
     private static final long S_OLD = off("u", "state") + bp_event_state.old_state$offset();
     private static final long S_NEW = off("u", "state") + bp_event_state.new_state$offset();
@@ -87,11 +91,18 @@ public final class EventView {
     private static final long P_SNDBUF = PRESSURE + bp_event_pressure.sndbuf$offset();
     private static final long P_MEMKIND = PRESSURE + bp_event_pressure.mem_kind$offset();
 
+    private static final long DROP = off("u", "drop");
+    private static final long D_LOCATION = DROP + bp_event_drop.location$offset();
+    private static final long D_REASON = DROP + bp_event_drop.reason$offset();
+    private static final long D_IFINDEX = DROP + bp_event_drop.ifindex$offset();
+    private static final long D_RX = DROP + bp_event_drop.rx$offset();
+
     public static final int AF_INET = 2;
     public static final int AF_INET6 = 10;
     public static final int FLAG_TASK_VALID = Native.BP_F_TASK_VALID();
     public static final int FLAG_NO_SOCKET = Native.BP_F_NO_SOCKET();
     public static final int FLAG_OWNER = Native.BP_F_OWNER();
+    public static final int FLAG_CAUSE = Native.BP_F_CAUSE();
 
     /**
      * Addresses are in network order. A constant, because {@code withOrder} makes a
@@ -267,6 +278,11 @@ public final class EventView {
     }
 
     /** First sequence number resent ({@code TCP_SKB_CB(skb)->seq}), as in a packet capture's absolute seq. */
+    /** Retransmit: the tag of the topic whose bytes it resent (see {@code TopicMaps}), 0 when none is known. */
+    public long retransmitTopic() {
+        return seg.get(ValueLayout.JAVA_LONG, base + R_TOPIC);
+    }
+
     public long retransmitSeq() {
         return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + R_SEQ));
     }
@@ -348,5 +364,42 @@ public final class EventView {
     public String memKind() {
         return seg.get(ValueLayout.JAVA_BYTE, base + P_MEMKIND) == Native.BP_MEM_RECV()
                 ? "recv" : "send";
+    }
+
+    /** Whether this host dropped a packet of the retransmit's flow shortly before (its cause); else unseen. */
+    public boolean hasCause() {
+        return (flags() & FLAG_CAUSE) != 0;
+    }
+
+    /** With {@link #hasCause}: the kernel's drop reason of the flow's last local loss. */
+    public int causeReason() {
+        return seg.get(ValueLayout.JAVA_INT, base + R_CAUSE_REASON);
+    }
+
+    /** With {@link #hasCause}: the network namespace that loss happened in. */
+    public long causeNetns() {
+        return Integer.toUnsignedLong(seg.get(ValueLayout.JAVA_INT, base + R_CAUSE_NETNS));
+    }
+
+    // drop
+
+    /** The kernel's {@code enum skb_drop_reason} value; names come from {@code DropReasons}. */
+    public int dropReason() {
+        return seg.get(ValueLayout.JAVA_INT, base + D_REASON);
+    }
+
+    /** The kernel text address that freed the packet. */
+    public long dropLocation() {
+        return seg.get(ValueLayout.JAVA_LONG, base + D_LOCATION);
+    }
+
+    /** The interface the packet arrived on (received) or was leaving by (sent); 0 when none. */
+    public int dropIfindex() {
+        return seg.get(ValueLayout.JAVA_INT, base + D_IFINDEX);
+    }
+
+    /** Whether the packet had been received (else it was being sent). */
+    public boolean dropReceived() {
+        return seg.get(ValueLayout.JAVA_BYTE, base + D_RX) != 0;
     }
 }

@@ -123,6 +123,9 @@ public final class Sys {
         }
     }
 
+    /** EPOLLET of sys/epoll.h ({@code 1u << 31}), edge-triggered readiness; not among the generated constants. */
+    public static final int EPOLLET = 1 << 31;
+
     /** epoll_wait(2); an interrupted wait (EINTR) counts as a timeout. */
     public static int epollWait(MemorySegment state, int epfd, MemorySegment events, int max, int timeoutMs) {
         int n;

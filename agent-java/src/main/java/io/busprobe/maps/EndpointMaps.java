@@ -8,6 +8,7 @@ import io.busprobe.bindings.bp_peer_key;
 import io.busprobe.bindings.bp_peer_stats;
 import io.busprobe.bindings.bp_proc_key;
 import io.busprobe.bindings.bp_proc_stats;
+import io.busprobe.event.Addresses;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
@@ -18,8 +19,6 @@ import io.busprobe.ffi.Libbpf;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -247,12 +246,7 @@ public final class EndpointMaps implements AutoCloseable {
             int family = Byte.toUnsignedInt(bp_peer_key.family(key));
             byte[] addr = new byte[family == 10 ? 16 : 4];
             MemorySegment.copy(key, ValueLayout.JAVA_BYTE, bp_peer_key.addr$offset(), addr, 0, addr.length);
-            String who;
-            try {
-                who = InetAddress.getByAddress(addr).getHostAddress();
-            } catch (UnknownHostException e) {
-                throw new AssertionError(e); // 4 or 16 bytes are always an address
-            }
+            String who = Addresses.text(family, addr);
             return new Offender(Short.toUnsignedInt(bp_peer_key.endpoint(key)),
                     Direction.ofId(bp_peer_key.direction(key)), who, bp_peer_stats.retrans_segs(v),
                     bp_peer_stats.resets(v));

@@ -5,7 +5,8 @@ import io.busprobe.event.EventKind;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Info;
-import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import com.sun.net.httpserver.HttpServer;
+import io.prometheus.metrics.exporter.httpserver.MetricsHandler;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.Unit;
@@ -13,6 +14,7 @@ import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.net.InetSocketAddress;
 import java.util.Properties;
 
 /**
@@ -29,9 +31,9 @@ import java.util.Properties;
  *
  * {@snippet :
  * try (AgentMetrics metrics = AgentMetrics.listen("0.0.0.0:19477")) {
- *     metrics.attach(source); // a MetricsSource: the agent's over its session
+ *     metrics.attach(source, TopicCounters.DEFAULT_TOP); // a MetricsSource: the agent's over its session
  *     EventView view = new EventView();
- *     ring.poll((data, off, len) -> metrics.onEvent(view.wrap(data, off).tsNanos()), 2);
+ *     ring.consume((data, off, len) -> metrics.onEvent(view.wrap(data, off).tsNanos()));
  * }
  * }
  */
@@ -53,8 +55,11 @@ public final class AgentMetrics implements AutoCloseable {
     static final double[] LATENCY_BUCKETS = latencyBuckets();
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
-    private final HTTPServer server;
+    private final HttpServer server;
+    /** Connections the kernel queues before the dispatcher accepts them (the client's builder used 3). */
+    private static final int BACKLOG = 64;
     private volatile MetricsSource source;
+    private int topicTop = TopicCounters.DEFAULT_TOP;
     private volatile BpfRunStats bpfStats;
     private final DeliveryLatency deliveryLatency = new DeliveryLatency(LATENCY_BUCKETS);
     private volatile DegradationView degradation;
@@ -67,14 +72,16 @@ public final class AgentMetrics implements AutoCloseable {
         registerBuildAndJvm();
         HttpSurface.limitJdkServer();
         try {
-            server = HTTPServer.builder().hostname(address.host()).port(address.port()).registry(registry)
-                    .authenticator(new HttpSurface.Filter())
-                    .registerHealthHandler(false)
-                    .defaultHandler(HttpSurface.probes(this::alive, this::ready))
-                    .executorService(java.util.concurrent.Executors.newThreadPerTaskExecutor(
-                            Thread.ofVirtual().name("busprobe-http-", 0).factory()))
-                    .buildAndStart();
-        } catch (IOException e) {
+            // the JDK server with the client's exposition handler, rather than the client's
+            // HTTPServer, whose builder has no way to bound the handler (HttpSurface.bounded)
+            server = HttpServer.create(new InetSocketAddress(address.host(), address.port()), BACKLOG);
+            HttpSurface.Filter filter = new HttpSurface.Filter();
+            server.createContext("/", HttpSurface.probes(this::alive, this::ready)).setAuthenticator(filter);
+            server.createContext(HttpSurface.METRICS, HttpSurface.bounded(new MetricsHandler(registry),
+                    HttpSurface.MAX_SCRAPES)).setAuthenticator(filter);
+            server.setExecutor(HttpSurface.exchanges(HttpSurface.MAX_EXCHANGES));
+            server.start();
+        } catch (IOException | RuntimeException e) {
             throw new IllegalStateException("cannot serve metrics on " + address + ": " + e.getMessage()
                     + "; choose another address with --metrics-address HOST:PORT", e);
         }
@@ -82,15 +89,19 @@ public final class AgentMetrics implements AutoCloseable {
 
     /**
      * Bind the HTTP port first, before the kernel is touched: a busy port is then
-     * a one-line error with nothing loaded. Until {@link #attach(MetricsSource)} the
+     * a one-line error with nothing loaded. Until {@link #attach(MetricsSource, int)} the
      * server answers {@code /-/ready} with 503 and serves build and JVM metrics.
      */
     public static AgentMetrics listen(String hostPort) {
         return new AgentMetrics(ListenAddress.parse(hostPort));
     }
 
-    /** Register the collectors that read {@code source} at scrape time, and turn on BPF run statistics. */
-    public AgentMetrics attach(MetricsSource source) {
+    /**
+     * Register the collectors that read {@code source} at scrape time, and turn on BPF run statistics;
+     * per endpoint the {@code topicTop} worst topics get series of their own ({@code run --topic-top}).
+     */
+    public AgentMetrics attach(MetricsSource source, int topicTop) {
+        this.topicTop = topicTop;
         return attach(source, true, new PrintWriter(System.err, true));
     }
 
@@ -104,16 +115,6 @@ public final class AgentMetrics implements AutoCloseable {
         registerDegradation();
         registry.register(deliveryLatency);
         return this;
-    }
-
-    static AgentMetrics start(ListenAddress address, MetricsSource source, boolean kernelStats, PrintWriter log) {
-        AgentMetrics m = new AgentMetrics(address);
-        try {
-            return m.attach(source, kernelStats, log);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
     }
 
     /** The consumer loop is alive; called on every loop turn (a volatile write). */
@@ -143,7 +144,7 @@ public final class AgentMetrics implements AutoCloseable {
 
     /** The port the server listens on (the kernel's pick when started with port 0). */
     public int port() {
-        return server.getPort();
+        return server.getAddress().getPort();
     }
 
     /**
@@ -163,18 +164,35 @@ public final class AgentMetrics implements AutoCloseable {
         registry.register(new KernelCounters(source));
         registry.register(new ProgramCounters(source));
         registry.register(new EndpointCounters(source));
+        registry.register(new DropCounters(source));
+        registry.register(new TopicCounters(source, topicTop));
         GaugeWithCallback.builder().name("busprobe_ring_size_bytes").unit(Unit.BYTES)
                 .help("Data size of the BPF ring buffer (--ring-size).")
                 .callback(cb -> cb.call(source.ringSizeBytes())).register(registry);
         GaugeWithCallback.builder().name("busprobe_ring_pending_bytes").unit(Unit.BYTES)
                 .help("Bytes the kernel has written to the ring that the agent has not consumed yet.")
                 .callback(cb -> cb.call(source.ringPendingBytes())).register(registry);
+        GaugeWithCallback.builder().name("busprobe_socket_table_size")
+                .help("Entries of the socket table that keeps each TCP socket's owner and endpoint match "
+                        + "(--socket-table-size).")
+                .callback(cb -> cb.call(source.socketTableSize())).register(registry);
+        CounterWithCallback.builder().name("busprobe_socket_table_evictions")
+                .help("Established connections whose socket-table entry was evicted because the table was full, "
+                        + "counted by the kernel at the socket's next event. Counters stay exact; the socket loses "
+                        + "its owner. Raise --socket-table-size when this moves.")
+                .callback(cb -> cb.call(source.socketTableEvictions())).register(registry);
         CounterWithCallback.builder().name("busprobe_records_read")
                 .help("Event records the agent consumed from the ring buffer.")
                 .callback(cb -> cb.call(source.recordsRead())).register(registry);
         CounterWithCallback.builder().name("busprobe_records_discarded")
                 .help("Ring records the kernel reserved and then discarded (skipped by the reader).")
                 .callback(cb -> cb.call(source.recordsDiscarded())).register(registry);
+        GaugeWithCallback.builder().name("busprobe_netns_unreachable")
+                .help("Network namespaces with processes in them that the last endpoint traffic refresh could "
+                        + "not enter for want of a capability (the log names it); their sockets' bytes and "
+                        + "segments reach the endpoint counters only at retransmit and close. 0 when every "
+                        + "namespace was counted.")
+                .callback(cb -> cb.call(source.netnsUnreachable())).register(registry);
         GaugeWithCallback.builder().name("busprobe_bpf_stats_enabled")
                 .help("1 while busprobe keeps the kernel's BPF program run statistics on "
                         + "(kernel.bpf_stats_enabled, or BPF_ENABLE_STATS where /proc/sys is read-only); "
@@ -241,7 +259,7 @@ public final class AgentMetrics implements AutoCloseable {
     @Override
     public void close() {
         try {
-            server.close();
+            server.stop(0);
         } finally {
             if (bpfStats != null) {
                 bpfStats.close();

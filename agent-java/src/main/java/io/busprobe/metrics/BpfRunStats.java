@@ -11,59 +11,53 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Turns the kernel's BPF run-time statistics on ({@code run_cnt} and
+ * Holds the kernel's BPF run-time statistics on ({@code run_cnt} and
  * {@code run_time_ns} of every program; off by default because they cost two
- * clock reads per run) for as long as the agent runs, and restores the previous
- * setting on {@link #close}.
+ * clock reads per run) for as long as the agent runs.
  *
- * <p>The switch is {@code kernel.bpf_stats_enabled}, so that an operator who
- * reads the sysctl sees what is going on; the old value is written back on close
- * (a SIGKILLed agent leaves it at 1). Where {@code /proc/sys} is read-only (an
- * unprivileged container), the fallback is {@code BPF_ENABLE_STATS}: the kernel
- * keeps statistics on while the returned fd is open. That path does not show in
- * the sysctl, which only reports its own writes ({@code bpf_stats_handler} in
- * kernel/bpf/syscall.c keeps a private {@code saved_val}); hence
- * {@link #enabled()} reports this object's state rather than reading the sysctl.
+ * <p>The switch is {@code BPF_ENABLE_STATS} ({@code bpf_enable_stats(BPF_STATS_RUN_TIME)}):
+ * the kernel keeps statistics on while the returned fd is open, and closes it with
+ * the process, so that nothing outlives the agent, a {@code kill -9} included. The
+ * sysctl {@code kernel.bpf_stats_enabled} is never written: issue 11 found a SIGKILLed
+ * agent leaving it at 1 and the next one taking that 1 for the operator's value to
+ * restore. The sysctl only reports its own writes ({@code bpf_stats_handler} in
+ * kernel/bpf/syscall.c keeps a private {@code saved_val}), so it reads 0 while this
+ * holds statistics on, and {@link #enabled()} reports this object's state.
  */
 final class BpfRunStats implements AutoCloseable {
+    /** The operator's switch, read (never written) only to say in the log that statistics are on anyway. */
     static final Path SYSCTL = Path.of("/proc/sys/kernel/bpf_stats_enabled");
 
-    private final String restoreSysctl;
     private final int statsFd;
-    private final boolean on;
     private boolean closed;
 
-    private BpfRunStats(String restoreSysctl, int statsFd, boolean on) {
-        this.restoreSysctl = restoreSysctl;
+    private BpfRunStats(int statsFd) {
         this.statsFd = statsFd;
-        this.on = on;
     }
 
-    /** Enable; never fails the agent: if both ways are refused, it logs why and statistics stay at 0. */
+    /** Enable; never fails the agent: if the kernel refuses (no CAP_SYS_ADMIN), it logs why and statistics stay at 0. */
     static BpfRunStats enable(PrintWriter log) {
-        String sysctlError;
-        try {
-            String old = Files.readString(SYSCTL).trim();
-            if (!old.equals("1")) {
-                Files.writeString(SYSCTL, "1");
-            }
-            return new BpfRunStats(old, -1, true);
-        } catch (IOException | UncheckedIOException e) {
-            sysctlError = e.toString();
-        }
         int fd = Native.bpf_enable_stats(Native.BPF_STATS_RUN_TIME());
-        if (fd >= 0) {
-            return new BpfRunStats(null, fd, true);
+        if (fd < 0) {
+            log.println("busprobe: BPF program run statistics stay off (BPF_ENABLE_STATS: " + Errno.name(-fd)
+                    + (sysctlOn() ? "; " + SYSCTL + " is 1, so they move anyway" : "; needs CAP_SYS_ADMIN")
+                    + "); busprobe_bpf_program_run* will not move");
+            log.flush();
         }
-        log.println("busprobe: BPF program run statistics stay off (" + SYSCTL + ": " + sysctlError
-                + "; BPF_ENABLE_STATS: " + Errno.name(-fd) + "); busprobe_bpf_program_run* will not move");
-        log.flush();
-        return new BpfRunStats(null, -1, false);
+        return new BpfRunStats(fd);
     }
 
-    /** Whether statistics are on: by our doing, or already by someone else's sysctl write. */
+    private static boolean sysctlOn() {
+        try {
+            return Files.readString(SYSCTL).trim().equals("1");
+        } catch (IOException | UncheckedIOException e) {
+            return false;
+        }
+    }
+
+    /** Whether this agent holds statistics on. */
     boolean enabled() {
-        return on && !closed;
+        return statsFd >= 0 && !closed;
     }
 
     @Override
@@ -74,12 +68,6 @@ final class BpfRunStats implements AutoCloseable {
         closed = true;
         if (statsFd >= 0) {
             Sys.close(statsFd);
-        } else if (restoreSysctl != null && !restoreSysctl.equals("1")) {
-            try {
-                Files.writeString(SYSCTL, restoreSysctl);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot restore " + SYSCTL + " to " + restoreSysctl, e);
-            }
         }
     }
 }

@@ -8,6 +8,10 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -23,7 +27,13 @@ import java.util.function.BooleanSupplier;
  * </ul>
  *
  * Slow and malformed requests are bounded by the JDK server's own limits, set in
- * {@link #limitJdkServer()} before the first server is built. Nothing served here
+ * {@link #limitJdkServer()} before the first server is built. Bursts are bounded in two
+ * steps: at most {@link #MAX_EXCHANGES} requests are in flight (the JDK server closes the
+ * connection of one more, without an answer), each on a virtual thread so that a slow client
+ * holds no thread a scrape needs; and at most {@link #MAX_SCRAPES} of them render
+ * {@code /metrics} at once, the rest get 503 with {@code Retry-After} at once. A scrape reads
+ * every map and builds the whole exposition in the heap; five hundred of them at once on the
+ * daemon's 64 MiB heap ran out of memory and starved the ring consumer. Nothing served here
  * writes state: the handlers only read.
  */
 final class HttpSurface {
@@ -32,7 +42,64 @@ final class HttpSurface {
     static final String READY = "/-/ready";
     static final Set<String> PATHS = Set.of("/", METRICS, HEALTHY, READY);
 
+    /**
+     * Requests in flight, from the first byte read to the last byte written. Fifty slow clients
+     * stuck mid-header (cut off after 5 s) still leave room for scrapes.
+     */
+    static final int MAX_EXCHANGES = 128;
+    /**
+     * Expositions rendered at once. One Prometheus scrapes a target at a time; two allow an HA
+     * pair, and more would only compete with the ring consumer for this host's CPUs.
+     */
+    static final int MAX_SCRAPES = 2;
+
     private HttpSurface() {
+    }
+
+    /**
+     * The server's executor: each request on a virtual thread of its own, at most
+     * {@code max} at once. One more is rejected, and the JDK server's dispatcher then closes
+     * its connection ({@code ServerImpl.Dispatcher.handle}): refused at once, nothing buffered.
+     */
+    static Executor exchanges(int max) {
+        Semaphore inFlight = new Semaphore(max);
+        ThreadFactory threads = Thread.ofVirtual().name("busprobe-http-", 0).factory();
+        return exchange -> {
+            if (!inFlight.tryAcquire()) {
+                throw new RejectedExecutionException("more than " + max + " HTTP requests in flight");
+            }
+            try {
+                threads.newThread(() -> {
+                    try {
+                        exchange.run();
+                    } finally {
+                        inFlight.release();
+                    }
+                }).start();
+            } catch (RuntimeException | Error e) {
+                inFlight.release();
+                throw e;
+            }
+        };
+    }
+
+    /** {@code scrape} for at most {@code max} requests at once; 503 and {@code Retry-After: 1} for the rest. */
+    static HttpHandler bounded(HttpHandler scrape, int max) {
+        Semaphore rendering = new Semaphore(max);
+        return exchange -> {
+            if (!rendering.tryAcquire()) {
+                try (exchange) {
+                    exchange.getResponseHeaders().set("Retry-After", "1");
+                    reply(exchange, 503, "busprobe: " + max + " scrapes are being answered; retry\n");
+                }
+                return;
+            }
+            try {
+                scrape.handle(exchange);
+            } finally {
+                rendering.release();
+            }
+        };
     }
 
     /**

@@ -1,6 +1,8 @@
 package io.busprobe.metrics;
 
+import io.busprobe.bpf.DropReasons;
 import io.busprobe.bpf.Probe;
+import io.busprobe.maps.DropStats;
 import io.busprobe.maps.RetransStats;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.endpoint.Direction;
@@ -8,6 +10,7 @@ import io.busprobe.event.EventKind;
 import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.TopicMaps;
 
 import java.util.List;
 import java.util.Map;
@@ -35,15 +38,49 @@ public interface MetricsSource {
 
     long ringSizeBytes();
 
+    /** Entries of the socket table ({@code run --socket-table-size}); 0 for a source without one. */
+    default long socketTableSize() {
+        return 0;
+    }
+
+    /** Established connections the socket table evicted, from the kernel's counter; 0 for a source without one. */
+    default long socketTableEvictions() {
+        return 0;
+    }
+
     long ringPendingBytes();
 
     long recordsRead();
 
     long recordsDiscarded();
 
+    /**
+     * Network namespaces with processes in them that the last endpoint-traffic refresh could not
+     * enter (a missing capability): their sockets' traffic is counted only at retransmit and close.
+     * 0 for a source without a traffic refresh (the unit tests' plain values).
+     */
+    default int netnsUnreachable() {
+        return 0;
+    }
+
     /** Every endpoint id with the name and bus the daemon installed; an empty name for an unused id. */
     List<EndpointMaps.Name> endpointNames();
 
     /** Exact counters of one endpoint and direction, summed over CPUs. */
     EndpointMaps.Totals endpointTotals(int endpoint, Direction direction);
+
+    /** The non-zero cells of the exact drop counters ({@code drop_stats}); none when there is no drop family. */
+    default List<DropStats.Cell> drops() {
+        return List.of();
+    }
+
+    /** Names of the running kernel's drop reasons. */
+    default DropReasons dropReasons() {
+        return DropReasons.running();
+    }
+
+    /** Every topic row of the topic maps, other slots included, summed over CPUs; none where tagging is absent. */
+    default List<TopicMaps.Row> topicRows() {
+        return List.of();
+    }
 }

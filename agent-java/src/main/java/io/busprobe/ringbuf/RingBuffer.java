@@ -21,15 +21,17 @@ import java.lang.foreign.MemorySegment;
  * The data pages are mapped twice back to back, so a record that wraps at the
  * end of the ring reads contiguously.
  *
- * <p>Threading: {@link #poll} and {@link #consume} must be called from one
- * thread only (the consumer); {@link #pendingBytes} and the counters may be
+ * <p>Threading: {@link #consume}, {@link #await} and {@link #gather} must be called
+ * from one thread only (the consumer); {@link #pendingBytes} and the counters may be
  * read from any thread. {@link #close} after the consumer stopped.
  *
  * {@snippet :
  * try (RingBuffer ring = RingBuffer.map(mapFd, ringSize)) {
  *     EventView ev = new EventView();
  *     while (running) {
- *         ring.poll((data, off, len) -> handle(ev.wrap(data, off)), 10);
+ *         if (ring.consume((data, off, len) -> handle(ev.wrap(data, off))) == 0) {
+ *             ring.await(250); // the kernel wakes a caught-up consumer on the next record
+ *         }
  *     }
  * }
  * }
@@ -61,7 +63,8 @@ public final class RingBuffer implements AutoCloseable {
             prod = Sys.mmap(errnoState, page + 2 * size, Native.PROT_READ(), mapFd, page, arena);
             ep = Sys.epollCreate(errnoState);
             MemorySegment ev = epoll_event.allocate(callArena);
-            epoll_event.events(ev, Native.EPOLLIN());
+            // edge-triggered: a wait ends on the kernel's next wakeup, not because records are pending
+            epoll_event.events(ev, Native.EPOLLIN() | Sys.EPOLLET);
             Sys.epollAdd(errnoState, ep, mapFd, ev);
         } catch (RuntimeException e) {
             Sys.close(ep);
@@ -106,17 +109,30 @@ public final class RingBuffer implements AutoCloseable {
     }
 
     /**
-     * Wait up to {@code timeoutMs} for data (or for the kernel's wakeup), then
-     * consume. The timeout bounds delivery latency when the producer submits
-     * without wakeups; 0 does not wait.
+     * Wait up to {@code timeoutMs} for the kernel's next wakeup of this ring, consuming nothing.
+     * The epoll registration is edge-triggered, so records already pending do not end the wait;
+     * a wakeup that came since the last wait does. Returns whether a wakeup ended it.
      */
-    public int poll(RecordHandler handler, int timeoutMs) {
-        int n = consume(handler);
-        if (n > 0) {
-            return n;
+    public boolean await(int timeoutMs) {
+        return Sys.epollWait(errnoState, epfd, epollEvents, 4, timeoutMs) > 0;
+    }
+
+    /**
+     * Let records gather for {@code timeoutMs}: the consumer's wait while records flow. A wakeup
+     * ends it early only once {@code enoughBytes} are pending (the kernel's watermark wakeups).
+     * The kernel also wakes a caught-up consumer on the first record after it drained the ring;
+     * this wait sleeps through that one, so that a busy ring costs one drain per
+     * {@code timeoutMs} however many records arrive.
+     */
+    public void gather(int timeoutMs, long enoughBytes) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        while (await(timeoutMs) && pendingBytes() < enoughBytes) {
+            long left = deadline - System.nanoTime();
+            if (left < 500_000L) {
+                return; // epoll_wait counts in milliseconds: less than half of one left is time up
+            }
+            timeoutMs = (int) ((left + 999_999L) / 1_000_000L);
         }
-        Sys.epollWait(errnoState, epfd, epollEvents, 4, timeoutMs);
-        return consume(handler);
     }
 
     /** Bytes committed or reserved by the kernel and not yet consumed. */

@@ -46,7 +46,8 @@ final class RingConsumer {
      */
     private final long publishEvery;
 
-    private long consumed;
+    /** Volatile: the daemon's control thread reads it to tell a quiet ring (one write per drain). */
+    private volatile long consumed;
     private long discarded;
 
     /**

@@ -31,7 +31,13 @@ public interface EventSink extends AutoCloseable {
      * @param recordsRead records handed to the sink, all kinds
      */
     record Summary(long durationMs, Map<EventKind, KindStats> kinds, long recordsRead, long recordsDiscarded,
-                   List<ProbeStatus> probes) {
+                   List<ProbeStatus> probes, Map<String, Long> dropReasons) {
+        /** Without drop reasons: a trace that did not load the drop family. */
+        public Summary(long durationMs, Map<EventKind, KindStats> kinds, long recordsRead, long recordsDiscarded,
+                       List<ProbeStatus> probes) {
+            this(durationMs, kinds, recordsRead, recordsDiscarded, probes, Map.of());
+        }
+
         public long dropped() {
             return kinds.values().stream().mapToLong(KindStats::dropped).sum();
         }

@@ -1,5 +1,6 @@
 package io.busprobe.sink;
 
+import io.busprobe.bpf.DropReasons;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.connection.ConnectionTable;
 import io.busprobe.event.Addresses;
@@ -8,12 +9,14 @@ import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;
 import io.busprobe.event.TcpState;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.TopicMaps;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
 
 import java.io.OutputStream;
 import java.util.Map;
+import java.util.function.LongFunction;
 
 /**
  * One JSON object per line: {@code {"type":"event",...}} for each event and a
@@ -23,9 +26,15 @@ import java.util.Map;
 public final class JsonSink implements EventSink {
     private final JsonGenerator gen;
     private final EndpointNames endpoints;
+    private final LongFunction<TopicMaps.Name> topics;
 
-    public JsonSink(OutputStream out, EndpointNames endpoints) {
+    /**
+     * @param topics the name and op of a retransmit record's topic tag ({@link TopicMaps#name}), the
+     *               session's topic table
+     */
+    public JsonSink(OutputStream out, EndpointNames endpoints, LongFunction<TopicMaps.Name> topics) {
         this.endpoints = endpoints;
+        this.topics = topics;
         // one object per line: the newline is written explicitly, so no root separator
         JsonFactory factory = JsonFactory.builder().rootValueSeparator((String) null).build();
         this.gen = factory.createGenerator(ObjectWriteContext.empty(), out);
@@ -68,6 +77,20 @@ public final class JsonSink implements EventSink {
                     gen.writeNumberProperty("snd_cwnd", ev.sndCwnd());
                     gen.writeNumberProperty("total_retrans", ev.totalRetrans());
                     gen.writeNumberProperty("ca_state", ev.caState());
+                    // the bus topic whose bytes the segment resent (issue 14); "other" when no send was tagged
+                    TopicMaps.Name topic = topics.apply(ev.retransmitTopic());
+                    gen.writeStringProperty("topic", topic.name());
+                    if (topic.op().isEmpty()) {
+                        gen.writeNullProperty("op");
+                    } else {
+                        gen.writeStringProperty("op", topic.op());
+                    }
+                    if (ev.hasCause()) {
+                        gen.writeStringProperty("cause", DropReasons.running().name(ev.causeReason()));
+                        gen.writeNumberProperty("cause_netns", ev.causeNetns());
+                    } else {
+                        gen.writeStringProperty("cause", "unseen");
+                    }
                 }
                 case STATE -> {
                     gen.writeStringProperty("old_state", TcpState.name(ev.oldState()));
@@ -80,6 +103,16 @@ public final class JsonSink implements EventSink {
                     gen.writeNumberProperty("duration_ns", ev.stateDurationNanos());
                 }
                 case RESET_SENT, RESET_RECEIVED -> gen.writeNumberProperty("reason", ev.resetReason());
+                case DROP -> {
+                    DropReasons reasons = DropReasons.running();
+                    int reason = ev.dropReason();
+                    gen.writeStringProperty("reason", reasons.name(reason));
+                    gen.writeNumberProperty("reason_code", Integer.toUnsignedLong(reason));
+                    gen.writeBooleanProperty("loss", reasons.loss(reason));
+                    gen.writeStringProperty("path", ev.dropReceived() ? "rx" : "tx");
+                    gen.writeNumberProperty("ifindex", ev.dropIfindex());
+                    gen.writeStringProperty("location", "0x" + Long.toHexString(ev.dropLocation()));
+                }
                 case RCVQUEUE_FULL, EXCEED_BUF_LIMIT -> {
                     gen.writeNumberProperty("rmem_alloc", ev.rmemAlloc());
                     gen.writeNumberProperty("rcvbuf", ev.rcvbuf());
@@ -152,7 +185,16 @@ public final class JsonSink implements EventSink {
             gen.writeEndObject();
         }
         gen.writeEndObject();
-        gen.writeName("probes");
+        if (s.kinds().containsKey(EventKind.DROP)) {
+            // exact: the kernel's counters over the trace, every drop whatever was sampled
+            gen.writeName("drop_reasons");
+            gen.writeStartObject();
+            for (Map.Entry<String, Long> e : s.dropReasons().entrySet()) {
+                gen.writeNumberProperty(e.getKey(), e.getValue());
+            }
+            gen.writeEndObject();
+        }
+                gen.writeName("probes");
         gen.writeStartObject();
         for (ProbeStatus p : s.probes()) {
             gen.writeStringProperty(p.probe().tracepoint(), p.state().name().toLowerCase(java.util.Locale.ROOT));

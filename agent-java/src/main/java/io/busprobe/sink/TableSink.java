@@ -1,16 +1,21 @@
 package io.busprobe.sink;
 
 import io.busprobe.event.Addresses;
+import io.busprobe.bpf.DropReasons;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventView;
 import io.busprobe.event.RetransKind;
 import io.busprobe.event.TcpState;
 import io.busprobe.maps.KindStats;
+import io.busprobe.text.Messages;
 
 import java.io.PrintStream;
 import java.util.Map;
 
-/** Human-readable columns in the style of bcc's tcpretrans/tcpstates. */
+/**
+ * Human-readable columns in the style of bcc's tcpretrans/tcpstates. A process name is whatever
+ * the process set ({@code prctl(PR_SET_NAME)}), so it is escaped before it reaches a terminal.
+ */
 public final class TableSink implements EventSink {
     private static final String FORMAT = "%-12s %-17s %7s %-16s %-22s %-22s %-12s %-16s %s%n";
 
@@ -43,17 +48,19 @@ public final class TableSink implements EventSink {
             case RESET_SENT, RESET_RECEIVED -> ev.resetReason() != 0 ? "reason=" + ev.resetReason() : "";
             case RCVQUEUE_FULL -> "rmem=" + ev.rmemAlloc() + "/" + ev.rcvbuf() + " truesize=" + ev.truesize();
             case EXCEED_BUF_LIMIT -> ev.memKind() + " rmem=" + ev.rmemAlloc() + " wmem=" + ev.wmemQueued();
+            case DROP -> DropReasons.running().name(ev.dropReason()) + (ev.dropReceived() ? " rx" : " tx")
+                    + (DropReasons.running().loss(ev.dropReason()) ? "" : " (no loss)");
         };
         boolean task = ev.taskValid();
         out.printf(FORMAT,
                 String.format("%.6f", (ev.tsNanos() - startNanos) / 1e9),
                 kind == null ? "?" + ev.kindId() : kind.label(),
                 task ? Integer.toString(ev.pid()) : "-",
-                task ? ev.comm() : "-",
+                task ? Messages.oneLine(ev.comm()) : "-",
                 endpoint(Addresses.source(ev), ev.sport(), ev.family()),
                 endpoint(Addresses.destination(ev), ev.dport(), ev.family()),
                 TcpState.name(ev.state()),
-                endpoints.name(ev.endpoint()) + (ev.direction() == 0 ? "" : "/" + EndpointNames.direction(ev.direction())),
+                Messages.oneLine(endpoints.name(ev.endpoint())) + (ev.direction() == 0 ? "" : "/" + EndpointNames.direction(ev.direction())),
                 detail);
     }
 
@@ -76,7 +83,11 @@ public final class TableSink implements EventSink {
                     k.submitted(), k.dropped(),
                     e.getKey().family() == EventKind.Family.RETRANSMIT ? Long.toString(k.segs()) : "-");
         }
-        out.printf("records read %d, dropped %d, in %.1f s%n", s.recordsRead(), s.dropped(), s.durationMs() / 1e3);
+        if (!s.dropReasons().isEmpty()) {
+            out.printf("%n%-28s %10s%n", "DROP REASON", "PACKETS");
+            s.dropReasons().forEach((reason, n) -> out.printf("%-28s %10d%n", reason, n));
+        }
+                out.printf("records read %d, dropped %d, in %.1f s%n", s.recordsRead(), s.dropped(), s.durationMs() / 1e3);
         out.flush();
     }
 

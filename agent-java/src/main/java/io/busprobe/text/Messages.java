@@ -24,24 +24,28 @@ public final class Messages {
     }
 
     /**
-     * Escapes line breaks ({@code \n}, {@code \r}, {@code \t} as written in YAML and Java) and other
-     * control characters ({@code \\uXXXX}), so that a message is always one line; null stays null.
+     * Escapes line breaks ({@code \n}, {@code \r}, {@code \t} as written in YAML and Java) and every
+     * other character a terminal does not simply print ({@code \\uXXXX}): C0 and C1 controls (ESC
+     * starts a terminal escape sequence), format characters such as the bidirectional overrides,
+     * line and paragraph separators, and lone surrogates. So a message is always one line, and a
+     * process name, endpoint name or path, which anyone who can name a process or a file chooses,
+     * cannot move the cursor, retitle the window or hide text. Null stays null.
      */
     public static String oneLine(String s) {
-        if (s == null || s.chars().noneMatch(Messages::isControl)) {
+        if (s == null || s.codePoints().noneMatch(Messages::needsEscape)) {
             return s;
         }
         StringBuilder sb = new StringBuilder(s.length() + 8);
-        s.chars().forEach(c -> {
+        s.codePoints().forEach(c -> {
             switch (c) {
                 case '\n' -> sb.append("\\n");
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 default -> {
-                    if (isControl(c)) {
+                    if (needsEscape(c)) {
                         sb.append(String.format("\\u%04x", c));
                     } else {
-                        sb.append((char) c);
+                        sb.appendCodePoint(c);
                     }
                 }
             }
@@ -49,7 +53,13 @@ public final class Messages {
         return sb.toString();
     }
 
-    private static boolean isControl(int c) {
-        return Character.isISOControl(c) || c == 0x2028 || c == 0x2029; // U+2028/9: line and paragraph separators
+    private static boolean needsEscape(int c) {
+        if (Character.isISOControl(c)) {
+            return true;
+        }
+        return switch (Character.getType(c)) {
+            case Character.FORMAT, Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR, Character.SURROGATE -> true;
+            default -> false;
+        };
     }
 }

@@ -135,8 +135,13 @@ public final class Table {
         return sb.toString().stripTrailing();
     }
 
-    /** {@code s} cut to {@code width} characters, the cut marked with {@code ...}. */
-    public static String fit(String s, int width) {
+    /**
+     * {@code s} made one line ({@link Messages#oneLine}: every line around a table may carry a
+     * process name, an endpoint name or a path), cut to {@code width} characters, the cut marked
+     * with {@code ...}.
+     */
+    public static String fit(String line, int width) {
+        String s = Messages.oneLine(line);
         if (s.length() <= width) {
             return s;
         }

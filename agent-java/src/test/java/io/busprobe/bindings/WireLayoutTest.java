@@ -35,6 +35,7 @@ class WireLayoutTest {
     static Stream<Arguments> sizedStructs() {
         return Stream.of(
                 Arguments.of("bp_tuple", bp_tuple.layout(), (IntSupplier) Native::BP_TUPLE_SIZE),
+                Arguments.of("bp_drop_loss", bp_drop_loss.layout(), (IntSupplier) Native::BP_DROP_LOSS_SIZE),
                 Arguments.of("bp_event", bp_event.layout(), (IntSupplier) Native::BP_EVENT_SIZE),
                 Arguments.of("bp_kind_stats", bp_kind_stats.layout(), (IntSupplier) Native::BP_KIND_STATS_SIZE),
                 Arguments.of("bp_sample_cfg", bp_sample_cfg.layout(), (IntSupplier) Native::BP_SAMPLE_CFG_SIZE),
@@ -50,7 +51,11 @@ class WireLayoutTest {
                 Arguments.of("bp_proc_stats", bp_proc_stats.layout(), (IntSupplier) Native::BP_PROC_STATS_SIZE),
                 Arguments.of("bp_peer_key", bp_peer_key.layout(), (IntSupplier) Native::BP_PEER_KEY_SIZE),
                 Arguments.of("bp_peer_stats", bp_peer_stats.layout(), (IntSupplier) Native::BP_PEER_STATS_SIZE),
-                Arguments.of("bp_retrans_stats", bp_retrans_stats.layout(), (IntSupplier) Native::BP_RETRANS_STATS_SIZE));
+                Arguments.of("bp_retrans_stats", bp_retrans_stats.layout(), (IntSupplier) Native::BP_RETRANS_STATS_SIZE),
+                Arguments.of("bp_topic_name", bp_topic_name.layout(), (IntSupplier) Native::BP_TOPIC_NAME_SIZE),
+                Arguments.of("bp_topic_key", bp_topic_key.layout(), (IntSupplier) Native::BP_TOPIC_KEY_SIZE),
+                Arguments.of("bp_topic_stats", bp_topic_stats.layout(), (IntSupplier) Native::BP_TOPIC_STATS_SIZE),
+                Arguments.of("bp_event_drop", bp_event_drop.layout(), (IntSupplier) Native::BP_EVENT_DROP_SIZE));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -70,11 +75,13 @@ class WireLayoutTest {
     static Stream<Arguments> wireStructs() {
         return Stream.of(
                 Arguments.of("bp_tuple", bp_tuple.layout()),
+                Arguments.of("bp_drop_loss", bp_drop_loss.layout()),
                 Arguments.of("bp_event", bp_event.layout()),
                 Arguments.of("bp_event_retransmit", bp_event_retransmit.layout()),
                 Arguments.of("bp_event_state", bp_event_state.layout()),
                 Arguments.of("bp_event_reset", bp_event_reset.layout()),
                 Arguments.of("bp_event_pressure", bp_event_pressure.layout()),
+                Arguments.of("bp_event_drop", bp_event_drop.layout()),
                 Arguments.of("bp_kind_stats", bp_kind_stats.layout()),
                 Arguments.of("bp_sample_cfg", bp_sample_cfg.layout()),
                 Arguments.of("bp_sample_state", bp_sample_state.layout()),
@@ -87,7 +94,10 @@ class WireLayoutTest {
                 Arguments.of("bp_proc_stats", bp_proc_stats.layout()),
                 Arguments.of("bp_peer_key", bp_peer_key.layout()),
                 Arguments.of("bp_peer_stats", bp_peer_stats.layout()),
-                Arguments.of("bp_retrans_stats", bp_retrans_stats.layout()));
+                Arguments.of("bp_retrans_stats", bp_retrans_stats.layout()),
+                Arguments.of("bp_topic_name", bp_topic_name.layout()),
+                Arguments.of("bp_topic_key", bp_topic_key.layout()),
+                Arguments.of("bp_topic_stats", bp_topic_stats.layout()));
     }
 
     /** Every struct the header declares is in the lists above: a new one cannot cross the boundary untested. */
@@ -139,9 +149,11 @@ class WireLayoutTest {
         assertThat(bp_event_state.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
         assertThat(bp_event_reset.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
         assertThat(bp_event_pressure.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
-        assertThat(u.byteSize()).isEqualTo(Math.max(
+        assertThat(bp_event_drop.layout().byteSize()).isLessThanOrEqualTo(u.byteSize());
+        assertThat(u.byteSize()).isEqualTo(Math.max(Math.max(
                 Math.max(bp_event_retransmit.layout().byteSize(), bp_event_state.layout().byteSize()),
-                Math.max(bp_event_reset.layout().byteSize(), bp_event_pressure.layout().byteSize())));
+                Math.max(bp_event_reset.layout().byteSize(), bp_event_pressure.layout().byteSize())),
+                bp_event_drop.layout().byteSize()));
         assertThat(bp_event.u$offset() + u.byteSize()).isEqualTo(Native.BP_EVENT_SIZE());
         assertThat(bp_event.tuple$layout().byteSize()).isEqualTo(Native.BP_TUPLE_SIZE());
     }

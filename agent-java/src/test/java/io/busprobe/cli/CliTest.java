@@ -71,7 +71,7 @@ class CliTest {
                 .contains("busprobe trace --duration 10s --kinds retransmit")
                 .contains("busprobe trace --json --kinds reset,state");
         assertThat(r.outFlat()).contains("(default: all)", "(default: 8M)", "(default: 2)")
-                .contains("retransmit, state, reset, pressure, or all")
+                .contains("retransmit, state, reset, pressure, drop, or all")
                 .contains("kind, ts_ns, family, saddr, sport, daddr, dport, state, pid, comm");
     }
 
@@ -82,7 +82,8 @@ class CliTest {
         assertThat(r.out()).startsWith("NAME\n  busprobe run - ")
                 .contains("--summary-interval=D", "--duration=D", "--ring-size=SIZE")
                 .contains("EXAMPLES", "busprobe run --summary-interval 10s --ring-size 16M");
-        assertThat(r.outFlat()).contains("(default: 60s)", "(default: 8M)");
+        assertThat(r.outFlat()).contains("(default: 60s)", "(default: 8M)", "--socket-table-size=N",
+                "(default: 64K, 65536)");
     }
 
     @Test
@@ -143,9 +144,9 @@ class CliTest {
     void completionOffersKindAndFamilyNamesAsTheDocsWriteThem() {
         CliRun r = execute("generate-completion");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).contains("(\"retransmit\" \"state\" \"reset\" \"pressure\" \"all\") # --kinds values")
+        assertThat(r.out()).contains("(\"retransmit\" \"state\" \"reset\" \"pressure\" \"drop\" \"all\") # --kinds values")
                 .contains("\"retransmit_synack\"", "\"exceed_buf_limit\"", "\"kind:retransmit\" \"all\") # --kind values")
-                .doesNotContain("RETRANSMIT", "PRESSURE");
+                .doesNotContain("RETRANSMIT", "PRESSURE", "DROP\"");
     }
 
     @Test
@@ -179,6 +180,14 @@ class CliTest {
                 Arguments.of(List.of("trace", "extra"), List.of("extra")),
                 Arguments.of(List.of("run", "--summary-interval", "soon"), List.of("--summary-interval", "'soon'")),
                 Arguments.of(List.of("run", "--ring-size", "1000"), List.of("--ring-size", "power of two")),
+                Arguments.of(List.of("run", "--socket-table-size", "0"),
+                        List.of("--socket-table-size", "0 must be between 64 and 16M entries")),
+                Arguments.of(List.of("run", "--socket-table-size", "63"),
+                        List.of("--socket-table-size", "63 must be between 64 and 16M entries")),
+                Arguments.of(List.of("run", "--socket-table-size", "17M"),
+                        List.of("--socket-table-size", "17M must be between 64 and 16M entries")),
+                Arguments.of(List.of("run", "--socket-table-size", "abc"),
+                        List.of("--socket-table-size", "'abc' is not a count", "between 64 and 16M")),
                 Arguments.of(List.of("check", "--json"), List.of("Unknown option", "--json")),
                 Arguments.of(List.of("bogus"), List.of("'bogus'")),
                 Arguments.of(List.of(), List.of("a command is required", "trace", "run", "check", "generate-completion")));

@@ -118,7 +118,7 @@ class ConvertersTest {
 
     @Test
     void completionOffersDocumentedNames() {
-        assertThat(new Converters.FamilyCandidates()).containsExactly("retransmit", "state", "reset", "pressure", "all");
+        assertThat(new Converters.FamilyCandidates()).containsExactly("retransmit", "state", "reset", "pressure", "drop", "all");
         assertThat(new Converters.KindCandidates()).contains("retransmit", "retransmit_synack", "reset_sent",
                 "exceed_buf_limit", "reset", "pressure", "kind:retransmit", "all").allMatch(n -> n.equals(n.toLowerCase()));
     }
@@ -163,6 +163,28 @@ class ConvertersTest {
         assertThat(Long.bitCount(ringSize.convert(text))).isOne();
     }
 
+    @ParameterizedTest(name = "{0} = {1} entries")
+    @CsvSource(delimiter = '|', textBlock = """
+            64      | 64
+            1000    | 1000
+            64K     | 65536
+            64k     | 65536
+            1M      | 1048576
+            16M     | 16777216
+            16777216| 16777216
+            """)
+    void socketTableSizes(String text, int entries) {
+        assertThat(new Converters.SocketTableSizeConverter().convert(text)).isEqualTo(entries);
+    }
+
+    @ParameterizedTest(name = "\"{0}\"")
+    @ValueSource(strings = {"0", "63", "17M", "16777217", "9999999999", "99999999999M", "abc", "", "-64", "1G", "64 K"})
+    void socketTableSizesOutOfRangeOrMalformed(String text) {
+        assertThatThrownBy(() -> new Converters.SocketTableSizeConverter().convert(text))
+                .isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("must be between 64 and 16M entries");
+    }
+
     @ParameterizedTest(name = "\"{0}\"")
     @ValueSource(strings = {"3000", "2048", "0", "4097", "12K", "3M", "2G", "2048M", "2K", "1K"})
     void ringSizesOutOfRangeOrNotPowersOfTwo(String text) {
@@ -200,10 +222,11 @@ class ConvertersTest {
             reset,reset                     | RESET
             ' Reset , STATE '               | STATE RESET
             RETRANSMIT,Pressure             | RETRANSMIT PRESSURE
-            all                             | RETRANSMIT STATE RESET PRESSURE
-            ALL                             | RETRANSMIT STATE RESET PRESSURE
-            state,all                       | RETRANSMIT STATE RESET PRESSURE
+            all                             | RETRANSMIT STATE RESET PRESSURE DROP
+            ALL                             | RETRANSMIT STATE RESET PRESSURE DROP
+            state,all                       | RETRANSMIT STATE RESET PRESSURE DROP
             retransmit,state,reset,pressure | RETRANSMIT STATE RESET PRESSURE
+            drop,Reset                      | RESET DROP
             """)
     void families(String text, String expected) {
         Set<Family> want = Arrays.stream(expected.split(" ")).map(Family::valueOf)
@@ -225,7 +248,7 @@ class ConvertersTest {
         assertThatThrownBy(() -> families.convert(text))
                 .isInstanceOf(TypeConversionException.class)
                 .hasMessageContaining("unknown kind '" + named + "'")
-                .hasMessageContaining("retransmit, state, reset, pressure, all");
+                .hasMessageContaining("retransmit, state, reset, pressure, drop, all");
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.ProbeStatus;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.maps.KindStats;
+import io.busprobe.maps.TopicMaps;
 import io.busprobe.sink.EndpointNames;
 import io.busprobe.sink.EventSink;
 import io.busprobe.sink.JsonSink;
@@ -33,6 +34,9 @@ import static org.assertj.core.api.Assertions.entry;
 
 /** Decoding of ring records written exactly as the BPF side lays them out. */
 class EventViewTest {
+    /** The session's topic table stand-in: tag 0 is no topic, any other a channel of PUBLISH. */
+    private static final java.util.function.LongFunction<TopicMaps.Name> TOPICS =
+            tag -> tag == 0 ? new TopicMaps.Name(TopicMaps.OTHER_NAME, "") : new TopicMaps.Name("ch-" + tag, "publish");
     private static final int TCP_ESTABLISHED = 1;
     private static final int TCP_SYN_SENT = 2;
     private static final int TCP_SYN_RECV = 3;
@@ -144,7 +148,7 @@ class EventViewTest {
         assertThat(v.family()).isEqualTo(EventView.AF_INET6);
         assertThat(v.saddr()).isInstanceOf(Inet6Address.class).isEqualTo(UnitEvent.literal("2001:db8::1"));
         assertThat(v.daddr()).isEqualTo(UnitEvent.literal("fe80::1:2"));
-        assertThat(Addresses.source(v)).isEqualTo("2001:db8:0:0:0:0:0:1");
+        assertThat(Addresses.source(v)).isEqualTo("2001:db8::1");
         assertThat(v.sport()).isEqualTo(443);
         assertThat(v.dport()).isEqualTo(65_535);
         assertThat(v.retransmitSegs()).isEqualTo(1);
@@ -196,7 +200,7 @@ class EventViewTest {
         assertThat(v.resetReason()).isZero();
         assertThat(v.family()).isEqualTo(EventView.AF_INET6);
         assertThat(v.saddr().isLoopbackAddress()).isTrue();
-        assertThat(Addresses.destination(v)).isEqualTo("0:0:0:0:0:0:0:1");
+        assertThat(Addresses.destination(v)).isEqualTo("::1");
     }
 
     @Test
@@ -321,7 +325,7 @@ class EventViewTest {
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 
         private List<Map<String, Object>> write(EventView... views) {
-            try (JsonSink sink = new JsonSink(bytes, new EndpointNames(EndpointConfig.defaults()))) {
+            try (JsonSink sink = new JsonSink(bytes, new EndpointNames(EndpointConfig.defaults()), TOPICS)) {
                 for (EventView v : views) {
                     sink.event(v);
                 }
@@ -372,7 +376,16 @@ class EventViewTest {
                     entry("srtt_us", 1500L),
                     entry("snd_cwnd", 10L),
                     entry("total_retrans", 7L),
-                    entry("ca_state", 4L));
+                    entry("ca_state", 4L),
+                    entry("topic", "other"),
+                    entry("op", null));
+        }
+
+        @Test
+        void aRetransmitOfATaggedSendNamesItsTopicAndOp() {
+            UnitEvent.at(rec).kind(EventKind.RETRANSMIT).tuple("10.0.0.2", 50_000, "10.0.0.1", 6379)
+                    .retransmit(1, 0, 0, 10, 1, RETRANS_RTO, 0).topic(42);
+            assertThat(writeOne()).contains(entry("topic", "ch-42"), entry("op", "publish"));
         }
 
         @Test
@@ -382,7 +395,7 @@ class EventViewTest {
                     .retransmit(1, 0, 0, 0, 1, RETRANS_SYNACK, 0);
             Map<String, Object> j = writeOne();
             assertThat(j).contains(entry("kind", "retransmit_synack"), entry("family", "ipv6"),
-                    entry("saddr", "2001:db8:0:0:0:0:0:1"), entry("daddr", "2001:db8:0:0:0:0:0:2"),
+                    entry("saddr", "2001:db8::1"), entry("daddr", "2001:db8::2"),
                     entry("dport", 60_000L), entry("retrans_kind", "synack"), entry("task_valid", false),
                     entry("state", "SYN_RECV"));
         }
@@ -442,7 +455,7 @@ class EventViewTest {
             List<ProbeStatus> probes = List.of(
                     new ProbeStatus(Probe.TCP_RETRANSMIT_SKB, ProbeStatus.State.ATTACHED, ""),
                     new ProbeStatus(Probe.SOCK_EXCEED_BUF_LIMIT, ProbeStatus.State.MISSING_TRACEPOINT, "old kernel"));
-            try (JsonSink sink = new JsonSink(bytes, new EndpointNames(EndpointConfig.defaults()))) {
+            try (JsonSink sink = new JsonSink(bytes, new EndpointNames(EndpointConfig.defaults()), TOPICS)) {
                 sink.summary(new EventSink.Summary(1500, kinds, 13, 2, probes));
             }
             List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();

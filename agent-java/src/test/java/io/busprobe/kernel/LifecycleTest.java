@@ -174,6 +174,60 @@ class LifecycleTest {
         }
     }
 
+    /** The BPF_ENABLE_STATS fds a process holds: the kernel names them anon_inode:bpf-stats. */
+    private static long statsFds(long pid) throws IOException {
+        long n = 0;
+        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    n += Files.readSymbolicLink(fd).toString().equals("anon_inode:bpf-stats") ? 1 : 0;
+                } catch (IOException closedMeanwhile) {
+                    // an fd closed between the listing and the read
+                }
+            }
+        }
+        return n;
+    }
+
+    /** The daemon's own scrape, from the port its start-up line names. */
+    private static String scrape(BusprobeProcess.Daemon d) throws Exception {
+        var m = java.util.regex.Pattern.compile("metrics on (http://\\S+/metrics)").matcher(d.log());
+        assertThat(m.find()).as(d.log()).isTrue();
+        var r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(m.group(1).replace("localhost", "127.0.0.1"))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    /**
+     * Issue 11: run statistics were switched on through kernel.bpf_stats_enabled, which a
+     * kill -9 left at 1, and the next daemon then took that 1 for the operator's value and
+     * never put the 0 back. Now a BPF_ENABLE_STATS fd holds them, which the kernel drops
+     * with the process: the sysctl never moves, before, during, after kill -9, and after
+     * the next daemon's SIGTERM.
+     */
+    @Test
+    void runStatisticsGoWithTheDaemonAndTheSysctlNeverMoves() throws Exception {
+        Path sysctl = Path.of("/proc/sys/kernel/bpf_stats_enabled");
+        String before = Files.readString(sysctl).strip();
+        BusprobeProcess.Daemon d = start();
+        assertThat(statsFds(d.pid())).as("BPF_ENABLE_STATS fds the daemon holds").isEqualTo(1);
+        assertThat(Files.readString(sysctl).strip()).as("the sysctl while a daemon runs").isEqualTo(before);
+        assertThat(scrape(d)).containsPattern("(?m)^busprobe_bpf_stats_enabled 1(\\.0)?$");
+        Sh.run("kill", "-KILL", Long.toString(d.pid()));
+        assertThat(d.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(Files.readString(sysctl).strip()).as("the sysctl after kill -9").isEqualTo(before);
+
+        try (BusprobeProcess.Daemon next = start()) {
+            assertThat(statsFds(next.pid())).as("BPF_ENABLE_STATS fds the next daemon holds").isEqualTo(1);
+            assertThat(scrape(next)).containsPattern("(?m)^busprobe_bpf_stats_enabled 1(\\.0)?$");
+            assertThat(next.stop()).isZero();
+        }
+        assertThat(Files.readString(sysctl).strip()).as("the sysctl after the next daemon's SIGTERM")
+                .isEqualTo(before);
+    }
+
     @Test
     void aSecondDaemonOnTheSamePinsIsRefusedAndTheFirstRunsOn() throws Exception {
         try (BusprobeProcess.Daemon first = start()) {
@@ -262,7 +316,7 @@ class LifecycleTest {
     @Test
     void aMissingTracepointDisablesItsProbeAndTheRestRuns() throws Exception {
         try (BusprobeProcess.Daemon d = start("--pretend-absent", "sock:sock_rcvqueue_full,tcp_send_reset")) {
-            assertThat(d.log()).contains("started, 8/10 probes attached")
+            assertThat(d.log()).contains("started, 18/20 probes attached")
                     .contains("probe disabled: sock:sock_rcvqueue_full")
                     .contains("probe disabled: tcp:tcp_send_reset");
             Sh.Result status = busprobe.run("status", "--json");
@@ -300,7 +354,7 @@ class LifecycleTest {
                         + "exec setpriv --bounding-set=-all,+bpf,+perfmon \"$0\" \"$@\""),
                 "run", "--metrics-address", "127.0.0.1:0", "--duration", "2s");
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.err()).contains("started, 8/10 probes attached")
+        assertThat(r.err()).contains("started, 10/20 probes attached")
                 .contains("probe disabled: syscalls:sys_exit_accept4")
                 .contains("tracefs is not mounted at /sys/kernel/tracing and mounting it failed (EPERM)");
     }

@@ -6,6 +6,7 @@ import io.busprobe.testkit.Privileged;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -59,8 +60,19 @@ class ReadmeDriftTest {
             Matcher url = Pattern.compile("metrics on (http://localhost:\\d+/metrics) \\(every interface\\)")
                     .matcher(d.log());
             assertThat(url.find()).as("the start-up names the metrics URL: %s", d.log()).isTrue();
-            scrape = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url.group(1))).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
+            // busprobe_packet_drops_total exports only reasons seen: make sure one was (a datagram to a
+            // closed loopback port is a NO_SOCKET drop), then scrape until it shows (at most 10 s)
+            scrape = "";
+            for (int i = 0; i < 100 && !scrape.contains("\nbusprobe_packet_drops_total{"); i++) {
+                try (java.net.DatagramSocket s = new java.net.DatagramSocket()) {
+                    s.send(new java.net.DatagramPacket(new byte[1], 1, InetAddress.getLoopbackAddress(), 9));
+                }
+                scrape = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url.group(1))).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                if (!scrape.contains("\nbusprobe_packet_drops_total{")) {
+                    Thread.sleep(100);
+                }
+            }
             for (int i = 0; i < 300 && d.log().lines().noneMatch(ReadmeDriftTest::isSummary); i++) {
                 Thread.sleep(100);
             }
@@ -114,7 +126,8 @@ class ReadmeDriftTest {
 
     private static String words(int n) {
         return List.of("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen").get(n);
+                "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+                "twenty").get(n);
     }
 
     private static boolean isSummary(String line) {

@@ -148,7 +148,7 @@ class AgentMetricsTest {
         totals.put("0/NONE", traffic(1000, slots(3, 2)));
         totals.put("1/CLIENT", traffic(100, slots(0, 1, 10, 3, 31, 2)));
         totals.put("5/SERVER", traffic(500, slots()));
-        metrics = AgentMetrics.start(ListenAddress.parse("127.0.0.1:0"), source, false,
+        metrics = MetricsServers.start("127.0.0.1:0", source, false,
                 new PrintWriter(new StringWriter()));
     }
 
@@ -379,7 +379,7 @@ class AgentMetricsTest {
 
     @Test
     void busyPortIsOneLineNamingTheFix() {
-        assertThatThrownBy(() -> AgentMetrics.start(ListenAddress.parse("127.0.0.1:" + metrics.port()), source,
+        assertThatThrownBy(() -> MetricsServers.start("127.0.0.1:" + metrics.port(), source,
                 false, new PrintWriter(new StringWriter())))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("cannot serve metrics on 127.0.0.1:" + metrics.port())

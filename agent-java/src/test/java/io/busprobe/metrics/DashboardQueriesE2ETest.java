@@ -1,5 +1,6 @@
 package io.busprobe.metrics;
 
+import io.busprobe.testkit.BusprobeProcess;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;
@@ -38,10 +39,12 @@ class DashboardQueriesE2ETest {
     /** The bus endpoint the loss scenario's iperf3 traffic is attributed to. */
     private static final String ENDPOINT = "test-bus";
 
+    /** Pins, and with them the lock, of this test's own: never a real daemon's /sys/fs/bpf/busprobe. */
+    private final BusprobeProcess busprobe = new BusprobeProcess(
+            Path.of("/sys/fs/bpf/busprobe-test-e2e-" + ProcessHandle.current().pid()));
     private Path work;
     private Process agent;
     private Process prometheus;
-    private String sysctlBefore;
 
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -52,7 +55,6 @@ class DashboardQueriesE2ETest {
     @BeforeEach
     void createWork() throws IOException {
         work = Files.createTempDirectory("busprobe-e2e");
-        sysctlBefore = Files.readString(BpfRunStats.SYSCTL).trim();
     }
 
     @AfterEach
@@ -61,10 +63,9 @@ class DashboardQueriesE2ETest {
         if (agent != null) {
             Sh.run("kill", "-TERM", Long.toString(agent.pid()));
             assertThat(agent.waitFor(30, TimeUnit.SECONDS)).as("agent exits on SIGTERM").isTrue();
-            assertThat(Files.readString(BpfRunStats.SYSCTL).trim()).as("bpf_stats_enabled restored on exit")
-                    .isEqualTo(sysctlBefore);
         }
         Sh.exec(30, "rm", "-rf", work.toString());
+        busprobe.removePins();
     }
 
     private Process startAgent(int port) throws IOException {
@@ -75,10 +76,12 @@ class DashboardQueriesE2ETest {
                     bus: other
                     ports: [5201]
                 """.formatted(ENDPOINT));
-        return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), "io.busprobe.cli.Main", "run",
                 "--metrics-address", "127.0.0.1:" + port, "--summary-interval", "1h", "--config", config.toString())
-                .redirectErrorStream(true).redirectOutput(work.resolve("agent.log").toFile()).start();
+                .redirectErrorStream(true).redirectOutput(work.resolve("agent.log").toFile());
+        pb.environment().put("BUSPROBE_PIN_DIR", busprobe.pinDir().toString());
+        return pb.start();
     }
 
     /** deploy/prometheus/ copied, pointed at this test's agent, scraping every second. */
@@ -133,12 +136,15 @@ class DashboardQueriesE2ETest {
                     "--storage.tsdb.path=" + work.resolve("data"), "--web.listen-address=127.0.0.1:" + promPort)
                     .redirectErrorStream(true).redirectOutput(work.resolve("prometheus.log").toFile()).start();
             waitForTargetUp(promPort, instance);
+            // the metrics port answers before the programs are loaded and attached (loading can take
+            // seconds on a busy host): the scenario starts only once the agent says it is counting
+            awaitAgentStarted();
 
             // the loss scenario: 5 % of the server's incoming segments dropped under iperf3, and refused connections
             net.nft(net.server(), "add rule inet bp input tcp dport 5201 numgen random mod 100 < 5 drop");
             net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
             net.start(net.server(), "iperf3", "-s", "-1", "-B", net.serverIp());
-            Thread.sleep(300);
+            net.awaitListening(5201);
             net.exec(net.client(), 60, "iperf3", "-c", net.serverIp(), "-t", "6", "--connect-timeout", "5000");
             net.exec(net.client(), 30, "python3", "-c", """
                     import socket, time
@@ -209,12 +215,22 @@ class DashboardQueriesE2ETest {
         // the alerting rules loaded, and every busprobe metric they use exists in this Prometheus
         String rules = api(promPort, "/api/v1/rules", null);
         assertThat(rules).contains("BusprobeAgentDown", "BusprobeEndpointRetransmitRatioHigh",
-                "BusprobeRecordsDropped", "BusprobeDegradationActive");
+                "BusprobeRecordsDropped", "BusprobeDegradationActive", "BusprobeNamespacesUncounted");
         String names = api(promPort, "/api/v1/label/__name__/values", null);
         Matcher m = Pattern.compile("busprobe_[a-z_]+").matcher(
                 Files.readString(Tools.ROOT.resolve("deploy/prometheus/rules/busprobe.rules.yml")));
         while (m.find()) {
             assertThat(names).as("metric used by the alert rules").contains("\"" + m.group() + "\"");
+        }
+    }
+
+    private void awaitAgentStarted() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.readString(work.resolve("agent.log")).contains("busprobe: started")) {
+            assertThat(agent.isAlive()).as("agent exited: %s", Files.readString(work.resolve("agent.log"))).isTrue();
+            assertThat(System.nanoTime()).as("agent never started: %s", Files.readString(work.resolve("agent.log")))
+                    .isLessThan(deadline);
+            Thread.sleep(200);
         }
     }
 

@@ -157,7 +157,7 @@ class DeployManifestsTest {
     void privilegesAreTheCapabilitiesTheAgentNeedsAndResourcesAreBounded() {
         Map<String, Object> c = container();
         List<String> add = at(c, "securityContext", "capabilities", "add");
-        assertThat(add).containsExactlyInAnyOrder("BPF", "PERFMON", "SYS_ADMIN");
+        assertThat(add).containsExactlyInAnyOrder("BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE");
         assertThat((List<String>) at(c, "securityContext", "capabilities", "drop")).containsExactly("ALL");
         assertThat((String) at(c, "resources", "limits", "memory")).isNotBlank();
         assertThat((String) at(c, "resources", "requests", "memory")).isNotBlank();

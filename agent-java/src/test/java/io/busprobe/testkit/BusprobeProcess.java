@@ -119,8 +119,13 @@ public final class BusprobeProcess {
 
     /** Start a long-running command (the daemon); stderr is captured. */
     public Daemon startDaemon(String... args) {
+        return startDaemon(List.of(), args);
+    }
+
+    /** Start the daemon under a wrapper such as {@code setpriv --bounding-set=...}; stderr is captured. */
+    public Daemon startDaemon(List<String> wrapper, String... args) {
         try {
-            Process p = builder(command(List.of(), args)).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            Process p = builder(command(wrapper, args)).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .start();
             return new Daemon(p);
         } catch (IOException e) {
@@ -182,9 +187,15 @@ public final class BusprobeProcess {
             return process;
         }
 
-        /** Wait until the daemon logged that it started, or fail with its log. */
+        /**
+         * Wait until the daemon logged that it started, or fail with its log. A daemon that did not
+         * start is stopped before the failure: callers use this inside try-with-resources, which
+         * never sees a resource whose initialiser threw, and a leftover daemon would hold the pins
+         * and the lock of every later test of the class. The limit is generous: the suite shares
+         * its host, and loading waits for the CPU like everything else.
+         */
         public Daemon awaitStarted() {
-            long deadline = System.nanoTime() + 30_000_000_000L;
+            long deadline = System.nanoTime() + 90_000_000_000L;
             while (System.nanoTime() < deadline) {
                 if (log().contains(" started, ")) {
                     try {
@@ -203,7 +214,14 @@ public final class BusprobeProcess {
                     Thread.currentThread().interrupt();
                 }
             }
-            throw new AssertionError("daemon did not start in 30 s: " + log());
+            String log = log();
+            process.destroyForcibly();
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new AssertionError("daemon did not start in 90 s: " + log);
         }
 
         public int stop() {

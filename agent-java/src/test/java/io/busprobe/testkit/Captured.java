@@ -14,14 +14,18 @@ import java.util.function.Predicate;
 public record Captured(EventKind kind, long ts, int pid, String comm, boolean taskValid, long netns, int flags,
                        String saddr, int sport, String daddr, int dport, int state, int oldState, int newState,
                        int segs, int retransKind, int err, int protocol, String memKind, long sockCookie,
-                       int endpoint, int direction, boolean owner, long cgroupId, long seq, long endSeq) {
+                       int endpoint, int direction, boolean owner, long cgroupId, long seq, long endSeq,
+                       long topic, int dropReason, boolean dropRx, long dropLocation, boolean hasCause,
+                       int causeReason, long causeNetns) {
 
     public static Captured of(EventView ev) {
         return new Captured(ev.kind(), ev.tsNanos(), ev.pid(), ev.comm(), ev.taskValid(), ev.netns(), ev.flags(),
                 Addresses.source(ev), ev.sport(), Addresses.destination(ev), ev.dport(), ev.state(),
                 ev.oldState(), ev.newState(), ev.retransmitSegs(), ev.retransmitKind(), ev.retransmitErr(),
                 ev.protocol(), ev.memKind(), ev.sockCookie(), ev.endpoint(), ev.direction(), ev.ownerKnown(),
-                ev.cgroupId(), ev.retransmitSeq(), ev.retransmitEndSeq());
+                ev.cgroupId(), ev.retransmitSeq(), ev.retransmitEndSeq(), ev.retransmitTopic(),
+                ev.dropReason(), ev.dropReceived(), ev.dropLocation(), ev.hasCause(), ev.causeReason(),
+                ev.causeNetns());
     }
 
     /** Collects every record into a list (tests only: this allocates per event). */

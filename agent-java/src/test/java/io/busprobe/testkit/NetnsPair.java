@@ -7,8 +7,13 @@ import java.util.List;
 
 /**
  * Two test hosts, a server and a client network namespace joined by a veth
- * pair (10.231.N.1 server, 10.231.N.2 client). Removing the namespaces on
+ * pair (10.S.N.1 server, 10.S.N.2 client). Removing the namespaces on
  * close also removes the veth pair and any nftables rules inside them.
+ *
+ * The addresses live only inside the two namespaces, but every busprobe on the
+ * host sees their traffic: S (160-223) comes from this JVM's pid, so that a
+ * test's endpoint rule on its server address matches none of another test
+ * run's pairs (.ci/neighbours uses 10.232).
  *
  * {@snippet :
  * try (NetnsPair net = NetnsPair.create()) {
@@ -19,6 +24,7 @@ import java.util.List;
  */
 public final class NetnsPair implements AutoCloseable {
     private static int counter;
+    private static final long SUBNET = 160 + ProcessHandle.current().pid() % 64;
 
     private final String server;
     private final String client;
@@ -32,8 +38,8 @@ public final class NetnsPair implements AutoCloseable {
         String tag = "bp" + ProcessHandle.current().pid() + "x" + n;
         server = tag + "s";
         client = tag + "c";
-        serverIp = "10.231." + n + ".1";
-        clientIp = "10.231." + n + ".2";
+        serverIp = "10." + SUBNET + "." + n + ".1";
+        clientIp = "10." + SUBNET + "." + n + ".2";
         serverDev = server.substring(Math.max(0, server.length() - 13));
         clientDev = client.substring(Math.max(0, client.length() - 13));
     }

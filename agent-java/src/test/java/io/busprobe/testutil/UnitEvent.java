@@ -135,6 +135,12 @@ public final class UnitEvent {
         return this;
     }
 
+    /** A retransmit record's topic tag (after {@link #retransmit}). */
+    public UnitEvent topic(long tag) {
+        bp_event_retransmit.topic(bp_event.u.retransmit(bp_event.u(rec)), tag);
+        return this;
+    }
+
     public UnitEvent stateChange(int oldState, int newState) {
         MemorySegment s = bp_event.u.state(bp_event.u(rec));
         bp_event_state.old_state(s, (byte) oldState);

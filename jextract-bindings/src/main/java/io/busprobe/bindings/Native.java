@@ -87,6 +87,15 @@ public class Native extends Native$shared {
     public static int BTF_KIND_FUNC() {
         return BTF_KIND_FUNC;
     }
+    private static final int BTF_KIND_ENUM64 = (int)19L;
+    /**
+     * {@snippet lang=c :
+     * #define BTF_KIND_ENUM64 19
+     * }
+     */
+    public static int BTF_KIND_ENUM64() {
+        return BTF_KIND_ENUM64;
+    }
     private static final int BP_F_TASK_VALID = (int)1L;
     /**
      * {@snippet lang=c :
@@ -114,6 +123,15 @@ public class Native extends Native$shared {
     public static int BP_F_OWNER() {
         return BP_F_OWNER;
     }
+    private static final int BP_F_CAUSE = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_F_CAUSE 8
+     * }
+     */
+    public static int BP_F_CAUSE() {
+        return BP_F_CAUSE;
+    }
     private static final int BP_MEM_SEND = (int)0L;
     /**
      * {@snippet lang=c :
@@ -140,6 +158,15 @@ public class Native extends Native$shared {
      */
     public static int BP_TUPLE_SIZE() {
         return BP_TUPLE_SIZE;
+    }
+    private static final int BP_EVENT_DROP_SIZE = (int)24L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_EVENT_DROP_SIZE 24
+     * }
+     */
+    public static int BP_EVENT_DROP_SIZE() {
+        return BP_EVENT_DROP_SIZE;
     }
     private static final int BP_DIR_NONE = (int)0L;
     /**
@@ -186,10 +213,10 @@ public class Native extends Native$shared {
     public static int BP_MAX_ENDPOINTS() {
         return BP_MAX_ENDPOINTS;
     }
-    private static final int BP_EVENT_SIZE = (int)144L;
+    private static final int BP_EVENT_SIZE = (int)152L;
     /**
      * {@snippet lang=c :
-     * #define BP_EVENT_SIZE 144
+     * #define BP_EVENT_SIZE 152
      * }
      */
     public static int BP_EVENT_SIZE() {
@@ -365,6 +392,96 @@ public class Native extends Native$shared {
      */
     public static int BP_PEER_STATS_SIZE() {
         return BP_PEER_STATS_SIZE;
+    }
+    private static final int BP_BUS_KAFKA = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_BUS_KAFKA 1
+     * }
+     */
+    public static int BP_BUS_KAFKA() {
+        return BP_BUS_KAFKA;
+    }
+    private static final int BP_BUS_REDIS = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_BUS_REDIS 2
+     * }
+     */
+    public static int BP_BUS_REDIS() {
+        return BP_BUS_REDIS;
+    }
+    private static final int BP_BUS_NATS = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_BUS_NATS 3
+     * }
+     */
+    public static int BP_BUS_NATS() {
+        return BP_BUS_NATS;
+    }
+    private static final int BP_TOPIC_LEN = (int)48L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_TOPIC_LEN 48
+     * }
+     */
+    public static int BP_TOPIC_LEN() {
+        return BP_TOPIC_LEN;
+    }
+    private static final int BP_TOPIC_NAME_SIZE = (int)56L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_TOPIC_NAME_SIZE 56
+     * }
+     */
+    public static int BP_TOPIC_NAME_SIZE() {
+        return BP_TOPIC_NAME_SIZE;
+    }
+    private static final int BP_TOPIC_KEY_SIZE = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_TOPIC_KEY_SIZE 16
+     * }
+     */
+    public static int BP_TOPIC_KEY_SIZE() {
+        return BP_TOPIC_KEY_SIZE;
+    }
+    private static final int BP_TOPIC_STATS_SIZE = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_TOPIC_STATS_SIZE 16
+     * }
+     */
+    public static int BP_TOPIC_STATS_SIZE() {
+        return BP_TOPIC_STATS_SIZE;
+    }
+    private static final int BP_DROP_REASON_SLOTS = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DROP_REASON_SLOTS 256
+     * }
+     */
+    public static int BP_DROP_REASON_SLOTS() {
+        return BP_DROP_REASON_SLOTS;
+    }
+    private static final int BP_DROP_LOSS_WORDS = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DROP_LOSS_WORDS 4
+     * }
+     */
+    public static int BP_DROP_LOSS_WORDS() {
+        return BP_DROP_LOSS_WORDS;
+    }
+    private static final int BP_DROP_LOSS_SIZE = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DROP_LOSS_SIZE 32
+     * }
+     */
+    public static int BP_DROP_LOSS_SIZE() {
+        return BP_DROP_LOSS_SIZE;
     }
 
     private static class close {
@@ -1153,6 +1270,15 @@ public class Native extends Native$shared {
     public static int BPF_ANY() {
         return BPF_ANY;
     }
+    private static final int BPF_F_MMAPABLE = (int)1024L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.BPF_F_MMAPABLE = 1024
+     * }
+     */
+    public static int BPF_F_MMAPABLE() {
+        return BPF_F_MMAPABLE;
+    }
     private static final int BPF_STATS_RUN_TIME = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1188,6 +1314,15 @@ public class Native extends Native$shared {
      */
     public static int BPF_RINGBUF_HDR_SZ() {
         return BPF_RINGBUF_HDR_SZ;
+    }
+    private static final int BTF_KIND_ENUM = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.BTF_KIND_ENUM = 6
+     * }
+     */
+    public static int BTF_KIND_ENUM() {
+        return BTF_KIND_ENUM;
     }
     private static final int BTF_KIND_TYPEDEF = (int)8L;
     /**
@@ -1861,6 +1996,128 @@ public class Native extends Native$shared {
                 traceDowncall("btf__find_by_name_kind", btf, type_name, kind);
             }
             return (int)mh$.invokeExact(btf, type_name, kind);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class btf__type_by_id {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_POINTER,
+            Native.C_POINTER,
+            Native.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("btf__type_by_id");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id)
+     * }
+     */
+    public static FunctionDescriptor btf__type_by_id$descriptor() {
+        return btf__type_by_id.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id)
+     * }
+     */
+    public static MethodHandle btf__type_by_id$handle() {
+        return btf__type_by_id.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id)
+     * }
+     */
+    public static MemorySegment btf__type_by_id$address() {
+        return btf__type_by_id.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id)
+     * }
+     */
+    public static MemorySegment btf__type_by_id(MemorySegment btf, int id) {
+        var mh$ = btf__type_by_id.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("btf__type_by_id", btf, id);
+            }
+            return (MemorySegment)mh$.invokeExact(btf, id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class btf__name_by_offset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Native.C_POINTER,
+            Native.C_POINTER,
+            Native.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("btf__name_by_offset");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *btf__name_by_offset(const struct btf *btf, __u32 offset)
+     * }
+     */
+    public static FunctionDescriptor btf__name_by_offset$descriptor() {
+        return btf__name_by_offset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *btf__name_by_offset(const struct btf *btf, __u32 offset)
+     * }
+     */
+    public static MethodHandle btf__name_by_offset$handle() {
+        return btf__name_by_offset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *btf__name_by_offset(const struct btf *btf, __u32 offset)
+     * }
+     */
+    public static MemorySegment btf__name_by_offset$address() {
+        return btf__name_by_offset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *btf__name_by_offset(const struct btf *btf, __u32 offset)
+     * }
+     */
+    public static MemorySegment btf__name_by_offset(MemorySegment btf, int offset) {
+        var mh$ = btf__name_by_offset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("btf__name_by_offset", btf, offset);
+            }
+            return (MemorySegment)mh$.invokeExact(btf, offset);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3694,6 +3951,15 @@ public class Native extends Native$shared {
     public static int BP_KIND_RETRANSMIT_FAILED() {
         return BP_KIND_RETRANSMIT_FAILED;
     }
+    private static final int BP_KIND_DROP = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_kind.BP_KIND_DROP = 9
+     * }
+     */
+    public static int BP_KIND_DROP() {
+        return BP_KIND_DROP;
+    }
     private static final int BP_KIND_MAX = (int)16L;
     /**
      * {@snippet lang=c :
@@ -3829,6 +4095,78 @@ public class Native extends Native$shared {
     public static int BP_RELOAD_FAILED() {
         return BP_RELOAD_FAILED;
     }
+    private static final int BP_OP_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_NONE = 0
+     * }
+     */
+    public static int BP_OP_NONE() {
+        return BP_OP_NONE;
+    }
+    private static final int BP_OP_COMMAND = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_COMMAND = 1
+     * }
+     */
+    public static int BP_OP_COMMAND() {
+        return BP_OP_COMMAND;
+    }
+    private static final int BP_OP_PUBLISH = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_PUBLISH = 2
+     * }
+     */
+    public static int BP_OP_PUBLISH() {
+        return BP_OP_PUBLISH;
+    }
+    private static final int BP_OP_SPUBLISH = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_SPUBLISH = 3
+     * }
+     */
+    public static int BP_OP_SPUBLISH() {
+        return BP_OP_SPUBLISH;
+    }
+    private static final int BP_OP_XADD = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_XADD = 4
+     * }
+     */
+    public static int BP_OP_XADD() {
+        return BP_OP_XADD;
+    }
+    private static final int BP_OP_PUB = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_PUB = 5
+     * }
+     */
+    public static int BP_OP_PUB() {
+        return BP_OP_PUB;
+    }
+    private static final int BP_OP_HPUB = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_HPUB = 6
+     * }
+     */
+    public static int BP_OP_HPUB() {
+        return BP_OP_HPUB;
+    }
+    private static final int BP_OP_PRODUCE = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_PRODUCE = 7
+     * }
+     */
+    public static int BP_OP_PRODUCE() {
+        return BP_OP_PRODUCE;
+    }
     private static final int O_CLOEXEC = (int)524288L;
     /**
      * {@snippet lang=c :
@@ -3837,6 +4175,24 @@ public class Native extends Native$shared {
      */
     public static int O_CLOEXEC() {
         return O_CLOEXEC;
+    }
+    private static final int BP_DROP_REASON_OTHER = (int)255L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DROP_REASON_OTHER 255
+     * }
+     */
+    public static int BP_DROP_REASON_OTHER() {
+        return BP_DROP_REASON_OTHER;
+    }
+    private static final int BP_DROP_STATS_ENTRIES = (int)49152L;
+    /**
+     * {@snippet lang=c :
+     * #define BP_DROP_STATS_ENTRIES 49152
+     * }
+     */
+    public static int BP_DROP_STATS_ENTRIES() {
+        return BP_DROP_STATS_ENTRIES;
     }
 }
 

@@ -34,6 +34,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *         struct bp_event_state state;
  *         struct bp_event_reset reset;
  *         struct bp_event_pressure pressure;
+ *         struct bp_event_drop drop;
  *     } u;
  * }
  * }
@@ -758,6 +759,7 @@ public class bp_event {
      *     struct bp_event_state state;
      *     struct bp_event_reset reset;
      *     struct bp_event_pressure pressure;
+     *     struct bp_event_drop drop;
      * }
      * }
      */
@@ -771,8 +773,9 @@ public class bp_event {
             bp_event_retransmit.layout().withName("retransmit"),
             bp_event_state.layout().withName("state"),
             bp_event_reset.layout().withName("reset"),
-            bp_event_pressure.layout().withName("pressure")
-        ).withName("$anon$153:2");
+            bp_event_pressure.layout().withName("pressure"),
+            bp_event_drop.layout().withName("drop")
+        ).withName("$anon$173:2");
 
         /**
          * The layout of this union
@@ -957,6 +960,50 @@ public class bp_event {
             MemorySegment.copy(fieldValue, 0L, union, pressure$OFFSET, pressure$LAYOUT.byteSize());
         }
 
+        private static final GroupLayout drop$LAYOUT = (GroupLayout)$LAYOUT.select(groupElement("drop"));
+
+        /**
+         * Layout for field:
+         * {@snippet lang=c :
+         * struct bp_event_drop drop
+         * }
+         */
+        public static final GroupLayout drop$layout() {
+            return drop$LAYOUT;
+        }
+
+        private static final long drop$OFFSET = $LAYOUT.byteOffset(groupElement("drop"));
+
+        /**
+         * Offset for field:
+         * {@snippet lang=c :
+         * struct bp_event_drop drop
+         * }
+         */
+        public static final long drop$offset() {
+            return drop$OFFSET;
+        }
+
+        /**
+         * Getter for field:
+         * {@snippet lang=c :
+         * struct bp_event_drop drop
+         * }
+         */
+        public static MemorySegment drop(MemorySegment union) {
+            return union.asSlice(drop$OFFSET, drop$LAYOUT.byteSize());
+        }
+
+        /**
+         * Setter for field:
+         * {@snippet lang=c :
+         * struct bp_event_drop drop
+         * }
+         */
+        public static void drop(MemorySegment union, MemorySegment fieldValue) {
+            MemorySegment.copy(fieldValue, 0L, union, drop$OFFSET, drop$LAYOUT.byteSize());
+        }
+
         /**
          * Obtains a slice of {@code arrayParam} which selects the array element at {@code index}.
          * The returned segment has address {@code arrayParam.address() + index * layout().byteSize()}
@@ -1012,6 +1059,7 @@ public class bp_event {
      *     struct bp_event_state state;
      *     struct bp_event_reset reset;
      *     struct bp_event_pressure pressure;
+     *     struct bp_event_drop drop;
      * } u
      * }
      */
@@ -1029,6 +1077,7 @@ public class bp_event {
      *     struct bp_event_state state;
      *     struct bp_event_reset reset;
      *     struct bp_event_pressure pressure;
+     *     struct bp_event_drop drop;
      * } u
      * }
      */
@@ -1044,6 +1093,7 @@ public class bp_event {
      *     struct bp_event_state state;
      *     struct bp_event_reset reset;
      *     struct bp_event_pressure pressure;
+     *     struct bp_event_drop drop;
      * } u
      * }
      */
@@ -1059,6 +1109,7 @@ public class bp_event {
      *     struct bp_event_state state;
      *     struct bp_event_reset reset;
      *     struct bp_event_pressure pressure;
+     *     struct bp_event_drop drop;
      * } u
      * }
      */

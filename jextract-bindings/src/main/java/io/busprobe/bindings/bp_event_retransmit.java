@@ -25,6 +25,9 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     __u8 _pad[2];
  *     __u32 seq;
  *     __u32 end_seq;
+ *     __u64 topic;
+ *     __u32 cause_reason;
+ *     __u32 cause_netns;
  * }
  * }
  */
@@ -44,7 +47,10 @@ public class bp_event_retransmit {
         Native.C_CHAR.withName("ca_state"),
         MemoryLayout.sequenceLayout(2, Native.C_CHAR).withName("_pad"),
         Native.C_INT.withName("seq"),
-        Native.C_INT.withName("end_seq")
+        Native.C_INT.withName("end_seq"),
+        Native.C_LONG_LONG.withName("topic"),
+        Native.C_INT.withName("cause_reason"),
+        Native.C_INT.withName("cause_netns")
     ).withName("bp_event_retransmit");
 
     /**
@@ -525,6 +531,138 @@ public class bp_event_retransmit {
      */
     public static void end_seq(MemorySegment struct, int fieldValue) {
         struct.set(end_seq$LAYOUT, end_seq$OFFSET, fieldValue);
+    }
+
+    private static final OfLong topic$LAYOUT = (OfLong)$LAYOUT.select(groupElement("topic"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u64 topic
+     * }
+     */
+    public static final OfLong topic$layout() {
+        return topic$LAYOUT;
+    }
+
+    private static final long topic$OFFSET = $LAYOUT.byteOffset(groupElement("topic"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u64 topic
+     * }
+     */
+    public static final long topic$offset() {
+        return topic$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u64 topic
+     * }
+     */
+    public static long topic(MemorySegment struct) {
+        return struct.get(topic$LAYOUT, topic$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u64 topic
+     * }
+     */
+    public static void topic(MemorySegment struct, long fieldValue) {
+        struct.set(topic$LAYOUT, topic$OFFSET, fieldValue);
+    }
+
+    private static final OfInt cause_reason$LAYOUT = (OfInt)$LAYOUT.select(groupElement("cause_reason"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 cause_reason
+     * }
+     */
+    public static final OfInt cause_reason$layout() {
+        return cause_reason$LAYOUT;
+    }
+
+    private static final long cause_reason$OFFSET = $LAYOUT.byteOffset(groupElement("cause_reason"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 cause_reason
+     * }
+     */
+    public static final long cause_reason$offset() {
+        return cause_reason$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 cause_reason
+     * }
+     */
+    public static int cause_reason(MemorySegment struct) {
+        return struct.get(cause_reason$LAYOUT, cause_reason$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 cause_reason
+     * }
+     */
+    public static void cause_reason(MemorySegment struct, int fieldValue) {
+        struct.set(cause_reason$LAYOUT, cause_reason$OFFSET, fieldValue);
+    }
+
+    private static final OfInt cause_netns$LAYOUT = (OfInt)$LAYOUT.select(groupElement("cause_netns"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * __u32 cause_netns
+     * }
+     */
+    public static final OfInt cause_netns$layout() {
+        return cause_netns$LAYOUT;
+    }
+
+    private static final long cause_netns$OFFSET = $LAYOUT.byteOffset(groupElement("cause_netns"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * __u32 cause_netns
+     * }
+     */
+    public static final long cause_netns$offset() {
+        return cause_netns$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * __u32 cause_netns
+     * }
+     */
+    public static int cause_netns(MemorySegment struct) {
+        return struct.get(cause_netns$LAYOUT, cause_netns$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * __u32 cause_netns
+     * }
+     */
+    public static void cause_netns(MemorySegment struct, int fieldValue) {
+        struct.set(cause_netns$LAYOUT, cause_netns$OFFSET, fieldValue);
     }
 
     /**
