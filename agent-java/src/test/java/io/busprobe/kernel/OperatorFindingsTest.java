@@ -19,8 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Issue 15, "Misleading": each finding as the operator met it, against a real daemon in its own
  * JVM, so that each test fails on the code the issue was filed against. (Finding 5, an endpoint
- * named {@code other}, is a config error and needs no daemon: EndpointConfigTest and
- * MalformedInputTest.)
+ * named {@code other}, is a config error and needs no daemon:
+ * EndpointConfigTest.anEndpointMayNotBeNamedOther.)
  */
 @Privileged
 class OperatorFindingsTest {

@@ -122,6 +122,19 @@ class ReadmeDriftTest {
                     () -> new AssertionError("no '" + start + "' line in README's example"));
             assertThat(fields(doc)).as("%s vs %s", doc, real).isEqualTo(fields(real));
         }
+        // the numbers the wording check takes out but a reader takes in: the probe count, and the
+        // first summary's delay (10 s, not the 1 min interval; 20 s leaves room for a loaded host)
+        Pattern probes = Pattern.compile("started, (\\d+/\\d+) probes attached");
+        String realStart = log.stream().filter(l -> l.contains(" busprobe: started, ")).findFirst().orElseThrow();
+        String docStart = example.stream().filter(l -> l.contains(" busprobe: started, ")).findFirst().orElseThrow();
+        Matcher realProbes = probes.matcher(realStart);
+        Matcher docProbes = probes.matcher(docStart);
+        assertThat(realProbes.find() && docProbes.find()).as("probe counts in %s and %s", realStart, docStart).isTrue();
+        assertThat(docProbes.group(1)).as("README's started line vs the daemon's").isEqualTo(realProbes.group(1));
+        Instant started = Instant.parse(realStart.substring(0, realStart.indexOf(' ')));
+        Instant summarised = Instant.parse(realSummary.substring(0, realSummary.indexOf(' ')));
+        assertThat(java.time.Duration.between(started, summarised)).as("the first summary after the start")
+                .isLessThanOrEqualTo(java.time.Duration.ofSeconds(20));
     }
 
     private static String words(int n) {
