@@ -35,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -519,7 +520,7 @@ public final class BusprobeObject implements AutoCloseable {
         }
         setSeeding(1);
         try {
-            refreshTraffic();
+            refreshTraffic(true);
         } finally {
             setSeeding(0);
             namespaces = null; // the first refresh looks again: processes start in new namespaces at start-up too
@@ -543,6 +544,11 @@ public final class BusprobeObject implements AutoCloseable {
      * when the iterator is not attached.
      */
     public TrafficRefresh refreshTraffic() {
+        return refreshTraffic(false);
+    }
+
+    /** With {@code every}, each namespace is walked whatever its activity (the seeding). */
+    private TrafficRefresh refreshTraffic(boolean every) {
         if (iteratorLink == null) {
             return TrafficRefresh.NONE;
         }
@@ -556,8 +562,16 @@ public final class BusprobeObject implements AutoCloseable {
         int total = namespaces.size();
         boolean stale = false;
         List<TrafficRefresh.Unreachable> unreachable = new ArrayList<>();
+        Map<Long, Long> activity = new HashMap<>();
         for (NetNamespaces.Namespace ns : namespaces) {
             int fd;
+            long moved = ns.errno() == 0 ? NetNamespaces.tcpActivity(ns.pid()) : -1;
+            if (moved >= 0) {
+                activity.put(ns.key(), moved);
+                if (!every && lastActivity.getOrDefault(ns.key(), -1L) == moved) {
+                    continue; // not one TCP segment in or out since the last walk: nothing to add
+                }
+            }
             if (ns.self()) {
                 fd = Native.bpf_iter_create(linkFd); // our own namespace: no setns, no CAP_SYS_ADMIN
             } else if (ns.errno() != 0) {
@@ -581,6 +595,7 @@ public final class BusprobeObject implements AutoCloseable {
         if (stale) {
             namespaces = null;
         }
+        lastActivity = activity;
         TrafficRefresh r = new TrafficRefresh(total, unreachable);
         lastRefresh = r;
         return r;
@@ -592,6 +607,12 @@ public final class BusprobeObject implements AutoCloseable {
     }
 
     private volatile TrafficRefresh lastRefresh = TrafficRefresh.NONE;
+
+    /**
+     * Each namespace's {@link NetNamespaces#tcpActivity} as read before its last walk (or skip),
+     * by namespace key; a namespace that moved no segment since is not walked again.
+     */
+    private Map<Long, Long> lastActivity = Map.of();
 
     /** How often refreshTraffic() looks for new network namespaces. */
     private static final long NAMESPACE_RESCAN_NANOS = 10_000_000_000L;

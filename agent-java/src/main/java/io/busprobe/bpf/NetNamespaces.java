@@ -151,6 +151,39 @@ final class NetNamespaces {
     }
 
     /**
+     * A fingerprint of the TCP segments that the network namespace of {@code pid} has moved:
+     * {@code InSegs + OutSegs + RetransSegs} of its TCP MIB ({@code /proc/PID/net/snmp}, one MIB
+     * for IPv4 and IPv6), or -1 when it cannot be read. Every change of a socket's
+     * {@code bytes_sent}, {@code bytes_received}, {@code segs_out} or {@code segs_in} moves one
+     * of the three in the same namespace, so when the fingerprint read before a refresh equals
+     * the one read before the last refresh, no socket there has anything new to count and the
+     * walk is skipped. Read before the walk, so a segment that arrives during the walk changes
+     * the next fingerprint. A few microseconds, against a walk of the whole established hash.
+     */
+    static long tcpActivity(int pid) {
+        try {
+            List<String> lines = Files.readAllLines(Path.of("/proc/" + pid + "/net/snmp"));
+            for (int i = 0; i + 1 < lines.size(); i++) {
+                if (lines.get(i).startsWith("Tcp: ") && lines.get(i + 1).startsWith("Tcp: ")) {
+                    String[] names = lines.get(i).split(" ");
+                    String[] values = lines.get(i + 1).split(" ");
+                    long sum = 0;
+                    for (int f = 1; f < names.length && f < values.length; f++) {
+                        switch (names[f]) {
+                            case "InSegs", "OutSegs", "RetransSegs" -> sum += Long.parseLong(values[f]);
+                            default -> { }
+                        }
+                    }
+                    return sum & Long.MAX_VALUE;
+                }
+            }
+            return -1;
+        } catch (IOException | RuntimeException unreadable) {
+            return -1;
+        }
+    }
+
+    /**
      * Run {@code call} (returning an fd or -errno) with the network namespace of
      * {@code pid} current, on the namespace worker thread; -errno when the namespace cannot be
      * entered: -EACCES when {@code /proc/PID/ns/net} cannot be opened (no CAP_SYS_PTRACE), -EPERM

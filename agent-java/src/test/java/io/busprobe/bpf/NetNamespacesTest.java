@@ -105,6 +105,57 @@ class NetNamespacesTest {
         assertThat(NetNamespaces.mayHaveTcpSockets(Integer.MAX_VALUE)).as("unreadable: look").isTrue();
     }
 
+    /**
+     * The refresh walks a namespace again only when its TCP activity moved: the fingerprint is
+     * the kernel's own InSegs + OutSegs + RetransSegs of that namespace (read here from inside
+     * it, with {@code ip netns exec}), it stays put while an established connection idles, and
+     * one byte sent moves it.
+     */
+    @Test
+    void tcpActivityIsTheNamespacesSegmentsAndMovesWithOneByte() throws Exception {
+        try (NetnsPair net = NetnsPair.create()) {
+            Process sleeper = net.start(net.client(), "sleep", "120");
+            int pid = (int) sleeper.pid();
+            Path link = Path.of("/proc/" + pid + "/ns/net");
+            String client = "net:[" + net.inode(net.client()) + "]";
+            for (int i = 0; i < 200 && !client.equals(netns(link)); i++) {
+                Thread.sleep(25); // `ip netns exec` has not entered yet
+            }
+            Process server = net.start(net.server(), "socat", "-u", "TCP-LISTEN:7312,reuseaddr", "/dev/null");
+            net.awaitListening(7312);
+            // a connection that sends one byte, then idles with its stdin open
+            Process conn = net.start(net.client(), "sh", "-c",
+                    "{ printf x; sleep 30; } | socat -u STDIN TCP:" + net.serverIp() + ":7312");
+            try {
+                long moved = -1;
+                for (int i = 0; i < 200; i++) {
+                    moved = NetNamespaces.tcpActivity(pid);
+                    if (moved == kernelSegments(net)) {
+                        break;
+                    }
+                    Thread.sleep(25);
+                }
+                assertThat(moved).as("the kernel's InSegs + OutSegs + RetransSegs").isEqualTo(kernelSegments(net));
+                assertThat(moved).as("a handshake and a byte moved segments").isPositive();
+                Thread.sleep(600); // the delayed ACK and the byte are settled; the connection idles
+                long idle = NetNamespaces.tcpActivity(pid);
+                Thread.sleep(1000);
+                assertThat(NetNamespaces.tcpActivity(pid)).as("an idle established connection moves nothing")
+                        .isEqualTo(idle);
+                assertThat(net.exec(net.client(), 10, "ss", "-Htn", "state", "established")).isNotBlank();
+            } finally {
+                conn.destroy();
+                server.destroy();
+            }
+        }
+        assertThat(NetNamespaces.tcpActivity(Integer.MAX_VALUE)).as("unreadable").isEqualTo(-1);
+    }
+
+    private static long kernelSegments(NetnsPair net) {
+        return net.snmp(net.client(), "Tcp", "InSegs") + net.snmp(net.client(), "Tcp", "OutSegs")
+                + net.snmp(net.client(), "Tcp", "RetransSegs");
+    }
+
     @Test
     void aProcessThatIsGoneIsEsrch() {
         assertThat(NetNamespaces.inNamespaceOf(Integer.MAX_VALUE, () -> 0)).isEqualTo(-Errno.ESRCH);

@@ -4,6 +4,7 @@ import io.busprobe.endpoint.BusType;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.Endpoint;
 import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.endpoint.Prefix;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.maps.EndpointMaps;
@@ -53,15 +54,21 @@ class BusEndpointTest {
     @Test
     void redisTrafficIsAttributedToTheEndpointDirectionAndPublisher(@TempDir Path tmp) throws Exception {
         Path config = tmp.resolve("endpoints.yaml");
-        Files.writeString(config, """
-                endpoints:
-                  - name: orders-redis
-                    bus: redis
-                    ports: [6379]
-                """);
-        EndpointConfig endpoints = EndpointConfig.load(config);
-        try (NetnsPair net = NetnsPair.create();
-             var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
+        try (NetnsPair net = NetnsPair.create()) {
+            // this test's server only: other Redis traffic on the host (other suites) is not ours
+            Files.writeString(config, """
+                    endpoints:
+                      - name: orders-redis
+                        bus: redis
+                        ports: [6379]
+                        addresses: [%s/32]
+                    """.formatted(net.serverIp()));
+            redisTraffic(net, EndpointConfig.load(config));
+        }
+    }
+
+    private void redisTraffic(NetnsPair net, EndpointConfig endpoints) throws Exception {
+        try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
             net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
             awaitRedis(net);
@@ -74,7 +81,8 @@ class BusEndpointTest {
                     c = connect("%s")
                     c.sendall(b"*2\\r\\n$9\\r\\nSUBSCRIBE\\r\\n$6\\r\\norders\\r\\n")
                     got, end = b"", time.time() + 30
-                    while got.count(b"order-") < 3000 and time.time() < end:
+                    # the whole last message too: closing with its tail unread would send a reset
+                    while (got.count(b"order-") < 3000 or not got.endswith(b"\\r\\n")) and time.time() < end:
                         got += c.recv(65536)
                     report(c, "subscriber")
                     c.close()
@@ -244,10 +252,14 @@ class BusEndpointTest {
         try (var live = LiveSession.start(EnumSet.allOf(Family.class), 1 << 20,
                 EndpointConfig.defaults())) {
             EndpointMaps maps = live.session().bpf().endpointMaps();
-            // a loopback connection to a port no default endpoint names, open across the reload
+            // a loopback connection to a port no default endpoint names, open across the reload, on a
+            // loopback address of this JVM's: an ephemeral port of other traffic on the host may be
+            // the same number
+            String ownLoopback = "127.77." + (ProcessHandle.current().pid() >> 8 & 0xff) + "."
+                    + (ProcessHandle.current().pid() & 0xff | 1);
             Process peer = Sh.start("python3", "-c", """
                     import os, socket, sys, time
-                    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+                    s = socket.socket(); s.bind((sys.argv[2], 0)); s.listen(1)
                     c = socket.create_connection(s.getsockname()); a, _ = s.accept()
                     print("port", s.getsockname()[1], flush=True)
                     for _ in range(200):
@@ -257,14 +269,14 @@ class BusEndpointTest {
                     n = 0
                     while n < 100000: n += len(a.recv(65536))
                     c.close(); a.close(); time.sleep(0.3)
-                    """, go.toString());
+                    """, go.toString(), ownLoopback);
             try {
                 var out = new java.io.BufferedReader(new java.io.InputStreamReader(peer.getInputStream()));
                 String line = out.readLine();
                 assertThat(line).as("peer output").startsWith("port ");
                 int port = Integer.parseInt(line.split(" ")[1]);
                 maps.install(EndpointConfig.of(List.of(new Endpoint(1, "late",
-                        BusType.OTHER, List.of(port), List.of()))));
+                        BusType.OTHER, List.of(port), List.of(Prefix.parse(ownLoopback + "/32"))))));
                 Files.writeString(go, "");
                 assertThat(peer.waitFor(15, TimeUnit.SECONDS)).as("peer finished").isTrue();
             } finally {
