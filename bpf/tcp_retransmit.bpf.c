@@ -68,22 +68,35 @@ struct {
  * evicted from sock_info before it had a base) the first event falls back on the errno: a success
  * and the errors only tcp_transmit_skb() returns are counted, the five of
  * the first half are not.
+ *
+ * Returns the segments to count now: segs, or 0 for an attempt the kernel
+ * did not count. With a base (the socket's own storage, so the baseline is
+ * surely this socket's) a count that moved by more than segs is counted
+ * whole: the kernel runs no tracing program inside another run of the same
+ * program on one CPU (bpf_prog_inc_misses_counter(), the recursion misses),
+ * so a retransmit in softirq that interrupts this program's run for another
+ * socket in process context is never seen; the socket's own count still
+ * moved, and its next retransmit brings the endpoint's count back to the
+ * kernel's. What a missed event carried is charged to the next one's trigger
+ * and topic; the sums stay exact.
  */
-static __always_inline bool bp_retrans_counted(__u32 *rep, __u32 total_retrans, __u32 segs, int err)
+static __always_inline __u32 bp_retrans_counted(__u32 *rep, bool own, __u32 total_retrans, __u32 segs, int err)
 {
 	bool by_errno = err != -EBUSY && err != -EINVAL && err != -ENOMEM && err != -EHOSTUNREACH &&
 			err != -EAGAIN;
 	__u32 delta;
 
 	if (!rep)
-		return by_errno;
+		return by_errno ? segs : 0;
 	delta = total_retrans - *rep;
 	*rep = total_retrans;
 	if (delta == segs)
-		return true;
+		return segs;
 	if (delta == 0)
-		return false;
-	return by_errno; /* the baseline was not this socket's */
+		return 0;
+	if (own && delta > segs && delta - segs < (1U << 20))
+		return delta; /* this attempt's segs, and those of retransmits no run of ours saw */
+	return by_errno ? segs : 0; /* the baseline was not this socket's */
 }
 
 /*
@@ -158,7 +171,7 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	struct bp_attr a = {};
 	struct bp_tuple t = {};
 	struct bp_event *e;
-	__u32 segs, total, kind, rk;
+	__u32 segs, total, kind, rk, n;
 	bool counted;
 	__u64 topic = 0;
 	__u8 ca_state;
@@ -186,8 +199,9 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	a.info = bp_sock_info(sk, false);
 	base = bp_sock_base(sk, false);
 	bp_base_seen(base, a.info);
-	counted = bp_retrans_counted(base ? &base->total_retrans_rep : a.info ? &a.info->total_retrans_rep : NULL,
-				     total, segs, err);
+	n = bp_retrans_counted(base ? &base->total_retrans_rep : a.info ? &a.info->total_retrans_rep : NULL,
+			       base != NULL, total, segs, err);
+	counted = n != 0;
 	if (!a.info)
 		a.info = bp_sock_info(sk, true);
 	if (a.info)
@@ -199,7 +213,7 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 
 		trig = bpf_map_lookup_elem(&retrans_triggers, &rk);
 		if (trig) {
-			__sync_fetch_and_add(&trig->segs, segs);
+			__sync_fetch_and_add(&trig->segs, n);
 			/* what tcp_output.c adds to TCPRetransFail */
 			if (err && err != -EBUSY)
 				__sync_fetch_and_add(&trig->unsent_segs, segs);
@@ -210,20 +224,20 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 				base = bp_sock_base(sk, true);
 				bp_base_seen(base, a.info);
 			}
-			__sync_fetch_and_add(&es->retrans_segs, segs);
+			__sync_fetch_and_add(&es->retrans_segs, n);
 			if (rk < BP_RETRANS_KINDS)
-				__sync_fetch_and_add(&es->retrans_trigger_segs[rk], segs);
+				__sync_fetch_and_add(&es->retrans_trigger_segs[rk], n);
 			if (base)
 				bp_add_traffic(es, sk, base);
 			/* where the endpoint counts, its topics count: their sum is its retrans_segs */
-			topic = bp_topic_charge(sk, &a, BPF_CORE_READ(tcb, seq), segs);
+			topic = bp_topic_charge(sk, &a, BPF_CORE_READ(tcb, seq), n);
 		}
 		bp_read_tuple(&t, sk);
-		bp_charge_offenders(&a, &t, segs, 0);
+		bp_charge_offenders(&a, &t, n, 0);
 	}
 	st = bpf_map_lookup_elem(&kind_stats, &kind);
 	if (st)
-		__sync_fetch_and_add(&st->segs, segs);
+		__sync_fetch_and_add(&st->segs, counted ? n : segs);
 	st = bp_account(kind);
 	if (!st)
 		return 0;
