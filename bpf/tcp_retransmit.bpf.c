@@ -248,7 +248,7 @@ int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk, const struct sk_b
 	bp_fill_common(e, kind, false);
 	bp_fill_sock(e, sk);
 	e->tuple.protocol = IPPROTO_TCP;
-	e->u.retransmit.segs = segs;
+	e->u.retransmit.segs = counted ? n : segs; /* with what skipped runs missed: records sum to the counters */
 	e->u.retransmit.err = (__u32)err;
 	e->u.retransmit.ca_state = ca_state;
 	e->u.retransmit.retrans_kind = rk;
