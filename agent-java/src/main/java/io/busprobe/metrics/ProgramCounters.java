@@ -40,7 +40,8 @@ final class ProgramCounters implements MultiCollector {
                         + "busprobe_bpf_program_runs_total.");
         CounterSnapshot.Builder misses = CounterSnapshot.builder().name("busprobe_bpf_program_recursion_misses")
                 .help("Runs of the BPF program the kernel skipped because it was already running on that CPU "
-                        + "(bpf_prog_info.recursion_misses): hits neither counted nor recorded.");
+                        + "(bpf_prog_info.recursion_misses): hits not recorded and not counted, except a "
+                        + "retransmit's segments, which the connection's next retransmit adds.");
         for (Probe p : Probe.values()) {
             Labels l = Labels.of("program", p.program());
             ProgramRunStats s = source.attached(p) ? source.programStats(p) : null;

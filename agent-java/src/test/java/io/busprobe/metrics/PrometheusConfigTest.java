@@ -19,7 +19,7 @@ class PrometheusConfigTest {
     void alertingRulesPassPromtoolCheckRules() {
         Sh.Result r = Tools.promtool("check", "rules", dir() + "/rules/busprobe.rules.yml");
         ok(r, "promtool check rules");
-        assertThat(r.out()).contains("SUCCESS: 6 rules found");
+        assertThat(r.out()).contains("SUCCESS: 7 rules found");
     }
 
     @Test
