@@ -13,6 +13,7 @@ import io.busprobe.maps.Settings;
 import io.busprobe.event.EventKind;
 import io.busprobe.event.EventKind.Family;
 import io.busprobe.ffi.Errno;
+import io.busprobe.ffi.HostProblem;
 import io.busprobe.ffi.Libbpf;
 import io.busprobe.ffi.NativeException;
 import io.busprobe.ffi.Sys;
@@ -245,11 +246,7 @@ public final class BusprobeObject implements AutoCloseable {
             Libbpf.check(Native.bpf_object__load(obj), "bpf_object__load");
         } catch (NativeException e) {
             closeMigrateFd();
-            if (configReused) {
-                throw new IllegalStateException("the config pinned in " + pinDir + " does not fit this busprobe ("
-                        + e.getMessage() + "); start with --reset-config", e);
-            }
-            throw e;
+            throw loadFailure(e, configReused ? pinDir : null);
         }
         phase = Phase.LOADED;
         ringFd = mapFd("rb");
@@ -524,6 +521,34 @@ public final class BusprobeObject implements AutoCloseable {
         } finally {
             setSeeding(0);
             namespaces = null; // the first refresh looks again: processes start in new namespaces at start-up too
+        }
+    }
+
+    /**
+     * What a failed {@code bpf_object__load} tells the operator. EACCES from a program load is the
+     * verifier's verdict (a missing capability is EPERM, and the preflight checked those before
+     * the load): libbpf has printed the verifier's log to stderr, and no sudo helps, so it is a
+     * host problem (exit 3) that names the kernel. A config reused from the pins that does not
+     * fit asks for --reset-config.
+     */
+    static RuntimeException loadFailure(NativeException e, Path reusedPinDir) {
+        if (e.errno() == Errno.EACCES) {
+            return new HostProblem("the kernel's verifier rejected a busprobe program (bpf_object__load: EACCES; "
+                    + "libbpf printed the program and the verifier's log above): this kernel (" + kernelRelease()
+                    + ") and busprobe disagree; report it with that log", e);
+        }
+        if (reusedPinDir != null) {
+            return new IllegalStateException("the config pinned in " + reusedPinDir + " does not fit this busprobe ("
+                    + e.getMessage() + "); start with --reset-config", e);
+        }
+        return e;
+    }
+
+    private static String kernelRelease() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip();
+        } catch (java.io.IOException | RuntimeException unknown) {
+            return "release unknown";
         }
     }
 
