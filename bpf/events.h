@@ -399,7 +399,8 @@ enum bp_topic_op {
 	BP_OP_XADD     = 4, /* Redis XADD: the stream */
 	BP_OP_PUB      = 5, /* NATS PUB: the subject */
 	BP_OP_HPUB     = 6, /* NATS HPUB: the subject */
-	BP_OP_PRODUCE  = 7, /* Kafka Produce: the topic */
+	BP_OP_PRODUCE  = 7, /* Kafka Produce v3-v12: the topic's name */
+	BP_OP_PRODUCE_ID = 8, /* Kafka Produce v13+ (KIP-516): the topic's ID, 16 bytes, not a name */
 };
 
 #define BP_TOPIC_LEN 48 /* bytes of a topic name kept; longer names are cut, and so share a tag */

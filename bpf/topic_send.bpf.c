@@ -560,8 +560,10 @@ static long nats_step(__u32 i, void *vctx)
  * (an unsigned varint of length + 1, 0 for null) and the header has tagged
  * fields. A Produce is tagged with the name of its FIRST topic: a request
  * that carries several topics is charged to the first. Produce v13 and later
- * (KIP-516) name topics by ID, not by name; they, Produce v0-v2, and every
- * other request (Metadata, ApiVersions, ...) are topic 0, other. A request's
+ * (KIP-516, kafka-clients 4.1+) name a topic by its ID, a 16-byte UUID where
+ * the name was: the tag is the ID's (op BP_OP_PRODUCE_ID), and the agent
+ * shows it as Kafka prints it. Produce v0-v2 and every other request
+ * (Metadata, ApiVersions, ...) are topic 0, other. A request's
  * end is known from its size, so its body, records included, is skipped, not
  * read; one request is one step.
  */
@@ -597,14 +599,17 @@ static __always_inline bool kafka_peek(struct parse *c, __u32 pos, __u8 *b)
 	return bpf_probe_read_user(b, 8, (void *)(c->buf + pos)) == 0;
 }
 
-/* The first topic of the Produce whose header starts at c->off: its name in c->name, its length; 0 for none. */
+/*
+ * The first topic of the Produce whose header starts at c->off: its name (v3-v12) or its ID
+ * (v13+, 16 bytes) in c->name, and that length; 0 for none.
+ */
 static __always_inline __u32 kafka_first_topic(struct parse *c, __u16 version, __u32 client_len)
 {
 	bool flexible = version >= 9;
 	__u8 b[8] = {};
 	__u32 pos, v, n, len;
 
-	if (version < 3 || version >= 13)
+	if (version < 3)
 		return 0;
 	pos = opaque(c->off + 14 + client_len);
 	if (flexible) {
@@ -639,6 +644,13 @@ static __always_inline __u32 kafka_first_topic(struct parse *c, __u16 version, _
 		if (v == 0 || v > 0x7fffffff)
 			return 0;
 		pos += 4;
+	}
+	/* the first topic's ID: a uuid, 16 bytes with no length (v13+ are flexible) */
+	if (version >= 13) {
+		if (pos >= c->count || c->count - pos < 16)
+			return 0;
+		c->off = pos;
+		return opaque(read_name(c, 16));
 	}
 	/* the first topic's name */
 	if (!kafka_peek(c, pos, b))
@@ -694,7 +706,7 @@ static long kafka_step(__u32 i, void *vctx)
 		c->op = BP_OP_PRODUCE;
 		len = kafka_first_topic(c, version, client_len);
 		if (len)
-			tag_name(c, BP_OP_PRODUCE, len);
+			tag_name(c, version >= 13 ? BP_OP_PRODUCE_ID : BP_OP_PRODUCE, len);
 		else
 			c->op = BP_OP_NONE;
 	}

@@ -69,9 +69,18 @@ public final class TopicMaps implements AutoCloseable {
             case 4 -> "xadd";
             case 5 -> "pub";
             case 6 -> "hpub";
-            case 7 -> "produce";
+            case 7, 8 -> "produce";
             default -> "";
         };
+    }
+
+    /**
+     * A Kafka topic ID (Produce v13+ names topics by ID) as Kafka prints it ({@code Uuid.toString()},
+     * what {@code kafka-topics --describe} shows as TopicId: the 16 bytes in URL-safe base64 without
+     * padding), after {@code id:}. Topic names cannot hold a colon, so no name reads like one.
+     */
+    static String kafkaTopicId(byte[] uuid) {
+        return "id:" + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(uuid);
     }
 
     /** The worst topic first: most retransmitted segments, then most bytes sent, then by tag. */
@@ -107,7 +116,9 @@ public final class TopicMaps implements AutoCloseable {
             int len = Math.min(Byte.toUnsignedInt(bp_topic_name.len(v)), Native.BP_TOPIC_LEN());
             byte[] b = new byte[len];
             MemorySegment.copy(v, ValueLayout.JAVA_BYTE, bp_topic_name.name$offset(), b, 0, len);
-            n = new Name(new String(b, StandardCharsets.UTF_8), opLabel(Byte.toUnsignedInt(bp_topic_name.op(v))));
+            int op = Byte.toUnsignedInt(bp_topic_name.op(v));
+            n = new Name(op == Native.BP_OP_PRODUCE_ID() ? kafkaTopicId(b) : new String(b, StandardCharsets.UTF_8),
+                    opLabel(op));
         }
         known.put(tag, n);
         return n;

@@ -14,8 +14,9 @@ import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -42,7 +43,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The kernel's count of the client namespace's retransmitted segments (TcpRetransSegs) must equal
  * the endpoint's, the sum over its topics must equal both, and orders-b must carry at least 95 %.
  * Each phase sends one topic and is flushed before the next, so each Produce request carries one
- * topic (a Produce of several topics is charged to its first).
+ * topic (a Produce of several topics is charged to its first). Run twice against the same broker
+ * (4.1): with kafka-clients 4.0, whose Produce v12 names its topics, and with kafka-clients 4.1,
+ * whose Produce v13 (KIP-516) carries topic IDs, which busprobe shows as {@code id:} and the ID as
+ * Kafka prints it; the broker's own partition.metadata gives the test the IDs.
  */
 @Privileged
 class KafkaTopicTaggingTest {
@@ -51,7 +55,7 @@ class KafkaTopicTaggingTest {
     /**
      * The producer: sends to the topic each stdin line names for 3 s (at most 200,000 records),
      * then flushes, so that every request of the phase has been answered when it prints "done".
-     * kafka-clients 4.0 sends Produce v12 at most: topics by name, not by ID (v13, KIP-516).
+     * kafka-clients 4.0 sends Produce v12 at most (topics by name); 4.1 and later send v13 (by ID).
      */
     public static final class Producer {
         public static void main(String[] args) throws Exception {
@@ -89,8 +93,9 @@ class KafkaTopicTaggingTest {
         }
     }
 
-    @Test
-    void retransmitsOfOneConnectionAreChargedToTheTopicThatLost(@TempDir Path tmp) throws Exception {
+    @ParameterizedTest(name = "kafka-clients {0}")
+    @ValueSource(strings = {"4.0", "4.1"})
+    void retransmitsOfOneConnectionAreChargedToTheTopicThatLost(String client, @TempDir Path tmp) throws Exception {
         try (NetnsPair net = NetnsPair.create()) {
             Path config = tmp.resolve("endpoints.yaml");
             Files.writeString(config, """
@@ -132,17 +137,21 @@ class KafkaTopicTaggingTest {
                         .redirectErrorStream(true).redirectOutput(brokerLog.toFile())
                         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
                 Process pub = null;
+                String nameA = null;
+                String nameB = null;
                 long[] phase = new long[3]; // the client namespace's retransmitted segments in each phase
                 long[] probes = new long[3]; // of which tail loss probes (TcpExt.TCPLossProbes)
                 try {
                     net.awaitListening(9092);
                     net.nft(net.server(), "add chain inet bp lossy; add rule inet bp input tcp dport 9092 jump lossy");
-                    pub = new ProcessBuilder(NetnsPair.prefixed(net.client(), java, "-Xmx256m", "-cp", cp,
-                            Producer.class.getName(), net.serverIp()))
+                    pub = new ProcessBuilder(NetnsPair.prefixed(net.client(), java, "-Xmx256m", "-cp",
+                            producerClasspath(cp, client), Producer.class.getName(), net.serverIp()))
                             .redirectError(tmp.resolve("producer.log").toFile()).start();
                     BufferedReader out = new BufferedReader(new InputStreamReader(pub.getInputStream()));
                     PrintWriter in = new PrintWriter(pub.getOutputStream(), true);
                     assertThat(out.readLine()).as("producer: %s", tail(tmp.resolve("producer.log"))).isEqualTo("ready");
+                    nameA = expectedName(client, tmp, "orders-a");
+                    nameB = expectedName(client, tmp, "orders-b");
                     Map<String, Long> at = net.mibs(net.client());
                     in.println("orders-a");
                     assertThat(out.readLine()).startsWith("done");
@@ -171,10 +180,11 @@ class KafkaTopicTaggingTest {
                 List<Row> rows = topics.rows().stream()
                         .filter(r -> r.endpoint() == KAFKA && r.direction() == Direction.CLIENT).toList();
                 long sum = rows.stream().mapToLong(Row::retransSegs).sum();
-                long topicB = rows.stream().filter(r -> r.name().equals("orders-b")).mapToLong(Row::retransSegs).sum();
+                String b = nameB;
+                long topicB = rows.stream().filter(r -> r.name().equals(b)).mapToLong(Row::retransSegs).sum();
                 long endpoint = live.session().bpf().endpointMaps().totals(KAFKA, Direction.CLIENT).retransSegs();
 
-                System.out.printf("KafkaTopicTaggingTest: TcpRetransSegs %d, endpoint %d, by phase %s (tail loss probes %s), topics %s%n",
+                System.out.printf("KafkaTopicTaggingTest, kafka-clients " + client + ": TcpRetransSegs %d, endpoint %d, by phase %s (tail loss probes %s), topics %s%n",
                         mib, endpoint, Arrays.toString(phase), Arrays.toString(probes), rows);
                 assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThanOrEqualTo(20);
                 assertThat(endpoint).as("the endpoint's exact count").isEqualTo(mib);
@@ -182,8 +192,9 @@ class KafkaTopicTaggingTest {
                 assertThat(topicB).as("orders-b's share of %d: %s", mib, rows).isGreaterThanOrEqualTo((long) Math.ceil(0.95 * mib));
                 // orders-b's bytes are in flight only in the lossy phase (flushed before and after it)
                 assertThat(topicB).as("orders-b's segments, retransmitted in its phase: %d", phase[1]).isLessThanOrEqualTo(phase[1]);
-                assertThat(rows).filteredOn(r -> r.name().equals("orders-b")).extracting(Row::op).containsExactly("produce");
-                assertThat(rows).filteredOn(r -> r.name().equals("orders-a")).isNotEmpty()
+                assertThat(rows).filteredOn(r -> r.name().equals(b)).extracting(Row::op).containsExactly("produce");
+                String a = nameA;
+                assertThat(rows).filteredOn(r -> r.name().equals(a)).isNotEmpty()
                         .allSatisfy(r -> assertThat(r.bytesSent()).isPositive());
 
                 MetricSnapshots scrape = new TopicCounters(new SessionSource(live.session()), TopicCounters.DEFAULT_TOP)
@@ -191,10 +202,10 @@ class KafkaTopicTaggingTest {
                 assertThat(TopicTaggingTest.gauge(scrape, TopicCounters.RECONCILE, "orders-kafka")).as("reconcile").isZero();
                 Map<String, Long> series = TopicTaggingTest.counters(scrape, TopicCounters.RETRANS, "orders-kafka");
                 assertThat(series.values().stream().mapToLong(Long::longValue).sum()).as("series %s", series).isEqualTo(mib);
-                assertThat(series.get("produce/orders-b")).isEqualTo(topicB);
+                assertThat(series.get("produce/" + nameB)).isEqualTo(topicB);
 
                 // the records carry the topic too
-                Set<Long> tagsB = rows.stream().filter(r -> r.name().equals("orders-b")).map(Row::tag)
+                Set<Long> tagsB = rows.stream().filter(r -> r.name().equals(b)).map(Row::tag)
                         .collect(Collectors.toSet());
                 List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
                         && e.netns() == net.inode(net.client()));
@@ -203,6 +214,39 @@ class KafkaTopicTaggingTest {
                         .isEqualTo(topicB);
             }
         }
+    }
+
+    /**
+     * The producer's classpath: the test's (kafka-clients 4.1) or, for "4.0", the same with the
+     * kafka-clients jar that Maven copied to target/kafka-clients-4.0 in its place.
+     */
+    private static String producerClasspath(String cp, String client) {
+        if (!client.equals("4.0")) {
+            return cp;
+        }
+        Path old = Path.of("target/kafka-clients-4.0/kafka-clients-4.0.1.jar").toAbsolutePath();
+        assertThat(old).as("copied by maven-dependency-plugin (process-test-resources)").exists();
+        return Arrays.stream(cp.split(java.io.File.pathSeparator))
+                .map(e -> e.matches(".*/kafka-clients-[0-9.]+\\.jar") ? old.toString() : e)
+                .collect(Collectors.joining(java.io.File.pathSeparator));
+    }
+
+    /**
+     * The topic as busprobe names it for this client: its name (Produce v12), or {@code id:} and
+     * the topic ID that the broker wrote to the partition's partition.metadata (Produce v13),
+     * {@code topic_id: <Uuid.toString()>}, which is also what kafka-topics --describe prints.
+     */
+    private static String expectedName(String client, Path tmp, String topic) throws Exception {
+        if (client.equals("4.0")) {
+            return topic;
+        }
+        Path meta = tmp.resolve("kafka-logs").resolve(topic + "-0").resolve("partition.metadata");
+        for (int i = 0; i < 100 && !Files.exists(meta); i++) {
+            Thread.sleep(100);
+        }
+        String id = Files.readAllLines(meta).stream().filter(l -> l.startsWith("topic_id: ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no topic_id in " + meta)).substring("topic_id: ".length()).strip();
+        return "id:" + id;
     }
 
     /**

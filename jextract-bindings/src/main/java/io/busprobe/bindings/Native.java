@@ -4167,6 +4167,15 @@ public class Native extends Native$shared {
     public static int BP_OP_PRODUCE() {
         return BP_OP_PRODUCE;
     }
+    private static final int BP_OP_PRODUCE_ID = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum bp_topic_op.BP_OP_PRODUCE_ID = 8
+     * }
+     */
+    public static int BP_OP_PRODUCE_ID() {
+        return BP_OP_PRODUCE_ID;
+    }
     private static final int O_CLOEXEC = (int)524288L;
     /**
      * {@snippet lang=c :
