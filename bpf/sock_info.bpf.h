@@ -30,6 +30,16 @@ struct bp_sock_info {
 	__u8  owner_known;
 	__u8  comm[16];
 	__u32 total_retrans_rep;  /* tp->total_retrans as of busprobe's last look, until the socket has a base */
+	/*
+	 * 1: a send may have tagged topics (topic_send.bpf.c), so the socket's
+	 * topic_ranges element is deleted at TCP_CLOSE. 0 only in an entry made
+	 * at the connection's start (bp_start()), before any send: an entry
+	 * made again after an eviction, or for a socket older than the agent,
+	 * has it. A byte of its own, written without a read: no other field's
+	 * update can lose it.
+	 */
+	__u8  topics;
+	__u8  _pad[3];
 };
 
 #define BP_BASE_INIT     1 /* total_retrans_rep was taken; unset in a new or reset base */
@@ -266,6 +276,7 @@ static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, 
 	if (info || !create)
 		return info;
 	fresh.total_retrans_rep = bp_total_retrans(sk);
+	fresh.topics = 1;
 	bpf_map_update_elem(&sock_info, &key, &fresh, BPF_NOEXIST);
 	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (info) {

@@ -228,8 +228,8 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	}
 	if (newstate == TCP_CLOSE && a.info)
 		bp_forget(sk);
-	/* only bus clients' sends are tagged (see topic_send.bpf.c) */
-	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT)
+	/* only bus clients' sends are tagged (see topic_send.bpf.c), and only where the entry says they may be */
+	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT && (!a.info || a.info->topics))
 		bp_topic_forget(sk);
 	return 0;
 }
