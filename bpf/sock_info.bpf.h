@@ -107,11 +107,12 @@ struct {
  *
  * Creating per-socket storage allocates (kmalloc, memcg and socket optmem
  * charges) and its free comes later in __sk_destruct, outside run_time_ns:
- * under loopback churn one creation cost 1.2-1.5 us in the state program
- * (BENCHMARKS.md 2026-12-02 02:15), 450-550 ns on a quieter host, twice per
- * connection. An element of sock_open costs its insertion, and a lookup and
- * a delete at close (BENCHMARKS.md 2026-12-02 09:30). A connection attempt
- * that fails, and every transition that only changes state, pay neither.
+ * 400-800 ns per creation in the state program under loopback churn, two
+ * per connection (1.2-1.5 us on a busier host). An element of sock_open
+ * costs its insertion, and a lookup and a delete at close: the state
+ * program's cost per connection fell from 3.0-3.3 to 2.0-2.1 us with it
+ * (BENCHMARKS.md, 2026-12-02 09:23-09:40). A connection attempt that
+ * fails, and every transition that only changes state, pay neither.
  *
  * A close that busprobe misses (the program skipped on a CPU where it was
  * already running: the program's recursion_misses) leaves its element
