@@ -36,14 +36,17 @@ static __always_inline void bp_listen_key_of(struct bp_listen_key *k, const stru
 /*
  * A socket enters or leaves LISTEN. A listener's children leave LISTEN too
  * (inet_csk_clone_lock() copies the state, then sets TCP_SYN_RECV), on the
- * same port: only the listener itself takes its entry away.
+ * same port: only the listener itself takes its entry away. The children's
+ * transition is told apart without a lookup (one per accepted connection);
+ * the address check stays for any other way out of LISTEN.
  */
 static __always_inline void bp_note_listener(const struct sock *sk, int oldstate, int newstate)
 {
 	struct bp_listen_key k = {};
 	__u64 addr = (__u64)sk, *known;
 
-	if (newstate != TCP_LISTEN && oldstate != TCP_LISTEN)
+	/* a child: inet_csk_clone_lock() moves it from its listener's LISTEN straight to SYN_RECV */
+	if ((newstate != TCP_LISTEN && oldstate != TCP_LISTEN) || newstate == TCP_SYN_RECV)
 		return;
 	bp_listen_key_of(&k, sk);
 	if (newstate == TCP_LISTEN) {

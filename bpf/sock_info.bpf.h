@@ -30,6 +30,16 @@ struct bp_sock_info {
 	__u8  owner_known;
 	__u8  comm[16];
 	__u32 total_retrans_rep;  /* tp->total_retrans as of busprobe's last look, until the socket has a base */
+	/*
+	 * 1: a send may have tagged topics (topic_send.bpf.c), so the socket's
+	 * topic_ranges element is deleted at TCP_CLOSE. 0 only in an entry made
+	 * at the connection's start (bp_start()), before any send: an entry
+	 * made again after an eviction, or for a socket older than the agent,
+	 * has it. A byte of its own, written without a read: no other field's
+	 * update can lose it.
+	 */
+	__u8  topics;
+	__u8  _pad[3];
 };
 
 #define BP_BASE_INIT     1 /* total_retrans_rep was taken; unset in a new or reset base */
@@ -83,29 +93,68 @@ struct {
 } sock_info SEC(".maps") __weak;
 
 /*
- * Per-socket storage: allocated with the socket's first base and freed by
- * the kernel with the socket (__sk_destruct), never evicted, never deleted.
+ * A socket's base lives in one of two maps, neither of which evicts:
  *
- * Creating one allocates (kmalloc, memcg and socket optmem charges), which
- * is why sock_info stays a hash (its update and delete together cost ~330
- * ns, BENCHMARKS.md 2026-11-27 13:11). A base is created only where a count
- * needs one: when a connection opens (ESTABLISHED, or found open at start),
- * and for a socket whose traffic is counted before its close. A connection
- * attempt that fails, and every transition that only changes state, pay
- * none. An opened connection pays one creation per socket: measured under
- * loopback churn (bench/state-ab, 2026-12-02), the state program went from
- * 2.8-3.1 to 5.2-6.1 us per connection (two sockets, ten transitions): about
- * 1.2-1.5 us per creation, plus the free in __sk_destruct that run_time_ns
- * does not show.
- * That is the price of counters that stay exact however often the table
- * evicts; a bus connection lives long and pays it once.
+ * - sock_open (below), a preallocated plain hash keyed by the sock
+ *   pointer: where a connection's base goes when it opens (ESTABLISHED),
+ *   deleted at its TCP_CLOSE. Insertion takes a preallocated element, no
+ *   allocation.
+ * - sock_base, per-socket storage, allocated on demand and freed by the
+ *   kernel with the socket (__sk_destruct), never deleted: the base of a
+ *   socket counted before it opened or without opening here (found open at
+ *   start, a retransmit, the traffic refresh of a known socket), and of a
+ *   connection that opens while sock_open is full.
+ *
+ * Creating per-socket storage allocates (kmalloc, memcg and socket optmem
+ * charges) and its free comes later in __sk_destruct, outside run_time_ns:
+ * 400-800 ns per creation in the state program under loopback churn, two
+ * per connection (1.2-1.5 us on a busier host). An element of sock_open
+ * costs its insertion, and a lookup and a delete at close: the state
+ * program's cost per connection fell from 3.0-3.3 to 2.0-2.1 us with it
+ * (BENCHMARKS.md, 2026-12-02 09:23-09:40). A connection attempt that
+ * fails, and every transition that only changes state, pay neither.
+ *
+ * A close that busprobe misses (the program skipped on a CPU where it was
+ * already running: the program's recursion_misses) leaves its element
+ * behind. A later socket at the same address must not inherit it, so an
+ * element is taken only for a socket in an open state (bp_open_state()):
+ * such a socket reached ESTABLISHED, where its own element replaced any
+ * left there. What it cannot cover is a missed close followed, at the same
+ * address, by a missed ESTABLISHED or a Fast Open child closed before its
+ * handshake completed. Not keyed by the socket cookie, which
+ * would need no such rule: generating a new socket's cookie cost ~300 ns
+ * here, more than the allocation it would save. An element left behind
+ * takes a place until its address opens again; a full map sends new
+ * connections to sock_base, exact either way.
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct bp_sock_base);
+} sock_open SEC(".maps") __weak;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct bp_sock_base);
 } sock_base SEC(".maps") __weak;
+
+/* States of a connection that was opened and has not closed yet. */
+static __always_inline bool bp_open_state(int state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSE_WAIT:
+	case TCP_LAST_ACK:
+	case TCP_CLOSING:
+		return true;
+	}
+	return false;
+}
 
 /*
  * Established connections whose sock_info entry the LRU evicted, each
@@ -120,23 +169,63 @@ struct {
 } sock_evictions SEC(".maps") __weak;
 
 /*
- * sk's base, or NULL; with create, one is made when there is none. A new or
- * reset base takes the socket's retransmit count as it is now: every
- * retransmit before went through the retransmit probe, which counted it
- * with or without a base.
+ * sk's base, or NULL: its storage's, else its element of sock_open (then
+ * *in_open is set, when given); with create, storage is made when it has
+ * neither. A new or reset base takes the socket's retransmit count as it is
+ * now: every retransmit before went through the retransmit probe, which
+ * counted it with or without a base.
  */
-static __always_inline struct bp_sock_base *bp_sock_base(const struct sock *sk, bool create)
+static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *sk, bool create, bool *in_open)
 {
+	__u64 key = (__u64)sk;
 	struct bp_sock_base *b;
 
 	if (!BP_ATTRIBUTION)
 		return NULL;
-	b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0);
+	/* the state before the transition, in the state program (see sock_open) */
+	if (!b && bp_open_state(sk->__sk_common.skc_state)) {
+		b = bpf_map_lookup_elem(&sock_open, &key);
+		if (b) {
+			if (in_open)
+				*in_open = true;
+			return b;
+		}
+	}
+	if (!b && create)
+		b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (b && !(b->flags & BP_BASE_INIT)) {
 		b->total_retrans_rep = bp_total_retrans(sk);
 		b->flags |= BP_BASE_INIT;
 	}
 	return b;
+}
+
+static __always_inline struct bp_sock_base *bp_sock_base(const struct sock *sk, bool create)
+{
+	return bp_sock_base_in(sk, create, NULL);
+}
+
+/*
+ * A connection opens on sk, which has no base: *fresh, filled by the caller,
+ * becomes its element of sock_open. Any element already there is one a
+ * missed close left behind (a connection opens once between two closes),
+ * so it is replaced. Nonzero when sock_open is full: the caller makes
+ * storage instead.
+ */
+static __always_inline long bp_sock_open_insert(const struct sock *sk, const struct bp_sock_base *fresh)
+{
+	__u64 key = (__u64)sk;
+
+	return bpf_map_update_elem(&sock_open, &key, fresh, BPF_ANY);
+}
+
+/* The connection on sk closed: its element of sock_open goes. */
+static __always_inline void bp_sock_open_delete(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&sock_open, &key);
 }
 
 /*
@@ -188,6 +277,7 @@ static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, 
 	if (info || !create)
 		return info;
 	fresh.total_retrans_rep = bp_total_retrans(sk);
+	fresh.topics = 1;
 	bpf_map_update_elem(&sock_info, &key, &fresh, BPF_NOEXIST);
 	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (info) {

@@ -76,8 +76,9 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 					      int newstate)
 {
 	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
+	struct bp_sock_base *base, fresh = {};
 	struct bp_attr opened = {};
-	struct bp_sock_base *base;
+	bool in_open = false;
 	__u64 life = 0;
 
 	if (!es)
@@ -86,8 +87,23 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		/*
 		 * Counted only with a base to remember it: a connection whose base
 		 * could not be allocated counts neither open nor close, rather than
-		 * an open that no close would ever match.
+		 * an open that no close would ever match. A socket without storage
+		 * has no element of sock_open either (its last connection's went
+		 * at its close): the base is made whole and inserted, which needs
+		 * no lookup after; storage only when sock_open is full.
 		 */
+		if (BP_ATTRIBUTION && !bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0)) {
+			fresh.total_retrans_rep = bp_total_retrans(sk);
+			fresh.flags = BP_BASE_INIT | BP_BASE_OPENED | (a->info ? BP_BASE_IN_TABLE : 0);
+			if (a->info)
+				fresh.start_ns = a->info->start_ns;
+			fresh.opened_endpoint = a->endpoint;
+			fresh.opened_direction = a->direction;
+			if (!bp_sock_open_insert(sk, &fresh)) {
+				__sync_fetch_and_add(&es->conn_opened, 1);
+				return 0;
+			}
+		}
 		base = bp_sock_base(sk, true);
 		bp_base_seen(base, a->info);
 		/* a SYN_RECV child's count moved after its start (see handle_inet_sock_set_state) */
@@ -110,7 +126,7 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		 * before the daemon and closed before the seeding reached it counts
 		 * neither, so that live = opened - closed never goes below the truth.
 		 */
-		base = bp_sock_base(sk, false);
+		base = bp_sock_base_in(sk, false, &in_open);
 		bp_base_seen(base, a->info);
 		if (base && (base->flags & BP_BASE_OPENED)) {
 			opened.endpoint = base->opened_endpoint;
@@ -133,7 +149,9 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		 * zeroes its counters after this transition, and a reconnect starts
 		 * from a fresh base.
 		 */
-		if (base)
+		if (in_open)
+			bp_sock_open_delete(sk);
+		else if (base)
 			__builtin_memset(base, 0, sizeof(*base));
 	}
 	return life;
@@ -210,8 +228,8 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	}
 	if (newstate == TCP_CLOSE && a.info)
 		bp_forget(sk);
-	/* only bus clients' sends are tagged (see topic_send.bpf.c) */
-	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT)
+	/* only bus clients' sends are tagged (see topic_send.bpf.c), and only where the entry says they may be */
+	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT && (!a.info || a.info->topics))
 		bp_topic_forget(sk);
 	return 0;
 }
@@ -277,21 +295,6 @@ struct {
 	__type(value, __u32);
 } tcp_iter_seeding SEC(".maps");
 
-/* States of a connection that was opened and has not closed yet. */
-static __always_inline bool open_state(int state)
-{
-	switch (state) {
-	case TCP_ESTABLISHED:
-	case TCP_FIN_WAIT1:
-	case TCP_FIN_WAIT2:
-	case TCP_CLOSE_WAIT:
-	case TCP_LAST_ACK:
-	case TCP_CLOSING:
-		return true;
-	}
-	return false;
-}
-
 /*
  * A connection the seeding finds open and not counted yet: counted as opened
  * where it matches now. The iterator holds the socket's lock (lock_sock_fast
@@ -305,7 +308,7 @@ static __always_inline void seed_connection(const struct sock *sk)
 	struct bp_sock_base *base;
 	struct bp_attr a = {};
 
-	if (!open_state(sk->__sk_common.skc_state))
+	if (!bp_open_state(sk->__sk_common.skc_state))
 		return;
 	base = bp_sock_base(sk, true);
 	if (!base || (base->flags & BP_BASE_OPENED))

@@ -146,6 +146,9 @@ static __always_inline __u32 client_bus(const struct sock *sk, __u16 *endpoint)
 	if (!name)
 		return 0;
 	*endpoint = info->endpoint;
+	/* before the socket can have a topic_ranges element: its close deletes it */
+	if (!info->topics)
+		info->topics = 1;
 	return name->bus;
 }
 
