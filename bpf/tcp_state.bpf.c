@@ -353,6 +353,16 @@ int refresh_tcp_traffic(struct bpf_iter__tcp *ctx)
 		seed_connection((const struct sock *)tp);
 		if (skc->skc_state == TCP_LISTEN)
 			bp_note_listener((const struct sock *)tp, TCP_CLOSE, TCP_LISTEN);
+	} else if (bp_open_state(skc->skc_state)) {
+		/*
+		 * After the seeding, every open connection had its open counted at
+		 * ESTABLISHED, unless the kernel skipped that run of the state
+		 * program (its recursion_misses: a softirq's transition on a CPU
+		 * where the program was already running). Such a connection is
+		 * counted as opened here, as the seeding would, so that its close
+		 * counts too and live = opened - closed holds.
+		 */
+		seed_connection((const struct sock *)tp);
 	}
 	a.info = bp_sock_info((const struct sock *)tp, false);
 	/* a known socket gets a base now if it has none; an evicted one still has its own */
