@@ -193,3 +193,41 @@ def median(xs):
     if n == 0:
         return float("nan")
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+class BpfStats:
+    """Run statistics (run_time_ns, run_cnt) on for every BPF program while held: a
+    BPF_ENABLE_STATS fd, which the kernel drops with the process, as the daemon does. Never the
+    kernel.bpf_stats_enabled sysctl: that is the operator's, and a test that checks busprobe
+    leaves it alone fails when a bench writes it beside the suite.
+
+        with BpfStats():
+            ...  # bpf_prog_info run_time_ns / run_cnt move
+    """
+    SYS_BPF = {"x86_64": 321, "aarch64": 280}
+    BPF_ENABLE_STATS = 32
+
+    def __enter__(self):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        attr = (ctypes.c_uint32 * 2)(0, 0)  # union bpf_attr.enable_stats.type = BPF_STATS_RUN_TIME (0)
+        nr = self.SYS_BPF.get(os.uname().machine)
+        if nr is None:
+            sys.exit(f"BpfStats: no bpf syscall number known for {os.uname().machine}")
+        self.fd = libc.syscall(nr, self.BPF_ENABLE_STATS, ctypes.byref(attr), ctypes.sizeof(attr))
+        if self.fd < 0:
+            sys.exit(f"BPF_ENABLE_STATS failed: {os.strerror(ctypes.get_errno())} (needs root)")
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+        return False
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["hold-stats"]:
+    # for shell benches: `python3 bench/benchlib.py hold-stats & holder=$!` ... `kill $holder`
+    with BpfStats():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        print("holding", flush=True)
+        while True:
+            signal.pause()
