@@ -76,14 +76,19 @@ public final class KafkaTopicNames implements AutoCloseable {
     private final Map<KafkaAdmin, Admin> clients = new HashMap<>();
     /** Per endpoint name: the last error logged and when; cleared when it answers again. */
     private final Map<String, Object[]> failing = new HashMap<>();
-    /** Tags known to hold a name (settled for good): sorted, so that a pass skips them in one probe. */
+    /** Tags known to hold a name (settled for good): sorted, so that a walk skips them in one probe. */
     private long[] settled = new long[0];
-    /** Tags whose ID no broker knew, and when to ask again. */
-    private final Map<Long, Long> unknownUntil = new HashMap<>();
+    /** Tags whose ID is still to be named after a pass: the ID, and when to ask again. */
+    private final Map<Long, Retry> retries = new HashMap<>();
+    /** {@link TopicMaps#topicIdsAdded} when the last walk started; a walk is due when it moved. */
+    private long walkedAt = -1;
 
     public KafkaTopicNames(TopicMaps topics, Consumer<String> log) {
         this.topics = topics;
         this.log = log;
+    }
+
+    private record Retry(byte[] id, long at) {
     }
 
     /**
@@ -99,7 +104,9 @@ public final class KafkaTopicNames implements AutoCloseable {
 
     /**
      * One pass: the IDs in {@code topic_names} that have no name yet, asked of each endpoint of
-     * {@code config} with an admin entry, in id order, until all are named. Never throws.
+     * {@code config} with an admin entry, in id order, until all are named. {@code topic_names} is
+     * walked only when the kernel took an ID since the last walk ({@code topic_ids_added}); IDs
+     * that no broker knew are asked again from memory when due. Never throws.
      */
     public synchronized Pass resolve(EndpointConfig config) {
         List<Endpoint> admins = config.endpoints().stream().filter(e -> e.admin() != null).toList();
@@ -108,23 +115,35 @@ public final class KafkaTopicNames implements AutoCloseable {
             return Pass.IDLE; // nothing to ask: not even the walk of topic_names
         }
         long now = System.nanoTime();
-        Map<Uuid, Long> pending = new LinkedHashMap<>();
+        Map<Long, byte[]> ids = new HashMap<>();
+        retries.forEach((tag, r) -> {
+            if (r.at() <= now) {
+                ids.put(tag, r.id());
+            }
+        });
         List<Long> names = new ArrayList<>();
         try {
-            topics.topicIds(tag -> Arrays.binarySearch(settled, tag) >= 0 || unknownUntil.getOrDefault(tag, now) > now,
-                    names::add).forEach((tag, id) -> {
-                        if (id.length == 16) {
-                            ByteBuffer b = ByteBuffer.wrap(id);
-                            pending.put(new Uuid(b.getLong(), b.getLong()), tag);
-                        } else {
-                            names.add(tag); // not an ID the kernel could have cut short; never ask
-                        }
-                    });
+            long added = topics.topicIdsAdded();
+            if (added < 0 || added != walkedAt) {
+                ids.putAll(topics.topicIds(tag -> Arrays.binarySearch(settled, tag) >= 0 || retries.containsKey(tag),
+                        names::add));
+                walkedAt = added;
+            }
         } catch (RuntimeException e) {
             complain("topic names", "", "reading " + TopicMaps.NAMES + ": " + e.getMessage());
             return Pass.IDLE;
         }
-        int ids = pending.size();
+        Map<Uuid, Long> pending = new LinkedHashMap<>();
+        ids.forEach((tag, id) -> {
+            if (id.length == 16) {
+                ByteBuffer b = ByteBuffer.wrap(id);
+                pending.put(new Uuid(b.getLong(), b.getLong()), tag);
+            } else {
+                names.add(tag); // not an ID the kernel could have cut short; never ask
+            }
+        });
+
+        int count = pending.size();
         int named = 0;
         boolean answered = false;
         for (Endpoint e : admins) {
@@ -137,30 +156,33 @@ public final class KafkaTopicNames implements AutoCloseable {
             }
             answered = true;
             for (Map.Entry<Uuid, String> f : found.entrySet()) {
-                long tag = pending.remove(f.getKey());
+                Long tag = pending.remove(f.getKey());
+                if (tag == null) {
+                    continue; // an ID not asked: not ours to write
+                }
                 try {
                     topics.nameTopicId(tag, f.getValue());
                 } catch (RuntimeException x) {
                     complain("topic names", "", "writing " + TopicMaps.NAMES + ": " + x.getMessage());
-                    return new Pass(ids, named, 0);
+                    walkedAt = Long.MIN_VALUE; // walk again next pass: what is left is named by nothing else
+                    return new Pass(count, named, 0);
                 }
                 names.add(tag);
-                unknownUntil.remove(tag);
+                retries.remove(tag);
                 named++;
             }
         }
         settle(names);
-        int unknown = 0;
-        if (answered) {
-            for (long tag : pending.values()) {
-                unknownUntil.put(tag, now + RETRY_UNKNOWN_NANOS);
-                unknown++;
-            }
+        // not named: unknown to every broker that answered (asked again in a minute), or no broker
+        // answered (asked again next pass); either way from memory, as the next walk skips them
+        int unknown = answered ? pending.size() : 0;
+        for (long tag : pending.values()) {
+            retries.put(tag, new Retry(ids.get(tag), answered ? now + RETRY_UNKNOWN_NANOS : now));
         }
         if (named > 0) {
             log.accept("kafka topic IDs named: " + named + (unknown > 0 ? ", unknown to the brokers: " + unknown : ""));
         }
-        return new Pass(ids, named, unknown);
+        return new Pass(count, named, unknown);
     }
 
     /**

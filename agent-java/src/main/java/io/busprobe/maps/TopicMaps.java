@@ -35,6 +35,8 @@ public final class TopicMaps implements AutoCloseable {
     public static final String STATS = "topic_stats";
     public static final String OTHER = "topic_other";
     public static final String NAMES = "topic_names";
+    /** How many Kafka topic IDs {@code topic_names} took: the daemon's alone, not pinned. */
+    public static final String IDS_ADDED = "topic_ids_added";
     public static final String[] ALL = {STATS, OTHER, NAMES};
     /** The name of the row that holds what no topic took: untagged sends, and tags that found the table full. */
     public static final String OTHER_NAME = "other";
@@ -42,24 +44,31 @@ public final class TopicMaps implements AutoCloseable {
     private final int stats;
     private final int other;
     private final int names;
+    private final int idsAdded;
     private final boolean ownsFds;
     private final Map<Long, Name> known = new HashMap<>();
 
     public TopicMaps(int stats, int other, int names) {
-        this(stats, other, names, false);
+        this(stats, other, names, -1, false);
     }
 
-    private TopicMaps(int stats, int other, int names, boolean ownsFds) {
+    /** With {@value #IDS_ADDED}, which {@link #topicIdsAdded} reads. */
+    public TopicMaps(int stats, int other, int names, int idsAdded) {
+        this(stats, other, names, idsAdded, false);
+    }
+
+    private TopicMaps(int stats, int other, int names, int idsAdded, boolean ownsFds) {
         this.stats = stats;
         this.other = other;
         this.names = names;
+        this.idsAdded = idsAdded;
         this.ownsFds = ownsFds;
     }
 
     /** The maps a running daemon pinned under {@code dir}. */
     public static TopicMaps openPinned(java.nio.file.Path dir) {
         int[] fds = Pins.open(dir, ALL);
-        return new TopicMaps(fds[0], fds[1], fds[2], true);
+        return new TopicMaps(fds[0], fds[1], fds[2], -1, true);
     }
 
     /** What a tagged request did: the label of {@code enum bp_topic_op}. */
@@ -127,6 +136,22 @@ public final class TopicMaps implements AutoCloseable {
         }
         known.put(tag, n);
         return n;
+    }
+
+    /**
+     * How many Kafka topic IDs {@code topic_names} has taken, from {@value #IDS_ADDED}; -1 when
+     * these maps were opened without it (then only a walk tells).
+     */
+    public long topicIdsAdded() {
+        if (idsAdded < 0) {
+            return -1;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ValueLayout.JAVA_LONG);
+            Libbpf.check(Native.bpf_map_lookup_elem(idsAdded, a.allocateFrom(ValueLayout.JAVA_INT, 0), v),
+                    "bpf_map_lookup_elem(" + IDS_ADDED + ")");
+            return v.get(ValueLayout.JAVA_LONG, 0);
+        }
     }
 
     /**

@@ -181,6 +181,8 @@ class KafkaTopicTaggingTest {
                     // the kernel's tags, as they are before anyone asks the broker: names (v12) or IDs (v13)
                     TopicMaps names = live.session().bpf().topicMaps();
                     assertThat(names.rows()).extracting(Row::name).contains(taggedA, taggedB);
+                    assertThat(names.topicIdsAdded()).as("IDs the kernel took (what tells the daemon to walk)")
+                            .isEqualTo(client.equals("4.1") ? 2 : 0);
                     // what the daemon's busprobe-kafka thread does every few seconds, done here until it is done
                     try (KafkaTopicNames resolver = new KafkaTopicNames(names, resolverLog::add)) {
                         long deadline = System.nanoTime() + 60_000_000_000L;
