@@ -54,6 +54,18 @@ struct {
 	__type(value, struct bp_topic_name);
 } topic_names SEC(".maps") __weak;
 
+/*
+ * How many Kafka topic IDs (op BP_OP_PRODUCE_ID) topic_names has taken. The
+ * daemon walks topic_names for IDs to name (KafkaTopicNames) only when this
+ * moved: a walk of a full table is 65,536 key steps, too many every 5 s.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} topic_ids_added SEC(".maps") __weak;
+
 /* Plain (not LRU): an evicted topic would take its counts with it, and the sum must stay exact. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

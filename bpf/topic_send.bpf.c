@@ -267,7 +267,15 @@ static __always_inline bool end_request(struct parse *c)
 		__builtin_memcpy(fresh.name, c->name, sizeof(fresh.name));
 		fresh.op = c->op;
 		fresh.len = c->name_len;
-		bpf_map_update_elem(&topic_names, &c->topic, &fresh, BPF_NOEXIST);
+		if (!bpf_map_update_elem(&topic_names, &c->topic, &fresh, BPF_NOEXIST)
+		    && fresh.op == BP_OP_PRODUCE_ID) {
+			__u32 zero = 0;
+			__u64 *added = bpf_map_lookup_elem(&topic_ids_added, &zero);
+
+			/* after the insert: a walk that starts after reading the old count finds it */
+			if (added)
+				__sync_fetch_and_add(added, 1);
+		}
 	}
 	return true;
 }

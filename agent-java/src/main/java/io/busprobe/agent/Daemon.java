@@ -41,12 +41,14 @@ import java.util.function.Consumer;
  *
  * <p>Resources are acquired in {@link #start} and released in reverse by
  * {@link #close}. {@link #run} is the consumer loop and must be called from a
- * single thread; that thread only consumes. The periodic work runs on two
+ * single thread; that thread only consumes. The periodic work runs on three
  * scheduled threads of its own, started and stopped by {@link #run}:
  * {@code busprobe-control} (degrader, published state, config reloads, summaries,
  * every {@link Degrader#TICK_MILLIS} ms, and only the reloads and summaries,
  * once a second, while nothing happens) and {@code busprobe-refresh} (the
- * endpoint traffic refresh, once a second, which enters every network namespace).
+ * endpoint traffic refresh, once a second, which enters every network namespace) and
+ * {@code busprobe-kafka} (Kafka topic IDs to names, every {@link KafkaTopicNames#PERIOD_SECONDS} s,
+ * which may wait on a broker).
  *
  * {@snippet :
  * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 65536, 2, PinDir.resolve(), false, "0.0.0.0:19477", null,
@@ -84,6 +86,7 @@ public final class Daemon implements AutoCloseable {
     private final ConnectionTable connections;
     private final EndpointNames endpointNames;
     private final JsonSink eventStream;
+    private final KafkaTopicNames kafkaNames;
 
     private Daemon(Options options, Consumer<String> log) {
         this.options = options;
@@ -124,6 +127,7 @@ public final class Daemon implements AutoCloseable {
         this.probesAttached = bits;
         this.connections = new ConnectionTable(eventStream == null ? null : eventStream::connection);
         this.running = options.endpoints();
+        this.kafkaNames = new KafkaTopicNames(s.bpf().topicMaps(), log);
         this.drops = new DropAdvice(Map.of()); // kind_stats starts at zero with each daemon
     }
 
@@ -347,6 +351,7 @@ public final class Daemon implements AutoCloseable {
         publishState(System.nanoTime());
         ScheduledExecutorService c = scheduler("busprobe-control");
         ScheduledExecutorService r = scheduler("busprobe-refresh");
+        ScheduledExecutorService k = scheduler("busprobe-kafka");
         control = c;
         refresh = r;
         try {
@@ -354,6 +359,9 @@ public final class Daemon implements AutoCloseable {
                     TimeUnit.MILLISECONDS));
             // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
             r.scheduleWithFixedDelay(() -> periodic(this::refreshTraffic), 1, 1, TimeUnit.SECONDS);
+            // fixed delay: a pass that waited on a slow broker is not followed at once by the next
+            k.scheduleWithFixedDelay(() -> periodic(() -> kafkaNames.resolve(running)), 1,
+                    KafkaTopicNames.PERIOD_SECONDS, TimeUnit.SECONDS);
             if (reloadRequested) {
                 c.execute(() -> periodic(this::reloadIfRequested)); // a SIGHUP that came before run()
             }
@@ -364,6 +372,8 @@ public final class Daemon implements AutoCloseable {
             refresh = null;
             stopScheduler(c);
             stopScheduler(r);
+            stopScheduler(k);
+            kafkaNames.close();
         }
         if (periodicFailure != null) {
             throw periodicFailure;
@@ -533,6 +543,7 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public void close() {
+        kafkaNames.close();
         closeEvents();
         closeQuietly(session, metrics, lock);
     }

@@ -252,7 +252,8 @@ public final class BusprobeObject implements AutoCloseable {
         ringFd = mapFd("rb");
         control = new ControlMaps(mapFd(ControlMaps.SAMPLING), mapFd(ControlMaps.SAMPLING_AUTO),
                 mapFd(ControlMaps.SETTINGS), mapFd(ControlMaps.KIND_STATS), mapFd(ControlMaps.AGENT_STATE));
-        topicMaps = new TopicMaps(mapFd(TopicMaps.STATS), mapFd(TopicMaps.OTHER), mapFd(TopicMaps.NAMES));
+        topicMaps = new TopicMaps(mapFd(TopicMaps.STATS), mapFd(TopicMaps.OTHER), mapFd(TopicMaps.NAMES),
+                mapFd(TopicMaps.IDS_ADDED));
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
                 mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));

@@ -28,8 +28,11 @@ import static io.busprobe.text.Messages.quoted;
  * @param bus       what kind of bus it is
  * @param ports     1..65535, at least one, no duplicates
  * @param addresses prefixes the address must fall in; empty means any address
+ * @param admin     for a kafka endpoint, where busprobe asks the names of the topic IDs that
+ *                  Produce v13+ sends; null for none
  */
-public record Endpoint(int id, String name, BusType bus, List<Integer> ports, List<Prefix> addresses) {
+public record Endpoint(int id, String name, BusType bus, List<Integer> ports, List<Prefix> addresses,
+                       KafkaAdmin admin) {
     /** Highest endpoint id: {@code BP_MAX_ENDPOINTS - 1} of {@code bpf/events.h}. */
     public static final int MAX_ID = 63;
     /** The id of connections that match no endpoint. */
@@ -42,6 +45,11 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
     public static final String OTHER_NAME = "other";
 
     private static final int MAX_NAME = 32;
+
+    /** An endpoint without a Kafka admin connection. */
+    public Endpoint(int id, String name, BusType bus, List<Integer> ports, List<Prefix> addresses) {
+        this(id, name, bus, ports, addresses, null);
+    }
 
     public Endpoint {
         if (id < 1 || id > MAX_ID) {
@@ -61,6 +69,10 @@ public record Endpoint(int id, String name, BusType bus, List<Integer> ports, Li
             if (!seenPorts.add(p)) {
                 throw new IllegalArgumentException("port " + p + " listed twice in " + quoted(name));
             }
+        }
+        if (admin != null && bus != BusType.KAFKA) {
+            throw new IllegalArgumentException("'admin' is for kafka endpoints (it asks the broker for topic names); "
+                    + quoted(name) + " is " + bus.label());
         }
         Set<Prefix> seenPrefixes = new HashSet<>();
         for (Prefix a : addresses) {

@@ -47,7 +47,8 @@ import static io.busprobe.text.Messages.quoted;
  */
 final class EndpointYaml {
     private static final List<String> ROOT_KEYS = List.of("endpoints");
-    private static final List<String> ENDPOINT_KEYS = List.of("name", "bus", "ports", "addresses");
+    private static final List<String> ENDPOINT_KEYS = List.of("name", "bus", "ports", "addresses", "admin");
+    private static final List<String> ADMIN_KEYS = List.of("bootstrap", "properties");
     /** Largest file read: 4096 rules with IPv6 prefixes and comments fit many times over. */
     static final int MAX_BYTES = 1 << 20;
     /** Deepest nesting: the file needs 4 (file, endpoints, endpoint, ports); the composer recurses per level. */
@@ -56,13 +57,17 @@ final class EndpointYaml {
     static final int MAX_ALIASES = 50;
 
     private final String file;
+    /** Where a relative path in the file (admin properties) starts from: the file's directory. */
+    private final Path dir;
 
-    private EndpointYaml(String file) {
+    private EndpointYaml(String file, Path dir) {
         this.file = file;
+        this.dir = dir;
     }
 
     static EndpointConfig load(Path path) {
-        EndpointYaml y = new EndpointYaml(path.toString());
+        Path parent = path.toAbsolutePath().getParent();
+        EndpointYaml y = new EndpointYaml(path.toString(), parent == null ? Path.of("/") : parent);
         return y.parse(y.read(path));
     }
 
@@ -330,8 +335,53 @@ final class EndpointYaml {
                 addresses.add(p);
             }
         }
-        Endpoint e = check(m, () -> new Endpoint(id, name, bus, ports, addresses));
+        KafkaAdmin admin = null;
+        NodeTuple adminKey = keys.get("admin");
+        if (adminKey != null) {
+            if (bus != BusType.KAFKA) {
+                throw error(adminKey.getKeyNode(), "'admin' is for kafka endpoints (it asks the broker for topic names); "
+                        + quoted(name) + " is " + bus.label());
+            }
+            admin = admin(value(adminKey, "admin"));
+        }
+        KafkaAdmin a = admin;
+        Endpoint e = check(m, () -> new Endpoint(id, name, bus, ports, addresses, a));
         return new Parsed(e, line, portLines);
+    }
+
+    /** {@code admin: {bootstrap: HOST:PORT or a list of them, properties: FILE}}; the file must be readable now. */
+    private KafkaAdmin admin(Node n) {
+        if (!(n instanceof MappingNode m)) {
+            throw error(n, "'admin' must be a mapping with bootstrap (and optionally properties), e.g. "
+                    + "admin: {bootstrap: \"kafka-1:9092\"}, found " + describe(n));
+        }
+        Map<String, NodeTuple> keys = keys(m, ADMIN_KEYS);
+        NodeTuple bootstrapKey = keys.get("bootstrap");
+        if (bootstrapKey == null) {
+            throw error(m, "'admin' has no bootstrap; add bootstrap: HOST:PORT of a broker, e.g. \"kafka-1:9092\"");
+        }
+        Node b = value(bootstrapKey, "bootstrap");
+        List<ScalarNode> servers = b instanceof ScalarNode s ? List.of(s)
+                : list(b, "bootstrap", "bootstrap: [\"kafka-1:9092\", \"kafka-2:9092\"]", false);
+        List<String> bootstrap = new ArrayList<>();
+        for (ScalarNode s : servers) {
+            for (String server : s.getValue().split(",", -1)) {
+                validate(s, () -> KafkaAdmin.checkServer(server.strip()));
+                bootstrap.add(server.strip());
+            }
+        }
+        Path properties = null;
+        NodeTuple propsKey = keys.get("properties");
+        if (propsKey != null) {
+            ScalarNode p = scalar(value(propsKey, "properties"), "'properties'");
+            properties = check(p, () -> dir.resolve(p.getValue()));
+            if (!Files.isRegularFile(properties) || !Files.isReadable(properties)) {
+                throw error(p, "admin properties " + properties + (Files.exists(properties)
+                        ? " is not a readable file" : " does not exist") + "; give a kafka-clients properties file "
+                        + "(paths are relative to " + dir + ")");
+            }
+        }
+        return new KafkaAdmin(bootstrap, properties);
     }
 
     // --- node helpers: each turns a shape problem into a located one-line error

@@ -16,6 +16,8 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
+import java.util.function.LongPredicate;
 
 /**
  * The topic maps the send-side tagging fills (bpf/topic.bpf.h): exact retransmitted
@@ -33,6 +35,8 @@ public final class TopicMaps implements AutoCloseable {
     public static final String STATS = "topic_stats";
     public static final String OTHER = "topic_other";
     public static final String NAMES = "topic_names";
+    /** How many Kafka topic IDs {@code topic_names} took: the daemon's alone, not pinned. */
+    public static final String IDS_ADDED = "topic_ids_added";
     public static final String[] ALL = {STATS, OTHER, NAMES};
     /** The name of the row that holds what no topic took: untagged sends, and tags that found the table full. */
     public static final String OTHER_NAME = "other";
@@ -40,24 +44,31 @@ public final class TopicMaps implements AutoCloseable {
     private final int stats;
     private final int other;
     private final int names;
+    private final int idsAdded;
     private final boolean ownsFds;
     private final Map<Long, Name> known = new HashMap<>();
 
     public TopicMaps(int stats, int other, int names) {
-        this(stats, other, names, false);
+        this(stats, other, names, -1, false);
     }
 
-    private TopicMaps(int stats, int other, int names, boolean ownsFds) {
+    /** With {@value #IDS_ADDED}, which {@link #topicIdsAdded} reads. */
+    public TopicMaps(int stats, int other, int names, int idsAdded) {
+        this(stats, other, names, idsAdded, false);
+    }
+
+    private TopicMaps(int stats, int other, int names, int idsAdded, boolean ownsFds) {
         this.stats = stats;
         this.other = other;
         this.names = names;
+        this.idsAdded = idsAdded;
         this.ownsFds = ownsFds;
     }
 
     /** The maps a running daemon pinned under {@code dir}. */
     public static TopicMaps openPinned(java.nio.file.Path dir) {
         int[] fds = Pins.open(dir, ALL);
-        return new TopicMaps(fds[0], fds[1], fds[2], true);
+        return new TopicMaps(fds[0], fds[1], fds[2], -1, true);
     }
 
     /** What a tagged request did: the label of {@code enum bp_topic_op}. */
@@ -98,7 +109,8 @@ public final class TopicMaps implements AutoCloseable {
 
     /**
      * The name of a tag: {@link #OTHER_NAME} for 0, the hex tag when the names table had
-     * no room for it. Names never change once written, so they are cached.
+     * no room for it. Names are cached once they are names: only a Kafka topic ID changes, once,
+     * when the daemon writes its name over it ({@link #nameTopicId}).
      */
     public synchronized Name name(long tag) {
         if (tag == 0) {
@@ -117,11 +129,83 @@ public final class TopicMaps implements AutoCloseable {
             byte[] b = new byte[len];
             MemorySegment.copy(v, ValueLayout.JAVA_BYTE, bp_topic_name.name$offset(), b, 0, len);
             int op = Byte.toUnsignedInt(bp_topic_name.op(v));
-            n = new Name(op == Native.BP_OP_PRODUCE_ID() ? kafkaTopicId(b) : new String(b, StandardCharsets.UTF_8),
-                    opLabel(op));
+            if (op == Native.BP_OP_PRODUCE_ID()) {
+                return new Name(kafkaTopicId(b), opLabel(op));
+            }
+            n = new Name(new String(b, StandardCharsets.UTF_8), opLabel(op));
         }
         known.put(tag, n);
         return n;
+    }
+
+    /**
+     * How many Kafka topic IDs {@code topic_names} has taken, from {@value #IDS_ADDED}; -1 when
+     * these maps were opened without it (then only a walk tells).
+     */
+    public long topicIdsAdded() {
+        if (idsAdded < 0) {
+            return -1;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ValueLayout.JAVA_LONG);
+            Libbpf.check(Native.bpf_map_lookup_elem(idsAdded, a.allocateFrom(ValueLayout.JAVA_INT, 0), v),
+                    "bpf_map_lookup_elem(" + IDS_ADDED + ")");
+            return v.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /**
+     * The tags whose name is still a Kafka topic ID (op {@code BP_OP_PRODUCE_ID}), with the ID's
+     * 16 bytes; tags for which {@code skip} is true are not looked up, and {@code name} hears of
+     * every tag looked up that holds a name, which never turns into an ID. One walk of
+     * {@code topic_names}: a key step per entry, a lookup per tag not skipped. Not synchronized:
+     * it shares nothing with the cache, and a walk of a full table must not hold up other readers.
+     */
+    public Map<Long, byte[]> topicIds(LongPredicate skip, LongConsumer name) {
+        Map<Long, byte[]> out = new HashMap<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(ValueLayout.JAVA_LONG);
+            MemorySegment next = a.allocate(ValueLayout.JAVA_LONG);
+            MemorySegment v = bp_topic_name.allocate(a);
+            MemorySegment cur = MemorySegment.NULL;
+            while (Native.bpf_map_get_next_key(names, cur, next) == 0) {
+                long tag = next.get(ValueLayout.JAVA_LONG, 0);
+                key.set(ValueLayout.JAVA_LONG, 0, tag);
+                cur = key;
+                if (skip.test(tag) || Native.bpf_map_lookup_elem(names, key, v) != 0) {
+                    continue;
+                }
+                if (Byte.toUnsignedInt(bp_topic_name.op(v)) != Native.BP_OP_PRODUCE_ID()) {
+                    name.accept(tag);
+                    continue;
+                }
+                byte[] id = new byte[Math.min(Byte.toUnsignedInt(bp_topic_name.len(v)), Native.BP_TOPIC_LEN())];
+                MemorySegment.copy(v, ValueLayout.JAVA_BYTE, bp_topic_name.name$offset(), id, 0, id.length);
+                out.put(tag, id);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Writes a Kafka topic's name over its ID in {@code topic_names} (op {@code BP_OP_PRODUCE}, as
+     * Produce v12 and earlier write it), so that every reader, in any process, shows the name. The
+     * tag stays the key, so the counts under it are untouched. The kernel only ever inserts a name
+     * that is absent, so it never writes the ID back. A name longer than {@code BP_TOPIC_LEN} bytes
+     * is cut as the kernel cuts one.
+     */
+    public void nameTopicId(long tag, String name) {
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        int len = Math.min(b.length, Native.BP_TOPIC_LEN());
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = bp_topic_name.allocate(a);
+            MemorySegment.copy(b, 0, v, ValueLayout.JAVA_BYTE, bp_topic_name.name$offset(), len);
+            bp_topic_name.op(v, (byte) Native.BP_OP_PRODUCE());
+            bp_topic_name.len(v, (byte) len);
+            // BPF_ANY: names are never deleted, so the tag exists and this replaces it in place
+            Libbpf.check(Native.bpf_map_update_elem(names, a.allocateFrom(ValueLayout.JAVA_LONG, tag), v,
+                    Native.BPF_ANY()), "bpf_map_update_elem(" + NAMES + ")");
+        }
     }
 
     /** Every topic row with a count, and every endpoint's other row that has one; summed over CPUs. */

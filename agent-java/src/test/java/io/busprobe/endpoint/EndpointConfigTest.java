@@ -135,7 +135,7 @@ class EndpointConfigTest {
                             bus: kafka
                             id: 7
                             ports: [9092]
-                        """, "4: unknown key 'id'; the keys here are name, bus, ports, addresses"),
+                        """, "4: unknown key 'id'; the keys here are name, bus, ports, addresses, admin"),
                 arguments("unknown top-level key", """
                         endpoint:
                           - name: orders

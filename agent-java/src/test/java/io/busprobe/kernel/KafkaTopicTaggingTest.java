@@ -1,5 +1,6 @@
 package io.busprobe.kernel;
 
+import io.busprobe.agent.KafkaTopicNames;
 import io.busprobe.agent.SessionSource;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.EndpointConfig;
@@ -45,8 +46,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Each phase sends one topic and is flushed before the next, so each Produce request carries one
  * topic (a Produce of several topics is charged to its first). Run twice against the same broker
  * (4.1): with kafka-clients 4.0, whose Produce v12 names its topics, and with kafka-clients 4.1,
- * whose Produce v13 (KIP-516) carries topic IDs, which busprobe shows as {@code id:} and the ID as
- * Kafka prints it; the broker's own partition.metadata gives the test the IDs.
+ * whose Produce v13 (KIP-516) carries topic IDs, which the kernel tags by ID, shown as {@code id:}
+ * and the ID as Kafka prints it (the broker's own partition.metadata gives the test the IDs) until
+ * {@link KafkaTopicNames} asks the broker, through the endpoint's {@code admin} bootstrap, and
+ * writes the names over them. busprobe runs in the root namespace: it reaches the broker over a
+ * veth pair of its own ({@link NetnsPair#linkToRoot}), on a listener (9094) that is not the
+ * endpoint's port and not in the lossy chain, so its questions count nowhere in the test.
  */
 @Privileged
 class KafkaTopicTaggingTest {
@@ -97,6 +102,7 @@ class KafkaTopicTaggingTest {
     @ValueSource(strings = {"4.0", "4.1"})
     void retransmitsOfOneConnectionAreChargedToTheTopicThatLost(String client, @TempDir Path tmp) throws Exception {
         try (NetnsPair net = NetnsPair.create()) {
+            String adminIp = net.linkToRoot();
             Path config = tmp.resolve("endpoints.yaml");
             Files.writeString(config, """
                     endpoints:
@@ -104,7 +110,8 @@ class KafkaTopicTaggingTest {
                         bus: kafka
                         ports: [9092]
                         addresses: [%s/32]
-                    """.formatted(net.serverIp()));
+                        admin: {bootstrap: "%s:9094"}
+                    """.formatted(net.serverIp(), adminIp));
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             String cp = System.getProperty("java.class.path");
             Path props = tmp.resolve("server.properties");
@@ -112,11 +119,11 @@ class KafkaTopicTaggingTest {
                     process.roles=broker,controller
                     node.id=1
                     controller.quorum.voters=1@%1$s:9093
-                    listeners=PLAINTEXT://%1$s:9092,CONTROLLER://%1$s:9093
-                    advertised.listeners=PLAINTEXT://%1$s:9092
+                    listeners=PLAINTEXT://%1$s:9092,CONTROLLER://%1$s:9093,ADMIN://%3$s:9094
+                    advertised.listeners=PLAINTEXT://%1$s:9092,ADMIN://%3$s:9094
                     controller.listener.names=CONTROLLER
                     inter.broker.listener.name=PLAINTEXT
-                    listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+                    listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,ADMIN:PLAINTEXT
                     log.dirs=%2$s
                     num.partitions=1
                     offsets.topic.replication.factor=1
@@ -124,12 +131,13 @@ class KafkaTopicTaggingTest {
                     transaction.state.log.min.isr=1
                     group.initial.rebalance.delay.ms=0
                     auto.create.topics.enable=true
-                    """.formatted(net.serverIp(), tmp.resolve("kafka-logs")));
+                    """.formatted(net.serverIp(), tmp.resolve("kafka-logs"), adminIp));
             Sh.Result format = Sh.exec(120, Map.of(), List.of(java, "-Xmx256m", "-cp", cp, "kafka.tools.StorageTool", "format",
                     "-t", uuid(), "-c", props.toString()));
             assertThat(format.exit()).as("kafka-storage format: %s %s", format.out(), format.err()).isZero();
 
-            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config))) {
+            EndpointConfig endpoints = EndpointConfig.load(config);
+            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
                 long mibBefore = net.snmp(net.client(), "Tcp", "RetransSegs");
                 Path brokerLog = tmp.resolve("broker.log");
                 Process broker = new ProcessBuilder(NetnsPair.prefixed(net.server(), java, "-Xmx512m", "-cp", cp,
@@ -137,8 +145,10 @@ class KafkaTopicTaggingTest {
                         .redirectErrorStream(true).redirectOutput(brokerLog.toFile())
                         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
                 Process pub = null;
-                String nameA = null;
-                String nameB = null;
+                String nameA = "orders-a";
+                String nameB = "orders-b";
+                List<String> resolverLog = new java.util.concurrent.CopyOnWriteArrayList<>();
+                KafkaTopicNames.Pass pass = null;
                 long[] phase = new long[3]; // the client namespace's retransmitted segments in each phase
                 long[] probes = new long[3]; // of which tail loss probes (TcpExt.TCPLossProbes)
                 try {
@@ -150,8 +160,8 @@ class KafkaTopicTaggingTest {
                     BufferedReader out = new BufferedReader(new InputStreamReader(pub.getInputStream()));
                     PrintWriter in = new PrintWriter(pub.getOutputStream(), true);
                     assertThat(out.readLine()).as("producer: %s", tail(tmp.resolve("producer.log"))).isEqualTo("ready");
-                    nameA = expectedName(client, tmp, "orders-a");
-                    nameB = expectedName(client, tmp, "orders-b");
+                    String taggedA = expectedName(client, tmp, "orders-a");
+                    String taggedB = expectedName(client, tmp, "orders-b");
                     Map<String, Long> at = net.mibs(net.client());
                     in.println("orders-a");
                     assertThat(out.readLine()).startsWith("done");
@@ -167,6 +177,24 @@ class KafkaTopicTaggingTest {
                     phase(net, at, phase, probes, 2);
                     in.println("q");
                     assertThat(pub.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+                    // the kernel's tags, as they are before anyone asks the broker: names (v12) or IDs (v13)
+                    TopicMaps names = live.session().bpf().topicMaps();
+                    assertThat(names.rows()).extracting(Row::name).contains(taggedA, taggedB);
+                    assertThat(names.topicIdsAdded()).as("IDs the kernel took (what tells the daemon to walk)")
+                            .isEqualTo(client.equals("4.1") ? 2 : 0);
+                    // what the daemon's busprobe-kafka thread does every few seconds, done here until it is done
+                    try (KafkaTopicNames resolver = new KafkaTopicNames(names, resolverLog::add)) {
+                        long deadline = System.nanoTime() + 60_000_000_000L;
+                        do {
+                            pass = resolver.resolve(endpoints);
+                        } while (client.equals("4.1") && pass.named() < 2 && System.nanoTime() < deadline
+                                && sleep(500));
+                        KafkaTopicNames.Pass again = resolver.resolve(endpoints);
+                        assertThat(again).as("a second pass finds nothing left to ask").isEqualTo(new KafkaTopicNames.Pass(0, 0, 0));
+                    }
+                    assertThat(pass).as("resolver log %s", resolverLog)
+                            .isEqualTo(client.equals("4.1") ? new KafkaTopicNames.Pass(2, 2, 0) : new KafkaTopicNames.Pass(0, 0, 0));
                 } finally {
                     Sh.stop(pub);
                     Sh.stop(broker);
@@ -184,8 +212,8 @@ class KafkaTopicTaggingTest {
                 long topicB = rows.stream().filter(r -> r.name().equals(b)).mapToLong(Row::retransSegs).sum();
                 long endpoint = live.session().bpf().endpointMaps().totals(KAFKA, Direction.CLIENT).retransSegs();
 
-                System.out.printf("KafkaTopicTaggingTest, kafka-clients " + client + ": TcpRetransSegs %d, endpoint %d, by phase %s (tail loss probes %s), topics %s%n",
-                        mib, endpoint, Arrays.toString(phase), Arrays.toString(probes), rows);
+                System.out.printf("KafkaTopicTaggingTest, kafka-clients " + client + ": TcpRetransSegs %d, endpoint %d, by phase %s (tail loss probes %s), topics %s, resolver %s %s%n",
+                        mib, endpoint, Arrays.toString(phase), Arrays.toString(probes), rows, pass, resolverLog);
                 assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThanOrEqualTo(20);
                 assertThat(endpoint).as("the endpoint's exact count").isEqualTo(mib);
                 assertThat(sum).as("the sum over topics and other: %s", rows).isEqualTo(mib);
@@ -193,6 +221,7 @@ class KafkaTopicTaggingTest {
                 // orders-b's bytes are in flight only in the lossy phase (flushed before and after it)
                 assertThat(topicB).as("orders-b's segments, retransmitted in its phase: %d", phase[1]).isLessThanOrEqualTo(phase[1]);
                 assertThat(rows).filteredOn(r -> r.name().equals(b)).extracting(Row::op).containsExactly("produce");
+                assertThat(rows).as("every topic named").noneMatch(r -> r.name().startsWith("id:"));
                 String a = nameA;
                 assertThat(rows).filteredOn(r -> r.name().equals(a)).isNotEmpty()
                         .allSatisfy(r -> assertThat(r.bytesSent()).isPositive());
@@ -214,6 +243,11 @@ class KafkaTopicTaggingTest {
                         .isEqualTo(topicB);
             }
         }
+    }
+
+    private static boolean sleep(long millis) throws InterruptedException {
+        Thread.sleep(millis);
+        return true;
     }
 
     /**

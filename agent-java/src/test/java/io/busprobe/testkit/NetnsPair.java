@@ -33,8 +33,12 @@ public final class NetnsPair implements AutoCloseable {
     private final String serverDev;
     private final String clientDev;
     private final List<Process> processes = new ArrayList<>();
+    private final int n;
+    /** The root namespace's end of {@link #linkToRoot}'s veth pair, or null. */
+    private String rootDev;
 
     private NetnsPair(int n) {
+        this.n = n;
         String tag = "bp" + ProcessHandle.current().pid() + "x" + n;
         server = tag + "s";
         client = tag + "c";
@@ -99,6 +103,27 @@ public final class NetnsPair implements AutoCloseable {
     /** The client's end of the veth pair, inside the client namespace. */
     public String clientDev() {
         return clientDev;
+    }
+
+    /**
+     * A second veth pair, between the root namespace (where a test's own busprobe runs) and the
+     * server namespace, on a /30 of this pair's subnet: 10.S.N.253 in the root namespace,
+     * 10.S.N.254 in the server's. Returns the server's address, which a server process may listen
+     * on for the test's own connections from the root namespace. Removed on close.
+     */
+    public String linkToRoot() {
+        String base = "10." + SUBNET + "." + n + ".";
+        String tag = "bp" + ProcessHandle.current().pid() + "x" + n;
+        String root = (tag + "r").substring(Math.max(0, tag.length() + 1 - 13));
+        String peer = (tag + "p").substring(Math.max(0, tag.length() + 1 - 13));
+        Sh.run("ip", "link", "add", root, "type", "veth", "peer", "name", peer);
+        rootDev = root;
+        Sh.run("ip", "link", "set", peer, "netns", server);
+        Sh.run("ip", "addr", "add", base + "253/30", "dev", root);
+        Sh.run("ip", "-n", server, "addr", "add", base + "254/30", "dev", peer);
+        Sh.run("ip", "link", "set", root, "up");
+        Sh.run("ip", "-n", server, "link", "set", peer, "up");
+        return base + "254";
     }
 
     /** Add nftables rules in a namespace's {@code inet bp} table (chain {@code input} exists). */
@@ -206,6 +231,9 @@ public final class NetnsPair implements AutoCloseable {
     @Override
     public void close() {
         processes.forEach(Sh::stop);
+        if (rootDev != null) {
+            Sh.exec(10, "ip", "link", "del", rootDev); // also its peer, and whatever the namespace still holds
+        }
         Sh.exec(10, "ip", "netns", "del", server);
         Sh.exec(10, "ip", "netns", "del", client);
     }
