@@ -106,7 +106,7 @@ else fail "run confined to $caps: rc=$rc: $(cat "$log")"; fi
 # each capability the unit grants for namespaces, taken away: the daemon names it
 for cap in sys_ptrace sys_admin; do
   less=$(echo "$caps" | tr ',' '\n' | grep -vx "+$cap" | paste -sd,)
-  setpriv --bounding-set=-all,"$less" "$bp" run --duration 3s --metrics-address 127.0.0.1:0 >"$log" 2>&1
+  setpriv --bounding-set=-all,"$less" "$bp" run --duration 5s --metrics-address 127.0.0.1:0 >"$log" 2>&1
   name=CAP_$(echo "$cap" | tr 'a-z' 'A-Z')
   if grep -q "cannot count endpoint traffic in [1-9][0-9]* of .* network namespaces .*lacks .*$name" "$log"; then
     ok "without $name: says which namespaces it cannot count, and why"

@@ -592,11 +592,9 @@ public final class BusprobeObject implements AutoCloseable {
         for (NetNamespaces.Namespace ns : namespaces) {
             int fd;
             long moved = ns.errno() == 0 ? NetNamespaces.tcpActivity(ns.pid()) : -1;
-            if (moved >= 0) {
+            if (moved >= 0 && !every && lastActivity.getOrDefault(ns.key(), -1L) == moved) {
                 activity.put(ns.key(), moved);
-                if (!every && lastActivity.getOrDefault(ns.key(), -1L) == moved) {
-                    continue; // not one TCP segment in or out since the last walk: nothing to add
-                }
+                continue; // not one TCP segment in or out since its last walk: nothing to add
             }
             if (ns.self()) {
                 fd = Native.bpf_iter_create(linkFd); // our own namespace: no setns, no CAP_SYS_ADMIN
@@ -617,6 +615,11 @@ public final class BusprobeObject implements AutoCloseable {
                 continue;
             }
             drain(fd);
+            if (moved >= 0) {
+                // only a walk that ran may be skipped next time: one that could not enter the
+                // namespace is tried, and reported, again
+                activity.put(ns.key(), moved);
+            }
         }
         if (stale) {
             namespaces = null;

@@ -108,25 +108,42 @@ class ConfinementTest {
 
     @Test
     void withoutSysPtraceTheSkippedNamespaceIsAGaugeAndALogLineNamingIt(@TempDir Path tmp) throws Exception {
+        skippedNamespaceIsReportedAndStaysReported(tmp, "sys_ptrace", "CAP_SYS_PTRACE");
+    }
+
+    /**
+     * Without CAP_SYS_ADMIN the daemon can read the namespace's TCP activity (ptrace) but cannot
+     * enter it. A quiet namespace is not walked again until its segments move, but one it could
+     * not enter must stay reported, not read as counted again at the next quiet second.
+     */
+    @Test
+    void withoutSysAdminTheQuietNamespaceStaysReported(@TempDir Path tmp) throws Exception {
+        skippedNamespaceIsReportedAndStaysReported(tmp, "sys_admin", "CAP_SYS_ADMIN");
+    }
+
+    private void skippedNamespaceIsReportedAndStaysReported(Path tmp, String cap, String name) throws Exception {
         List<String> caps = new ArrayList<>(unitCapabilities());
-        caps.remove("sys_ptrace");
+        caps.remove(cap);
         try (NetnsPair net = NetnsPair.create();
              BusprobeProcess.Daemon d = start(tmp, net, caps)) {
             quietConnection(net);
             long unreachable = 0;
             long deadline = System.nanoTime() + 30_000_000_000L;
-            while (System.nanoTime() < deadline && (unreachable == 0 || !d.log().contains("lacks CAP_SYS_PTRACE"))) {
+            while (System.nanoTime() < deadline && (unreachable == 0 || !d.log().contains("lacks " + name))) {
                 // the namespace rescan runs every 10 s
                 unreachable = (long) metric(scrape(d), "busprobe_netns_unreachable");
                 Thread.sleep(250);
             }
             assertThat(unreachable).as("busprobe_netns_unreachable; log: %s", d.log()).isGreaterThanOrEqualTo(1);
             List<String> lines = d.log().lines().filter(l -> l.contains("cannot count endpoint traffic")).toList();
-            assertThat(lines).as(d.log()).isNotEmpty().allSatisfy(l -> assertThat(l).contains("lacks CAP_SYS_PTRACE"));
+            assertThat(lines).as(d.log()).isNotEmpty().allSatisfy(l -> assertThat(l).contains("lacks " + name));
             // not every second: once, and again only when the set of namespaces changes
             Thread.sleep(3000);
             long now = d.log().lines().filter(l -> l.contains("cannot count endpoint traffic")).count();
             assertThat(now).as(d.log()).isLessThanOrEqualTo(lines.size() + 1L);
+            // three quiet seconds later (three refreshes), still reported
+            assertThat((long) metric(scrape(d), "busprobe_netns_unreachable")).as(d.log()).isGreaterThanOrEqualTo(1);
+            assertThat(d.log()).doesNotContain("counted in every network namespace again");
         }
     }
 
