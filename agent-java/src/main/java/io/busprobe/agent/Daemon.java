@@ -181,7 +181,7 @@ public final class Daemon implements AutoCloseable {
      * and retried next second. Namespaces it cannot enter are logged once, naming the missing
      * capability, and again only when that set changes (busprobe_netns_unreachable has the count).
      */
-    private void refreshTraffic() {
+    private TrafficRefresh refreshTraffic() {
         TrafficRefresh r;
         try {
             r = session.bpf().refreshTraffic();
@@ -192,7 +192,7 @@ public final class Daemon implements AutoCloseable {
                 log.accept("endpoint traffic refresh failed, retrying every second: " + msg);
                 lastRefreshError = msg;
             }
-            return;
+            return null;
         }
         java.util.Set<String> now = r.problemKey();
         if (!now.equals(lastUnreachable)) {
@@ -200,6 +200,35 @@ public final class Daemon implements AutoCloseable {
             lastUnreachable = now;
         }
         adviseOnEvictions(System.nanoTime());
+        return r;
+    }
+
+    /**
+     * Refreshes in a row that walked no namespace (none moved a TCP segment since its last walk);
+     * busprobe-refresh only. After {@link #QUIET_REFRESHES} of them the refresh runs every
+     * {@link #QUIET_REFRESH_SECONDS} s instead of every second, and it is back at once a second
+     * after the first walk: reading each namespace's /proc/PID/net/snmp (~0.2 ms) and rescanning
+     * /proc for namespaces (~5 ms every 10 s) were most of an idle daemon's CPU. A connection that
+     * starts sending after a quiet spell is counted up to 5 s later (or at its first retransmit or
+     * close), then every second again.
+     */
+    private int quietRefreshes;
+    static final int QUIET_REFRESHES = 10;
+    static final int QUIET_REFRESH_SECONDS = 5;
+
+    private void refreshAndReschedule() {
+        TrafficRefresh r = refreshTraffic();
+        quietRefreshes = r != null && r.walked() == 0 ? quietRefreshes + 1 : 0;
+        ScheduledExecutorService s = refresh;
+        if (s == null) {
+            return; // run() is stopping
+        }
+        try {
+            s.schedule(() -> periodic(this::refreshAndReschedule),
+                    quietRefreshes >= QUIET_REFRESHES ? QUIET_REFRESH_SECONDS : 1, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // run() is stopping
+        }
     }
 
     /** Evictions as of the last advice line, and when it was logged; busprobe-refresh only. */
@@ -357,8 +386,8 @@ public final class Daemon implements AutoCloseable {
         try {
             c.execute(() -> nextTick = c.schedule(() -> periodic(this::tickAndReschedule), Degrader.TICK_MILLIS,
                     TimeUnit.MILLISECONDS));
-            // once a second: see refresh_tcp_traffic in bpf/tcp_state.bpf.c
-            r.scheduleWithFixedDelay(() -> periodic(this::refreshTraffic), 1, 1, TimeUnit.SECONDS);
+            // once a second, every 5 s on a quiet host: see refreshAndReschedule
+            r.schedule(() -> periodic(this::refreshAndReschedule), 1, TimeUnit.SECONDS);
             // fixed delay: a pass that waited on a slow broker is not followed at once by the next
             k.scheduleWithFixedDelay(() -> periodic(() -> kafkaNames.resolve(running)), 1,
                     KafkaTopicNames.PERIOD_SECONDS, TimeUnit.SECONDS);

@@ -589,6 +589,7 @@ public final class BusprobeObject implements AutoCloseable {
         boolean stale = false;
         List<TrafficRefresh.Unreachable> unreachable = new ArrayList<>();
         Map<Long, Long> activity = new HashMap<>();
+        int walked = 0;
         for (NetNamespaces.Namespace ns : namespaces) {
             int fd;
             long moved = ns.errno() == 0 ? NetNamespaces.tcpActivity(ns.pid()) : -1;
@@ -615,6 +616,7 @@ public final class BusprobeObject implements AutoCloseable {
                 continue;
             }
             drain(fd);
+            walked++;
             if (moved >= 0) {
                 // only a walk that ran may be skipped next time: one that could not enter the
                 // namespace is tried, and reported, again
@@ -625,7 +627,7 @@ public final class BusprobeObject implements AutoCloseable {
             namespaces = null;
         }
         lastActivity = activity;
-        TrafficRefresh r = new TrafficRefresh(total, unreachable);
+        TrafficRefresh r = new TrafficRefresh(total, unreachable, walked);
         lastRefresh = r;
         return r;
     }

@@ -21,10 +21,16 @@ import java.util.stream.Collectors;
  *
  * @param namespaces  network namespaces with processes in them
  * @param unreachable those that could not be counted
+ * @param walked      those the iterator walked: the others moved no TCP segment since their last walk
  */
-public record TrafficRefresh(int namespaces, List<Unreachable> unreachable) {
+public record TrafficRefresh(int namespaces, List<Unreachable> unreachable, int walked) {
     /** No refresh ran (no iterator attached, or none yet). */
-    public static final TrafficRefresh NONE = new TrafficRefresh(0, List.of());
+    public static final TrafficRefresh NONE = new TrafficRefresh(0, List.of(), 0);
+
+    /** A refresh that walked no namespace. */
+    public TrafficRefresh(int namespaces, List<Unreachable> unreachable) {
+        this(namespaces, unreachable, 0);
+    }
 
     /**
      * @param key        names the namespace while it lives (inode of {@code /proc/PID/net/dev})
