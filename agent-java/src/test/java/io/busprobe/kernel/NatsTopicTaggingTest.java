@@ -15,20 +15,17 @@ import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.busprobe.testkit.Captured;
 import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.PhasedPublisher;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -102,33 +99,9 @@ class NatsTopicTaggingTest {
                 long mibBefore = net.snmp(net.client(), "Tcp", "RetransSegs");
                 net.start(net.server(), "nats-server", "-a", net.serverIp(), "-p", "4222");
                 awaitNats(net);
-                net.nft(net.server(), "add chain inet bp lossy; add rule inet bp input tcp dport 4222 jump lossy");
-
-                // driven phase by phase through its stdin, which Sh.start() ties to /dev/null
-                Process pub = new ProcessBuilder(NetnsPair.prefixed(net.client(), "python3", "-c", PUBLISHER,
-                        net.serverIp())).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-                String[] info;
-                int port;
-                try {
-                    BufferedReader out = new BufferedReader(new InputStreamReader(pub.getInputStream()));
-                    PrintWriter in = new PrintWriter(pub.getOutputStream(), true);
-                    port = Integer.parseInt(out.readLine().split(" ")[2]);
-                    in.println("orders.a");
-                    assertThat(out.readLine()).startsWith("done");
-                    // every orders.a request was answered: nothing of orders.a is in flight when the loss starts
-                    net.nft(net.server(), "add rule inet bp lossy numgen random mod 100 < 5 drop");
-                    in.println("orders.b");
-                    assertThat(out.readLine()).startsWith("done");
-                    net.nft(net.server(), "flush chain inet bp lossy");
-                    in.println("orders.a");
-                    assertThat(out.readLine()).startsWith("done");
-                    in.println("q");
-                    info = out.readLine().split(" ");
-                    assertThat(pub.waitFor(20, TimeUnit.SECONDS)).isTrue();
-                } finally {
-                    Sh.stop(pub);
-                }
-                long tcpInfoRetrans = Long.parseLong(info[1]);
+                PhasedPublisher.Result run = PhasedPublisher.run(net, 4222, PUBLISHER, "orders.a", "orders.b");
+                int port = run.port();
+                long tcpInfoRetrans = run.tcpInfoRetrans();
                 long mib = net.snmp(net.client(), "Tcp", "RetransSegs") - mibBefore;
                 Thread.sleep(200);
                 live.finish();
