@@ -101,10 +101,7 @@ final class DropTotals {
         long lost = rows.stream().filter(Row::loss).mapToLong(Row::count).sum();
         long other = rows.stream().filter(r -> !r.loss()).mapToLong(Row::count).sum();
         lines.add(Table.fit(lost + " packets lost, " + other + " dropped for reasons that are no loss", width));
-        if (!table.dropped().isEmpty()) {
-            lines.add(Table.fit("(" + String.join(", ", table.dropped()) + " left out to fit " + width
-                    + " columns; a wider terminal or --json shows them)", width));
-        }
+        table.droppedNote(width).ifPresent(lines::add);
         return lines;
     }
 

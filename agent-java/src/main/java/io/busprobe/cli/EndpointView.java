@@ -160,10 +160,7 @@ final class EndpointView {
                         + describe(r.worstProcs()) + "; worst peers: " + describe(r.worstPeers()), width));
             }
         }
-        if (!table.dropped().isEmpty()) {
-            lines.add(Table.fit("(" + String.join(", ", table.dropped()) + " left out to fit " + width
-                    + " columns; a wider terminal or --json shows them)", width));
-        }
+        table.droppedNote(width).ifPresent(lines::add);
         return lines;
     }
 

@@ -144,10 +144,7 @@ final class TopicView {
                         + e.topicRetransSegs() + " charged to topics (counted while the maps were read)", width));
             }
         }
-        if (!table.dropped().isEmpty()) {
-            lines.add(Table.fit("(" + String.join(", ", table.dropped()) + " left out to fit " + width
-                    + " columns; a wider terminal or --json shows them)", width));
-        }
+        table.droppedNote(width).ifPresent(lines::add);
         return lines;
     }
 

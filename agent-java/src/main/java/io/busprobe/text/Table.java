@@ -43,6 +43,12 @@ public final class Table {
      * @param dropped headers of the columns left out, in the order they dropped
      */
     public record Rendered(List<String> lines, List<String> dropped) {
+        /** The line under a table that names the columns left out to fit {@code width}; empty when none was. */
+        public java.util.Optional<String> droppedNote(int width) {
+            return dropped.isEmpty() ? java.util.Optional.empty()
+                    : java.util.Optional.of(fit("(" + String.join(", ", dropped) + " left out to fit " + width
+                            + " columns; a wider terminal or --json shows them)", width));
+        }
     }
 
     /** Columns are separated by one blank. */
