@@ -1,6 +1,7 @@
 package io.busprobe.kernel;
 
 import io.busprobe.bpf.DropReasons;
+import io.busprobe.bpf.Probe;
 import io.busprobe.endpoint.Direction;
 import io.busprobe.endpoint.EndpointConfig;
 import io.busprobe.event.EventKind;
@@ -306,6 +307,7 @@ class DropAccountingTest {
                     """.formatted(net.serverIp(), port + 3));
             net.awaitListening(port + 3);
             Map<String, Long> before = net.mibs(net.server());
+            long skippedBefore = skippedRuns(live);
             String out = net.exec(net.client(), 60, "python3", "-c", """
                     import socket, threading
                     held = []
@@ -322,13 +324,35 @@ class DropAccountingTest {
             assertThat(out).contains("done");
             // the clients are gone with their process: no SYN or ACK is left to overflow the queue
             Map<String, Long> after = net.mibs(net.server());
+            long skipped = skippedRuns(live) - skippedBefore;
             live.finish();
             long mib = after.get("TcpExt.ListenOverflows") - before.get("TcpExt.ListenOverflows");
             long busprobe = drops(live.session().bpf().dropStats(), LISTEN_ENDPOINT, overflow);
-            System.out.println("TCP_LISTEN_OVERFLOW: TcpExtListenOverflows " + mib + ", busprobe " + busprobe);
+            System.out.println("TCP_LISTEN_OVERFLOW: TcpExtListenOverflows " + mib + ", busprobe " + busprobe
+                    + ", runs the kernel skipped " + skipped);
             assertThat(mib).as("the queue overflowed").isPositive();
-            assertThat(busprobe).as("the endpoint's listen overflows vs TcpExtListenOverflows").isEqualTo(mib);
+            // exact for every hit the kernel ran the programs for (README, "What exact means"): under the
+            // connect storm a softirq's free can land on a CPU where the program already runs, and the
+            // kernel skips that run (recursion_misses, its own count); then at most that many are missing
+            if (skipped == 0) {
+                assertThat(busprobe).as("the endpoint's listen overflows vs TcpExtListenOverflows").isEqualTo(mib);
+            } else {
+                assertThat(busprobe).as("the endpoint's listen overflows vs TcpExtListenOverflows, %d runs skipped",
+                        skipped).isBetween(mib - skipped, mib);
+            }
         }
+    }
+
+    /** Runs of the drop programs the kernel skipped so far (bpf_prog_info.recursion_misses). */
+    private static long skippedRuns(LiveSession live) {
+        long n = 0;
+        for (Probe p : List.of(Probe.KFREE_SKB, Probe.CONSUME_SKB)) {
+            int fd = live.session().bpf().programFd(p);
+            if (fd >= 0) {
+                n += io.busprobe.metrics.ProgramRunStats.read(fd).recursionMisses();
+            }
+        }
+        return n;
     }
 
     /** The packets counter of the one counter rule in the server's {@code inet bp input} chain. */
