@@ -31,23 +31,29 @@
 /* Parser steps per send (a Redis PUBLISH takes four): bpf_loop's bound. */
 #define BP_PARSE_STEPS 1024
 
-/* A send between its enter and its exit, keyed by pid_tgid. */
+/* A send between its enter and its exit: in its task's storage. */
 struct bp_send_pending {
-	__u64 sk;
+	__u64 sk;       /* 0: no send of a bus client's socket in progress */
 	__u32 seq;      /* write_seq at enter: where the first byte goes */
 	__u32 parsed;   /* end of the last request seen whole; valid with synced */
+	__u32 count;    /* bytes offered; bytes_sent was charged for them at enter */
 	__u16 endpoint;
 	__u8  synced;   /* the parse reached the end of the payload at a request's end */
 	__u8  nruns;
-	__u32 _pad;
 	__u32 run_end[BP_TOPIC_RUNS]; /* offsets in the payload; run i starts where i - 1 ends */
 	__u64 run_topic[BP_TOPIC_RUNS];
 };
 
+/*
+ * Task storage, not a hash keyed by pid_tgid: a thread's element is made at
+ * its first send on a bus socket and lives as long as the thread, so each
+ * send costs two lookups that take no lock, where the hash cost an update,
+ * a lookup and a delete, each under a bucket lock. It also cannot fill up.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct bp_send_pending);
 } topic_pending SEC(".maps");
 
@@ -167,7 +173,15 @@ struct parse {
 	__u32 subj_off;  /* NATS: where the current PUB's subject starts in the payload */
 	__u32 _pad2;
 	__u8  name[BP_TOPIC_LEN] __attribute__((aligned(8)));
+	/*
+	 * RESP: the first RESP_WINDOW bytes of a request, read at once. Twice
+	 * that is room, so that a read of up to BP_TOPIC_LEN bytes at any
+	 * offset the parse masks into the window stays inside it.
+	 */
+	__u8  win[2 * 64] __attribute__((aligned(8)));
 	struct bp_send_pending p;
+	/* each run's name, for topic_names when its tag is new: not cleared between sends */
+	struct bp_topic_name run_name[BP_TOPIC_RUNS];
 };
 
 /*
@@ -188,18 +202,25 @@ struct {
 } topic_parse SEC(".maps");
 
 /*
- * 64-bit FNV-1a of op, len and the whole zero-padded name: the same work for
- * every name, so that the verifier sees one path, not one per length.
+ * The tag of (op, name): FNV-1a's step over the zero-padded name a 64-bit
+ * word at a time (six multiplies, where a byte at a time took fifty), then
+ * MurmurHash3's finalizer, so that every bit of the name reaches every bit
+ * of the tag. The same work for every name, so that the verifier sees one
+ * path, not one per length.
  */
-static __always_inline __u64 fnv1a(__u8 op, const __u8 *b, __u32 len)
+static __always_inline __u64 topic_hash(__u8 op, const __u8 *b, __u32 len)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
+	const __u64 *w = (const __u64 *)b;
+	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)op << 8 | len);
 
-	h = (h ^ op) * 0x100000001b3ULL;
-	h = (h ^ len) * 0x100000001b3ULL;
 #pragma unroll
-	for (int i = 0; i < BP_TOPIC_LEN; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
+	for (int i = 0; i < BP_TOPIC_LEN / 8; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h ? h : 1;
 }
 
@@ -208,28 +229,40 @@ static __always_inline void tag_name(struct parse *c, __u8 op, __u32 len)
 {
 	c->op = op;
 	c->name_len = len;
-	c->topic = fnv1a(op, c->name, len);
+	c->topic = topic_hash(op, c->name, len);
 }
 
+/* One slot to pass a value through, so that the verifier forgets it (see opaque()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} topic_scratch SEC(".maps");
+
 /*
- * Read len (at most BP_TOPIC_LEN) payload bytes at the current offset into
- * c->name, zero-padded. The read is of constant size, and the bytes past len
- * are masked off after it: a size the verifier had to follow would tie every
- * step's state to the parsed lengths, and the steps would never converge.
- * What lies past the name is the caller's own memory; only near the end of a
- * mapping is the short read tried.
+ * v, as a value the verifier does not know. A position found by a loop that
+ * breaks is a different constant on each way out of it; followed further, each
+ * would be a path of its own through the rest of the step, and the steps of
+ * bpf_loop would never converge. A map value's contents are not tracked.
  */
-static __always_inline __u32 read_name(struct parse *c, __u32 len)
+static __always_inline __u32 opaque(__u32 v)
+{
+	__u32 zero = 0;
+	/* volatile: the compiler must load it back, not reuse v */
+	volatile __u64 *slot = bpf_map_lookup_elem(&topic_scratch, &zero);
+
+	if (!slot)
+		return 0;
+	*slot = v;
+	return (__u32)*slot;
+}
+
+/* Zero c->name past its first len (at most BP_TOPIC_LEN) bytes; returns len. */
+static __always_inline __u32 mask_name(struct parse *c, __u32 len)
 {
 	__u64 *w = (__u64 *)c->name;
 
-	if (len > BP_TOPIC_LEN)
-		len = BP_TOPIC_LEN;
-	if (bpf_probe_read_user(c->name, BP_TOPIC_LEN, (void *)(c->buf + c->off))) {
-		__builtin_memset(c->name, 0, sizeof(c->name));
-		if (len > 16 || bpf_probe_read_user(c->name, 16, (void *)(c->buf + c->off)))
-			return 0;
-	}
 #pragma unroll
 	for (int k = 0; k < BP_TOPIC_LEN / 8; k++) {
 		__s32 left = (__s32)len - 8 * k;
@@ -243,12 +276,33 @@ static __always_inline __u32 read_name(struct parse *c, __u32 len)
 }
 
 /*
+ * Read len (at most BP_TOPIC_LEN) payload bytes at the current offset into
+ * c->name, zero-padded. The read is of constant size, and the bytes past len
+ * are masked off after it: a size the verifier had to follow would tie every
+ * step's state to the parsed lengths, and the steps would never converge.
+ * What lies past the name is the caller's own memory; only near the end of a
+ * mapping is the short read tried.
+ */
+static __always_inline __u32 read_name(struct parse *c, __u32 len)
+{
+	if (len > BP_TOPIC_LEN)
+		len = BP_TOPIC_LEN;
+	if (bpf_probe_read_user(c->name, BP_TOPIC_LEN, (void *)(c->buf + c->off))) {
+		__builtin_memset(c->name, 0, sizeof(c->name));
+		if (len > 16 || bpf_probe_read_user(c->name, 16, (void *)(c->buf + c->off)))
+			return 0;
+	}
+	return mask_name(c, len);
+}
+
+/*
  * The request that just ended (at c->off) joins the current run or starts
- * one; false when the runs are used up.
+ * one; false when the runs are used up. A new run keeps its name: the send's
+ * stats pass (charge_sent) gives it to topic_names if its tag is new.
  */
 static __always_inline bool end_request(struct parse *c)
 {
-	struct bp_topic_name fresh = {};
+	struct bp_topic_name *rn;
 	__u32 n = c->p.nruns;
 
 	c->p.parsed = c->off;
@@ -263,19 +317,11 @@ static __always_inline bool end_request(struct parse *c)
 	c->p.run_end[n] = c->off;
 	c->p.run_topic[n] = c->topic;
 	c->p.nruns = n + 1;
-	if (c->topic && !bpf_map_lookup_elem(&topic_names, &c->topic)) {
-		__builtin_memcpy(fresh.name, c->name, sizeof(fresh.name));
-		fresh.op = c->op;
-		fresh.len = c->name_len;
-		if (!bpf_map_update_elem(&topic_names, &c->topic, &fresh, BPF_NOEXIST)
-		    && fresh.op == BP_OP_PRODUCE_ID) {
-			__u32 zero = 0;
-			__u64 *added = bpf_map_lookup_elem(&topic_ids_added, &zero);
-
-			/* after the insert: a walk that starts after reading the old count finds it */
-			if (added)
-				__sync_fetch_and_add(added, 1);
-		}
+	if (c->topic) {
+		rn = &c->run_name[n];
+		__builtin_memcpy(rn->name, c->name, sizeof(rn->name));
+		rn->op = c->op;
+		rn->len = c->name_len;
 	}
 	return true;
 }
@@ -312,12 +358,132 @@ static __always_inline __u64 folded_word(const __u8 *name)
 	return w | 0x2020202020202020ULL;
 }
 
+/* The command whose name (len bytes) is in c->name: its op, and for any but PUBLISH, SPUBLISH and XADD its tag. */
+static __always_inline void resp_command(struct parse *c, __u32 len)
+{
+	__u64 w = folded_word(c->name);
+
+	/* little-endian words of "publish\0", "spublish", "xadd\0\0\0\0", folded (NULs become 0x20) */
+	if (len == 7 && w == 0x206873696c627570ULL)
+		c->op = BP_OP_PUBLISH;
+	else if (len == 8 && w == 0x6873696c62757073ULL)
+		c->op = BP_OP_SPUBLISH;
+	else if (len == 4 && w == 0x2020202064646178ULL)
+		c->op = BP_OP_XADD;
+	else
+		c->op = BP_OP_COMMAND;
+	/* PUBLISH, SPUBLISH and XADD are tagged by their second bulk string */
+	if (c->op == BP_OP_COMMAND)
+		tag_name(c, c->op, len);
+}
+
+/* Bytes of a request read at once at its start (a power of two). */
+#define RESP_WINDOW 64
+
+/* "<prefix><decimal>\r\n" at pos of c->win, of which avail bytes are the payload's: its length, or -1. */
+static __always_inline int win_header(const struct parse *c, __u32 pos, __u32 avail, char prefix, __u32 *val)
+{
+	__u32 v = 0;
+
+	if (pos + 4 > avail || c->win[pos & (RESP_WINDOW - 1)] != prefix)
+		return -1;
+	for (int i = 1; i < 12; i++) {
+		__u32 at = pos + i;
+		char ch;
+
+		if (at + 1 >= avail)
+			return -1;
+		ch = c->win[at & (RESP_WINDOW - 1)];
+		if (ch == '\r') {
+			if (i == 1 || c->win[(at + 1) & (RESP_WINDOW - 1)] != '\n')
+				return -1;
+			*val = v;
+			return i + 2;
+		}
+		if (ch < '0' || ch > '9' || i >= 10)
+			return -1;
+		v = v * 10 + (ch - '0');
+	}
+	return -1;
+}
+
+/* len (at most BP_TOPIC_LEN) bytes at pos of c->win become c->name, zero-padded. */
+static __always_inline __u32 win_name(struct parse *c, __u32 pos, __u32 len)
+{
+	/*
+	 * The mask only tells the verifier (pos < RESP_WINDOW, and win has room
+	 * past it); barrier_var keeps the compiler from dropping it as a no-op.
+	 */
+	barrier_var(pos);
+	__builtin_memcpy(c->name, &c->win[pos & (RESP_WINDOW - 1)], BP_TOPIC_LEN);
+	return mask_name(c, len);
+}
+
 /*
- * One step of RESP: a request's "*<argc>" or one of its "$<len>" bulk
- * strings. The first bulk string is the command; PUBLISH, SPUBLISH and XADD
- * take their topic from the second (channel, stream), other commands are
- * tagged with their name. A bulk string's body is skipped, not read, so it
- * may lie past what was read: the request's end is known anyway.
+ * A request's start, from one read of its first RESP_WINDOW bytes: its
+ * "*<argc>" and each of its first three bulk strings whose header (and, for
+ * the command and the topic, bytes) the window holds. A PUBLISH of a short
+ * channel is one read here, where a step per token took six (four headers,
+ * two names). Returns -1 when the window holds not even "*<argc>" (the step
+ * parses it as before), else what the step returns: the next step goes on
+ * where the window ended.
+ */
+static __always_inline long resp_window(struct parse *c)
+{
+	__u32 avail = c->count - c->off, start = c->off, pos, v, len;
+	int h;
+
+	if (avail > RESP_WINDOW)
+		avail = RESP_WINDOW;
+	if (avail < 4 || bpf_probe_read_user(c->win, RESP_WINDOW, (void *)(c->buf + start)))
+		return -1;
+	h = win_header(c, 0, avail, '*', &v);
+	if (h < 0 || v == 0 || v > 1024)
+		return -1;
+	c->args_left = v;
+	c->argi = 0;
+	c->topic = 0;
+	pos = h;
+	c->off = start + pos;
+	for (int k = 0; k < 3; k++) {
+		h = win_header(c, pos, avail, '$', &v);
+		if (h < 0)
+			return 0;
+		/* one state for the verifier whatever the header's length */
+		pos = opaque(pos + h);
+		if (pos >= RESP_WINDOW)
+			return 0;
+		if (k == 0) {
+			len = v < 16 ? v : 16;
+			if (pos + len > avail)
+				return 0;
+			resp_command(c, win_name(c, pos, len));
+		} else if (k == 1 && c->op != BP_OP_COMMAND) {
+			len = v < BP_TOPIC_LEN ? v : BP_TOPIC_LEN;
+			if (pos + len > avail)
+				return 0;
+			tag_name(c, c->op, win_name(c, pos, len));
+		}
+		c->off = start + pos + v + 2;
+		c->argi++;
+		c->args_left--;
+		if (c->args_left == 0)
+			return end_request(c) ? 0 : 1;
+		/* the next header must lie in the window too */
+		if (v + 2 >= avail - pos)
+			return 0;
+		pos += v + 2;
+	}
+	return 0;
+}
+
+/*
+ * One step of RESP: a request's start (resp_window), else one token of it:
+ * "*<argc>" or one of its "$<len>" bulk strings. The first bulk string is
+ * the command; PUBLISH, SPUBLISH and XADD take their topic from the second
+ * (channel, stream), other commands are tagged with their name. A bulk
+ * string's body is skipped, not read, so it may lie past what was read: the
+ * request's end is known anyway.
  */
 static long resp_step(__u32 i, void *vctx)
 {
@@ -325,6 +491,7 @@ static long resp_step(__u32 i, void *vctx)
 	struct parse *c = bpf_map_lookup_elem(&topic_parse, &zero);
 	char tok[16] = {};
 	__u32 n, v;
+	long r;
 	int h;
 
 	if (!c)
@@ -332,6 +499,11 @@ static long resp_step(__u32 i, void *vctx)
 	if (c->off >= c->count) {
 		c->p.synced = c->args_left == 0;
 		return 1;
+	}
+	if (c->args_left == 0) {
+		r = resp_window(c);
+		if (r >= 0)
+			return r;
 	}
 	/*
 	 * A constant size, whatever is left of the send: a size the verifier had
@@ -358,24 +530,11 @@ static long resp_step(__u32 i, void *vctx)
 	if (h < 0)
 		return 1;
 	c->off += h;
-	if (c->argi == 0) {
+	if (c->argi == 0)
 		/* a command name is short: 16 bytes are enough to tell it */
-		__u32 len = read_name(c, v < 16 ? v : 16);
-		__u64 w = folded_word(c->name);
-
-		/* little-endian words of "publish\0", "spublish", "xadd\0\0\0\0", folded (NULs become 0x20) */
-		if (len == 7 && w == 0x206873696c627570ULL)
-			c->op = BP_OP_PUBLISH;
-		else if (len == 8 && w == 0x6873696c62757073ULL)
-			c->op = BP_OP_SPUBLISH;
-		else if (len == 4 && w == 0x2020202064646178ULL)
-			c->op = BP_OP_XADD;
-		else
-			c->op = BP_OP_COMMAND;
-		tag_name(c, c->op, len);
-	} else if (c->argi == 1 && c->op != BP_OP_COMMAND) {
+		resp_command(c, read_name(c, v < 16 ? v : 16));
+	else if (c->argi == 1 && c->op != BP_OP_COMMAND)
 		tag_name(c, c->op, read_name(c, v));
-	}
 	c->off += v + 2;
 	c->argi++;
 	c->args_left--;
@@ -404,32 +563,6 @@ enum nats_state {
 /* "pub " and "hpub " as folded_word() reads them (little-endian, letters folded to lower case) */
 #define NATS_WORD_PUB  0x20627570ULL
 #define NATS_WORD_HPUB 0x2062757068ULL
-
-/* One slot to pass a value through, so that the verifier forgets it (see opaque()). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} topic_scratch SEC(".maps");
-
-/*
- * v, as a value the verifier does not know. A position found by a loop that
- * breaks is a different constant on each way out of it; followed further, each
- * would be a path of its own through the rest of the step, and the steps of
- * bpf_loop would never converge. A map value's contents are not tracked.
- */
-static __always_inline __u32 opaque(__u32 v)
-{
-	__u32 zero = 0;
-	/* volatile: the compiler must load it back, not reuse v */
-	volatile __u64 *slot = bpf_map_lookup_elem(&topic_scratch, &zero);
-
-	if (!slot)
-		return 0;
-	*slot = v;
-	return (__u32)*slot;
-}
 
 /* A line of topic 0 (CONNECT, PING, SUB, ...) ended at its \n, at. */
 static __always_inline long nats_line_end(struct parse *c, __u32 at)
@@ -741,15 +874,64 @@ static __always_inline void resume(struct parse *c, const struct sock *sk)
 	c->p.run_end[0] = left;
 	c->p.run_topic[0] = ring->cont_topic;
 	c->p.nruns = 1;
+	c->run_name[0].op = BP_OP_NONE; /* named by the send that began it */
 	c->p.parsed = left;
 	c->off = left;
 	c->topic = ring->cont_topic;
 }
 
+/* The stats of a tag of this send on its endpoint; a new tag's name goes to topic_names first. */
+static __always_inline struct bp_topic_stats *run_stats(struct parse *c, __u32 i)
+{
+	struct bp_topic_key key = {.topic = c->p.run_topic[i], .endpoint = c->p.endpoint,
+				   .direction = BP_DIR_CLIENT};
+	struct bp_topic_stats *ts;
+	struct bp_topic_name *rn;
+
+	if (!key.topic)
+		return bp_topic_stats(c->p.endpoint, BP_DIR_CLIENT, 0);
+	ts = bpf_map_lookup_elem(&topic_stats, &key);
+	if (ts)
+		return ts;
+	/* a tag this endpoint has not counted yet: maybe new to topic_names too */
+	rn = &c->run_name[i];
+	if (rn->op != BP_OP_NONE && !bpf_map_update_elem(&topic_names, &key.topic, rn, BPF_NOEXIST) && rn->op == BP_OP_PRODUCE_ID) {
+		__u32 zero = 0;
+		__u64 *added = bpf_map_lookup_elem(&topic_ids_added, &zero);
+
+		/* after the insert: a walk that starts after reading the old count finds it */
+		if (added)
+			__sync_fetch_and_add(added, 1);
+	}
+	return bp_topic_stats(c->p.endpoint, BP_DIR_CLIENT, key.topic);
+}
+
+/*
+ * Charge each run's bytes of the send to its tag's bytes_sent now, as if the
+ * socket took the whole send: one stats lookup per run, where the name check
+ * at each run's start and the charge at exit took two. send_exit takes back
+ * what the socket did not take.
+ */
+static __always_inline void charge_sent(struct parse *c)
+{
+	struct bp_topic_stats *ts;
+	__u32 start = 0, end;
+
+	for (int i = 0; i < BP_TOPIC_RUNS; i++) {
+		if (i >= c->p.nruns || start >= c->count)
+			break;
+		end = c->p.run_end[i] < c->count ? c->p.run_end[i] : c->count;
+		ts = run_stats(c, i);
+		if (ts)
+			__sync_fetch_and_add(&ts->bytes_sent, end - start);
+		start = c->p.run_end[i];
+	}
+}
+
 static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
+	struct bp_send_pending *p;
 	struct parse *c;
 	const struct sock *sk;
 	__u16 endpoint = 0;
@@ -766,10 +948,11 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 	c = bpf_map_lookup_elem(&topic_parse, &zero);
 	if (!c)
 		return;
-	__builtin_memset(c, 0, sizeof(*c));
+	__builtin_memset(c, 0, offsetof(struct parse, run_name));
 	c->buf = buf;
 	c->count = count > 0xffffffffULL ? 0xffffffff : count;
 	c->p.sk = (__u64)sk;
+	c->p.count = c->count;
 	c->p.endpoint = endpoint;
 	c->p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
 	resume(c, sk);
@@ -780,43 +963,69 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 		bpf_loop(BP_PARSE_STEPS, nats_step, NULL, 0);
 	else
 		bpf_loop(BP_PARSE_STEPS, kafka_step, NULL, 0);
-	bpf_map_update_elem(&topic_pending, &id, &c->p, BPF_ANY);
+	p = bpf_task_storage_get(&topic_pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return; /* no memory for the thread's element: the send goes untagged, and uncharged */
+	charge_sent(c);
+	*p = c->p;
 }
 
-/* ret bytes of the pending send went into the socket: their runs become ranges. */
-static __always_inline void record(struct bp_send_pending *p, __u32 ret)
+/* The bytes of the run [start, run_end) within the first n of the send. */
+static __always_inline __u32 run_bytes(__u32 start, __u32 run_end, __u32 n)
 {
-	struct bp_topic_ring fresh = {}, *ring;
+	__u32 end = run_end < n ? run_end : n;
+
+	return end > start ? end - start : 0;
+}
+
+/*
+ * ret bytes of the pending send went into the socket: their runs become
+ * ranges, and each run's bytes_sent is set right where the socket took other
+ * than the count that enter charged: less (a short or failed send), or more
+ * (writev and sendmsg, of which only the first buffer is parsed and charged,
+ * while a request's run goes on into the buffers after it).
+ */
+static __always_inline void record(struct bp_send_pending *p, __s64 ret)
+{
+	struct bp_topic_ring fresh = {}, *ring = NULL;
 	struct bp_topic_stats *ts;
-	__u32 start = 0, end, slot;
+	__u32 took = ret > 0 ? (ret > 0xffffffffLL ? 0xffffffff : (__u32)ret) : 0;
+	__u32 start = 0, charged, real, slot;
 	__u64 cont_topic = 0;
 
-	ring = bpf_map_lookup_elem(&topic_ranges, &p->sk);
-	if (!ring) {
-		if (!p->nruns)
-			return;
-		bpf_map_update_elem(&topic_ranges, &p->sk, &fresh, BPF_NOEXIST);
+	if (took) {
 		ring = bpf_map_lookup_elem(&topic_ranges, &p->sk);
-		if (!ring)
-			return;
+		if (!ring && p->nruns) {
+			bpf_map_update_elem(&topic_ranges, &p->sk, &fresh, BPF_NOEXIST);
+			ring = bpf_map_lookup_elem(&topic_ranges, &p->sk);
+		}
 	}
 	for (int i = 0; i < BP_TOPIC_RUNS; i++) {
-		if (i >= p->nruns || start >= ret)
+		if (i >= p->nruns)
 			break;
-		end = p->run_end[i] < ret ? p->run_end[i] : ret;
-		if (p->run_end[i] > ret)
-			cont_topic = p->run_topic[i];
-		slot = ring->next++ % BP_TOPIC_RANGES;
-		ring->r[slot].seq = p->seq + start;
-		ring->r[slot].end = p->seq + end;
-		ring->r[slot].topic = p->run_topic[i];
-		ts = bp_topic_stats(p->endpoint, BP_DIR_CLIENT, p->run_topic[i]);
-		if (ts)
-			__sync_fetch_and_add(&ts->bytes_sent, end - start);
+		charged = run_bytes(start, p->run_end[i], p->count);
+		real = run_bytes(start, p->run_end[i], took);
+		if (real != charged) {
+			ts = bp_topic_stats(p->endpoint, BP_DIR_CLIENT, p->run_topic[i]);
+			/* a difference of two u32s, added as a u64 whose sum over CPUs wraps right */
+			if (ts)
+				__sync_fetch_and_add(&ts->bytes_sent, (__u64)(__s64)((__s64)real - (__s64)charged));
+		}
+		if (ring && real) {
+			if (p->run_end[i] > took)
+				cont_topic = p->run_topic[i];
+			slot = ring->next++ % BP_TOPIC_RANGES;
+			ring->r[slot].seq = p->seq + start;
+			ring->r[slot].end = p->seq + start + real;
+			ring->r[slot].topic = p->run_topic[i];
+		}
 		start = p->run_end[i];
 	}
-	if (p->synced && p->parsed > ret) {
-		ring->cont_left = p->parsed - ret;
+	if (!ring)
+		return;
+	if (p->synced && p->parsed > took) {
+		ring->cont_left = p->parsed - took;
 		ring->cont_topic = cont_topic;
 	} else {
 		ring->cont_left = 0;
@@ -825,15 +1034,13 @@ static __always_inline void record(struct bp_send_pending *p, __u32 ret)
 
 static __always_inline void send_exit(__s64 ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct bp_send_pending *p;
 
-	p = bpf_map_lookup_elem(&topic_pending, &id);
-	if (!p)
+	p = bpf_task_storage_get(&topic_pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->sk)
 		return;
-	if (ret > 0)
-		record(p, ret > 0xffffffffLL ? 0xffffffff : (__u32)ret);
-	bpf_map_delete_elem(&topic_pending, &id);
+	record(p, ret);
+	p->sk = 0;
 }
 
 SEC("tp/syscalls/sys_enter_write")
