@@ -21,9 +21,9 @@ import java.util.Map;
  * The receive side of topics, slow-consumer detection: per endpoint and topic, the bytes waiting
  * in this host's subscriber sockets, their number, and how many offered a zero window, as the
  * traffic refresh last sampled them ({@code topic_sub}, {@code bpf/topic_sub.bpf.h}). Gauges of
- * samples, read at scrape time. Bounded like the send side's series: per endpoint the {@code top}
- * topics with the most bytes waiting and one {@code other} series for the rest, present only when
- * there is a rest.
+ * samples, read at scrape time. Bounded like the send side's series: per named endpoint the
+ * {@code top} topics with the most bytes waiting and one {@code other} series for the rest, always
+ * there (0 when there is no rest), as the send side's {@code other} is.
  *
  * {@snippet :
  * registry.register(new TopicReceiveGauges(source, 50));
@@ -66,11 +66,10 @@ public final class TopicReceiveGauges implements MultiCollector {
         GaugeSnapshot.Builder subscribers = GaugeSnapshot.builder().name(SUBSCRIBERS).help(SUBSCRIBERS_HELP);
         GaugeSnapshot.Builder zero = GaugeSnapshot.builder().name(ZERO_WINDOW).help(ZERO_WINDOW_HELP);
         for (Name n : source.endpointNames()) {
-            List<Pressure> mine = byEndpoint.get(n.id());
-            if (n.name().isEmpty() || n.id() == 0 || mine == null) {
+            if (n.name().isEmpty() || n.id() == 0) {
                 continue;
             }
-            for (Pressure p : shown(mine, top)) {
+            for (Pressure p : shown(n.id(), byEndpoint.getOrDefault(n.id(), List.of()), top)) {
                 Labels labels = Labels.of("endpoint", n.name(), "bus", BusType.labelOf(n.bus()), "topic", p.name());
                 queue.dataPoint(GaugeDataPointSnapshot.builder().labels(labels).value(p.queueBytes()).build());
                 subscribers.dataPoint(GaugeDataPointSnapshot.builder().labels(labels).value(p.subscribers()).build());
@@ -88,22 +87,20 @@ public final class TopicReceiveGauges implements MultiCollector {
     /**
      * The {@code k} slowest topics of one endpoint ({@code rows} sorted slowest first, as
      * {@link TopicSubscribers#byTopic} returns them), and the rest summed under
-     * {@link TopicMaps#OTHER_NAME}.
+     * {@link TopicMaps#OTHER_NAME}, last, 0 when there is no rest.
      */
-    static List<Pressure> shown(List<Pressure> rows, int k) {
-        if (rows.size() <= k) {
-            return rows;
-        }
-        List<Pressure> out = new ArrayList<>(rows.subList(0, k));
+    static List<Pressure> shown(int endpoint, List<Pressure> rows, int k) {
+        int cut = Math.min(k, rows.size());
+        List<Pressure> out = new ArrayList<>(rows.subList(0, cut));
         int subs = 0;
         int zero = 0;
         long bytes = 0;
-        for (Pressure p : rows.subList(k, rows.size())) {
+        for (Pressure p : rows.subList(cut, rows.size())) {
             subs += p.subscribers();
             zero += p.zeroWindow();
             bytes += p.queueBytes();
         }
-        out.add(new Pressure(rows.get(0).endpoint(), 0, TopicMaps.OTHER_NAME, subs, bytes, zero));
+        out.add(new Pressure(endpoint, 0, TopicMaps.OTHER_NAME, subs, bytes, zero));
         return out;
     }
 }
