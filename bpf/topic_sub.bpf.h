@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Topics, receive side: which channel or subject a bus client socket
- * subscribed to (seen at its send, bpf_topic_sub_note() from
+ * subscribed to (seen at its send, bp_topic_sub_note() from
  * topic_send.bpf.c), and how much of what the broker pushed to it waits
  * unread (sampled by the traffic refresh, bp_topic_sub_sample() from
  * refresh_tcp_traffic in tcp_state.bpf.c): slow-consumer detection.
@@ -56,9 +56,9 @@ static __always_inline __u8 bp_sub_fold(__u8 ch)
 
 /*
  * "<prefix><decimal>\r\n" at head[*pos]: its value, and *pos moved past it;
- * -1 when not one (at most 2 digits: a command, a subscribe's argument count,
- * a channel name of BP_TOPIC_LEN bytes at most... longer names are cut, not
- * parsed: 3 digits and more are refused).
+ * -1 when not one. At most 2 digits: a subscription whose argument count or
+ * first channel's length has 3 or more (a channel of 100 bytes or more) is
+ * not seen.
  */
 static __always_inline int bp_sub_header(const __u8 *head, __u32 n, __u32 *pos, char prefix)
 {
