@@ -365,6 +365,7 @@ int refresh_tcp_traffic(struct bpf_iter__tcp *ctx)
 		seed_connection((const struct sock *)tp);
 	}
 	a.info = bp_sock_info((const struct sock *)tp, false);
+	bp_topic_sub_sample(tp, a.info);
 	/* a known socket gets a base now if it has none; an evicted one still has its own */
 	base = bp_sock_base((const struct sock *)tp, a.info != NULL);
 	if (!base)

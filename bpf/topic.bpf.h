@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include "events.h"
 #include "sock_info.bpf.h"
+#include "topic_sub.h"
 
 /* Ranges kept per socket: the last sends, oldest overwritten first. */
 #define BP_TOPIC_RANGES 16
@@ -81,6 +82,37 @@ struct {
 	__type(value, struct bp_topic_stats);
 } topic_other SEC(".maps") __weak;
 
+/*
+ * The bus client sockets that subscribed, keyed by the sock pointer: their
+ * topic, and their receive pressure as the traffic refresh last sampled it
+ * (bpf/topic_sub.bpf.h). Deleted at TCP_CLOSE with topic_ranges; LRU for the
+ * ones whose close busprobe missed. Sized like topic_ranges.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct bp_topic_sub);
+} topic_sub SEC(".maps") __weak;
+
+/*
+ * A topic's tag: 64-bit FNV-1a of op, len and the whole zero-padded name (the
+ * same work for every name, so that the verifier sees one path). The same
+ * hash as topic_send.bpf.c's fnv1a(), so that a subscriber's channel and a
+ * publisher's are one tag.
+ */
+static __always_inline __u64 bp_topic_tag(__u8 op, const __u8 *b, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	h = (h ^ op) * 0x100000001b3ULL;
+	h = (h ^ len) * 0x100000001b3ULL;
+#pragma unroll
+	for (int i = 0; i < BP_TOPIC_LEN; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
 /* The counters of (endpoint, direction, topic); the endpoint's other slot for topic 0 or a full map. */
 static __always_inline struct bp_topic_stats *bp_topic_stats(__u16 endpoint, __u8 direction, __u64 topic)
 {
@@ -142,12 +174,20 @@ static __always_inline __u64 bp_topic_charge(const struct sock *sk, const struct
 	return topic;
 }
 
-/* Forget a closed socket's ranges: a new socket at the same address must not inherit them. */
+/* Forget a closed socket's ranges and subscription: a new socket at the same address must not inherit them. */
 static __always_inline void bp_topic_forget(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
 	bpf_map_delete_elem(&topic_ranges, &key);
+	bpf_map_delete_elem(&topic_sub, &key);
 }
+
+/*
+ * Last, so that what it uses above is defined: the subscriptions, for the
+ * send programs (topic_send.bpf.c) and the traffic refresh (tcp_state.bpf.c),
+ * which include this header.
+ */
+#include "topic_sub.bpf.h"
 
 #endif /* BUSPROBE_TOPIC_BPF_H */

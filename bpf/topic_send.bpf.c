@@ -945,6 +945,7 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 	bus = client_bus(sk, &endpoint);
 	if (bus != BP_BUS_REDIS && bus != BP_BUS_NATS && bus != BP_BUS_KAFKA)
 		return;
+	bp_topic_sub_note(sk, bus, endpoint, buf, count);
 	c = bpf_map_lookup_elem(&topic_parse, &zero);
 	if (!c)
 		return;

@@ -10,6 +10,7 @@ import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicSubscribers;
 import io.busprobe.metrics.MetricsSource;
 import io.busprobe.metrics.ProgramRunStats;
 
@@ -106,5 +107,10 @@ public final class SessionSource implements MetricsSource {
     @Override
     public List<TopicMaps.Row> topicRows() {
         return session.bpf().topicMaps().rows();
+    }
+
+    @Override
+    public List<TopicSubscribers.Pressure> topicPressure() {
+        return TopicSubscribers.byTopic(session.bpf().topicSubscribers().rows(), session.bpf().topicMaps());
     }
 }

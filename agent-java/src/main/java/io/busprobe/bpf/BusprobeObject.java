@@ -8,6 +8,7 @@ import io.busprobe.maps.ControlMaps;
 import io.busprobe.maps.DropStats;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicSubscribers;
 import io.busprobe.maps.SampleSetting;
 import io.busprobe.maps.Settings;
 import io.busprobe.event.EventKind;
@@ -79,6 +80,7 @@ public final class BusprobeObject implements AutoCloseable {
     private ControlMaps control;
     private EndpointMaps endpointMaps;
     private TopicMaps topicMaps;
+    private TopicSubscribers topicSubscribers;
     private DropStats dropStats;
     private Path pinDir;
     private boolean reuseConfig;
@@ -254,6 +256,7 @@ public final class BusprobeObject implements AutoCloseable {
                 mapFd(ControlMaps.SETTINGS), mapFd(ControlMaps.KIND_STATS), mapFd(ControlMaps.AGENT_STATE));
         topicMaps = new TopicMaps(mapFd(TopicMaps.STATS), mapFd(TopicMaps.OTHER), mapFd(TopicMaps.NAMES),
                 mapFd(TopicMaps.IDS_ADDED));
+        topicSubscribers = new TopicSubscribers(mapFd(TopicSubscribers.MAP));
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
                 mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));
@@ -457,11 +460,11 @@ public final class BusprobeObject implements AutoCloseable {
     /** Maps that live while the daemon lives; unpinned on close. */
     private static final String[] RUNTIME = {ControlMaps.SAMPLING_AUTO, ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE,
         EndpointMaps.ENDPOINTS, EndpointMaps.NAMES, EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS,
-        TopicMaps.STATS, TopicMaps.OTHER, TopicMaps.NAMES, DropStats.MAP, SocketTable.EVICTIONS};
+        TopicMaps.STATS, TopicMaps.OTHER, TopicMaps.NAMES, TopicSubscribers.MAP, DropStats.MAP, SocketTable.EVICTIONS};
     private static final String[] PINNED = {ControlMaps.SAMPLING, ControlMaps.SETTINGS, ControlMaps.SAMPLING_AUTO,
         ControlMaps.KIND_STATS, ControlMaps.AGENT_STATE, EndpointMaps.ENDPOINTS, EndpointMaps.NAMES,
         EndpointMaps.STATS, EndpointMaps.PROCS, EndpointMaps.PEERS, TopicMaps.STATS, TopicMaps.OTHER, TopicMaps.NAMES,
-        DropStats.MAP, SocketTable.EVICTIONS};
+        TopicSubscribers.MAP, DropStats.MAP, SocketTable.EVICTIONS};
 
     private static boolean tracepointExists(MemorySegment btf, Probe p, boolean pretendAbsent) {
         String suffix = pretendAbsent ? "__busprobe_absent" : "";
@@ -720,6 +723,12 @@ public final class BusprobeObject implements AutoCloseable {
     public TopicMaps topicMaps() {
         requireLoaded();
         return topicMaps;
+    }
+
+    /** The subscriber sockets of the bus endpoints and their sampled receive pressure. */
+    public TopicSubscribers topicSubscribers() {
+        requireLoaded();
+        return topicSubscribers;
     }
 
     /** The exact drop counters, mapped into this process. */

@@ -166,6 +166,7 @@ public final class AgentMetrics implements AutoCloseable {
         registry.register(new EndpointCounters(source));
         registry.register(new DropCounters(source));
         registry.register(new TopicCounters(source, topicTop));
+        registry.register(new TopicReceiveGauges(source, topicTop));
         GaugeWithCallback.builder().name("busprobe_ring_size_bytes").unit(Unit.BYTES)
                 .help("Data size of the BPF ring buffer (--ring-size).")
                 .callback(cb -> cb.call(source.ringSizeBytes())).register(registry);

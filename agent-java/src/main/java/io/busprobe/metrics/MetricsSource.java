@@ -11,6 +11,7 @@ import io.busprobe.maps.EffectiveSampling;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.KindStats;
 import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicSubscribers;
 
 import java.util.List;
 import java.util.Map;
@@ -81,6 +82,14 @@ public interface MetricsSource {
 
     /** Every topic row of the topic maps, other slots included, summed over CPUs; none where tagging is absent. */
     default List<TopicMaps.Row> topicRows() {
+        return List.of();
+    }
+
+    /**
+     * The subscribers of each endpoint's topics (the receive side), summed per topic, as the
+     * traffic refresh last sampled them; none for a source without them.
+     */
+    default List<TopicSubscribers.Pressure> topicPressure() {
         return List.of();
     }
 }

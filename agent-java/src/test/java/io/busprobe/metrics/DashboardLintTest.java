@@ -95,7 +95,8 @@ class DashboardLintTest {
                 "busprobe_endpoint_resets_received_total", "busprobe_endpoint_socket_pressure_events_total",
                 "busprobe_packet_drops_total", "busprobe_tcp_listen_overflows_total",
                 "busprobe_topic_retransmitted_segments_total",
-                "busprobe_topic_sent_bytes_total", "busprobe_topic_reconcile_segments");
+                "busprobe_topic_sent_bytes_total", "busprobe_topic_reconcile_segments",
+                "busprobe_topic_receive_queue_bytes", "busprobe_topic_zero_window_subscribers");
         for (Path f : Dashboards.files()) {
             for (Dashboards.Panel p : Dashboards.panels(f)) {
                 for (String q : p.queries()) {

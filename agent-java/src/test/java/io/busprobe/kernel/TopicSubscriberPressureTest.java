@@ -1,0 +1,249 @@
+package io.busprobe.kernel;
+
+import io.busprobe.agent.SessionSource;
+import io.busprobe.bpf.TrafficRefresh;
+import io.busprobe.endpoint.EndpointConfig;
+import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.TopicSubscribers;
+import io.busprobe.maps.TopicSubscribers.Pressure;
+import io.busprobe.metrics.TopicReceiveGauges;
+import io.busprobe.testkit.LiveSession;
+import io.busprobe.testkit.NetnsPair;
+import io.busprobe.testkit.Privileged;
+import io.busprobe.testkit.Sh;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Slow consumers, the receive side of topics (issue 14): two Redis subscribers in the client
+ * namespace, one on ch-slow that never reads after its SUBSCRIBE (its receive queue fills and it
+ * offers the broker a zero window) and one on ch-fast that reads everything; a publisher sends 2 MB
+ * to each channel. The bytes waiting in the kernel for each subscriber socket (its rx_queue in the
+ * client namespace's /proc/net/tcp, rcv_nxt - copied_seq) are the ground truth: busprobe must
+ * charge exactly the slow socket's to ch-slow, as waiting at a zero window, and none to ch-fast.
+ */
+@Privileged
+class TopicSubscriberPressureTest {
+    private static final int REDIS = 1;
+
+    /** Subscribes to argv[2]; prints "ready PORT" once subscribed; then reads everything (argv[3] "read") or nothing. */
+    private static final String SUBSCRIBER = """
+            import socket, sys
+            c = socket.socket()
+            # a fixed, small buffer (no autotuning): the queue fills after 64 KB, not after 6 MB
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            c.connect((sys.argv[1], 6379))
+            ch = sys.argv[2].encode()
+            c.sendall(b"*2\\r\\n$9\\r\\nSUBSCRIBE\\r\\n$%d\\r\\n%s\\r\\n" % (len(ch), ch))
+            got = b""
+            while got.count(b"\\r\\n") < 6:
+                got += c.recv(4096)
+            print("ready", c.getsockname()[1], flush=True)
+            if sys.argv[3] == "read":
+                while c.recv(65536):
+                    pass
+            else:
+                sys.stdin.read()
+            """;
+
+    /** Publishes 2000 messages of 1000 bytes to each channel named in argv[2:], pipelined, and waits for the replies. */
+    private static final String PUBLISHER = """
+            import socket, sys
+            c = socket.create_connection((sys.argv[1], 6379), timeout=30)
+            msg = b"m" * 1000
+            for ch in sys.argv[2:]:
+                ch = ch.encode()
+                req = b"*3\\r\\n$7\\r\\nPUBLISH\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%s\\r\\n" % (len(ch), ch, len(msg), msg)
+                for _ in range(20):
+                    c.sendall(req * 100)
+                    got = b""
+                    while got.count(b"\\r\\n") < 100:
+                        got += c.recv(65536)
+            print("published", flush=True)
+            """;
+
+    @Test
+    void bytesWaitingInASubscriberThatDoesNotReadAreChargedToItsChannel(@TempDir Path tmp) throws Exception {
+        try (NetnsPair net = NetnsPair.create()) {
+            Path config = tmp.resolve("endpoints.yaml");
+            Files.writeString(config, """
+                    endpoints:
+                      - name: pubsub-redis
+                        bus: redis
+                        ports: [6379]
+                        addresses: [%s/32]
+                    """.formatted(net.serverIp()));
+            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config))) {
+                // no output-buffer limit for pubsub clients: redis keeps what the slow one cannot take
+                net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
+                        "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
+                        "--client-output-buffer-limit", "pubsub 0 0 0");
+                awaitRedis(net);
+                Map<String, Long> mibBefore = net.mibs(net.client());
+                Process slow = subscriber(net, "ch-slow", false);
+                Process fast = subscriber(net, "ch-fast", true);
+                try {
+                    int slowPort = readyPort(slow);
+                    int fastPort = readyPort(fast);
+                    String published = net.exec(net.client(), 120, "python3", "-c", PUBLISHER, net.serverIp(),
+                            "ch-slow", "ch-fast");
+                    assertThat(published).contains("published");
+
+                    // the kernel's side: the slow queue stops growing (the window is shut), the fast one empties
+                    long slowQueue = awaitStable(net, slowPort);
+                    awaitQueue(net, fastPort, 0);
+                    TrafficRefresh r = live.session().bpf().refreshTraffic();
+                    long slowAfter = rxQueue(net, slowPort);
+                    long fastAfter = rxQueue(net, fastPort);
+                    Map<String, Long> mib = net.mibs(net.client());
+                    long toZero = mib.get("TcpExt.TCPToZeroWindowAdv") - mibBefore.get("TcpExt.TCPToZeroWindowAdv");
+                    String ss = net.exec(net.client(), 10, "ss", "-tin", "dport = :6379");
+
+                    List<TopicSubscribers.Subscriber> rows = live.session().bpf().topicSubscribers().rows();
+                    List<Pressure> topics = TopicSubscribers.byTopic(rows, live.session().bpf().topicMaps());
+                    System.out.printf("TopicSubscriberPressureTest: refresh %s; rx_queue slow %d (before the refresh "
+                                    + "%d), fast %d; TCPToZeroWindowAdv %d; busprobe %s; sockets %s%n%s%n", r,
+                            slowAfter, slowQueue, fastAfter, toZero, topics, rows, ss);
+
+                    assertThat(slowAfter).as("the slow subscriber's queue, unchanged over the refresh")
+                            .isEqualTo(slowQueue).isGreaterThan(30_000);
+                    assertThat(fastAfter).isZero();
+                    assertThat(toZero).as("the client namespace advertised a zero window (TCPToZeroWindowAdv)")
+                            .isPositive();
+                    assertThat(topics).filteredOn(p -> p.endpoint() == REDIS && p.name().equals("ch-slow"))
+                            .singleElement().satisfies(p -> {
+                                assertThat(p.subscribers()).isEqualTo(1);
+                                assertThat(p.queueBytes()).as("ch-slow's waiting bytes").isEqualTo(slowAfter);
+                                assertThat(p.zeroWindow()).as("ch-slow's subscriber at a zero window").isEqualTo(1);
+                            });
+                    assertThat(topics).filteredOn(p -> p.endpoint() == REDIS && p.name().equals("ch-fast"))
+                            .singleElement().satisfies(p -> {
+                                assertThat(p.subscribers()).isEqualTo(1);
+                                assertThat(p.queueBytes()).as("ch-fast's waiting bytes").isZero();
+                                assertThat(p.zeroWindow()).isZero();
+                            });
+                    // one tag for a channel's subscribers and its publishers: the send side's PUBLISH rows
+                    long slowTag = topics.stream().filter(p -> p.name().equals("ch-slow")).findFirst().orElseThrow().tag();
+                    assertThat(live.session().bpf().topicMaps().rows()).anySatisfy(row -> {
+                        assertThat(row.tag()).isEqualTo(slowTag);
+                        assertThat(row.op()).isEqualTo("publish");
+                        assertThat(row.bytesSent()).isPositive();
+                    });
+                    assertThat(topics).as("only the two subscribers; the publisher subscribed to nothing")
+                            .allSatisfy(p -> assertThat(p.name()).isIn("ch-slow", "ch-fast"));
+
+                    MetricSnapshots scrape = new TopicReceiveGauges(new SessionSource(live.session()), 50).collect();
+                    assertThat(gauges(scrape, TopicReceiveGauges.QUEUE, "pubsub-redis"))
+                            .containsExactlyInAnyOrderEntriesOf(Map.of("ch-slow", (double) slowAfter, "ch-fast", 0.0, "other", 0.0));
+                    assertThat(gauges(scrape, TopicReceiveGauges.ZERO_WINDOW, "pubsub-redis"))
+                            .containsExactlyInAnyOrderEntriesOf(Map.of("ch-slow", 1.0, "ch-fast", 0.0, "other", 0.0));
+                } finally {
+                    Sh.stop(slow);
+                    Sh.stop(fast);
+                }
+                // a subscriber's close forgets it
+                awaitNoSubscribers(live);
+            }
+        }
+    }
+
+    private static Process subscriber(NetnsPair net, String channel, boolean reads) throws Exception {
+        // stdin a pipe that stays open: the slow one blocks on it instead of reading its socket
+        return new ProcessBuilder(NetnsPair.prefixed(net.client(), "python3", "-c", SUBSCRIBER, net.serverIp(),
+                channel, reads ? "read" : "hold")).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    private static int readyPort(Process p) throws Exception {
+        String line = new BufferedReader(new InputStreamReader(p.getInputStream())).readLine();
+        assertThat(line).as("a subscriber's first line").startsWith("ready");
+        return Integer.parseInt(line.split(" ")[1]);
+    }
+
+    /** rx_queue of the client namespace's socket on local port {@code port}, from /proc/net/tcp. */
+    private static long rxQueue(NetnsPair net, int port) {
+        String local = String.format(":%04X", port);
+        for (String line : net.exec(net.client(), 10, "cat", "/proc/net/tcp").split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length > 4 && f[1].endsWith(local) && f[3].equals("01")) {
+                return Long.parseLong(f[4].split(":")[1], 16);
+            }
+        }
+        throw new AssertionError("no established socket on local port " + port);
+    }
+
+    /** The queue once it read the same three times 200 ms apart (the window is shut: nothing more comes). */
+    private static long awaitStable(NetnsPair net, int port) throws InterruptedException {
+        long last = -1;
+        int same = 0;
+        for (int i = 0; i < 150; i++) {
+            long q = rxQueue(net, port);
+            same = q == last && q > 0 ? same + 1 : 0;
+            if (same == 2) {
+                return q;
+            }
+            last = q;
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the slow subscriber's queue did not settle in 30 s: " + last);
+    }
+
+    private static void awaitQueue(NetnsPair net, int port, long want) throws InterruptedException {
+        for (int i = 0; i < 150; i++) {
+            if (rxQueue(net, port) == want) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the fast subscriber's queue did not reach " + want + " in 30 s");
+    }
+
+    private static void awaitNoSubscribers(LiveSession live) throws InterruptedException {
+        for (int i = 0; i < 100; i++) {
+            if (live.session().bpf().topicSubscribers().rows().isEmpty()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("subscribers left after their close: " + live.session().bpf().topicSubscribers().rows());
+    }
+
+    /** A gauge family's values of one endpoint, by topic. */
+    private static Map<String, Double> gauges(MetricSnapshots scrape, String family, String endpoint) {
+        Map<String, Double> out = new TreeMap<>();
+        for (MetricSnapshot m : scrape) {
+            if (m instanceof GaugeSnapshot g && g.getMetadata().getName().equals(family)) {
+                for (var d : g.getDataPoints()) {
+                    if (d.getLabels().get("endpoint").equals(endpoint)) {
+                        out.put(d.getLabels().get("topic"), d.getValue());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void awaitRedis(NetnsPair net) throws InterruptedException {
+        for (int i = 0; i < 50; i++) {
+            Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "redis-cli", "-h", net.serverIp(), "ping"));
+            if (r.out().contains("PONG")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("redis-server did not answer in 5 s");
+    }
+}
