@@ -407,7 +407,7 @@ enum bp_topic_op {
 
 /*
  * A topic's name, by its tag (hash map `topic_names`, key: the tag, a 64-bit
- * FNV-1a of op and name; 0 is never a tag). Filled at the first send of the
+ * hash of op and name, bp_topic_tag() in topic.bpf.h; 0 is never a tag). Filled at the first send of the
  * tag; never deleted, full means new tags count as other.
  */
 struct bp_topic_name {

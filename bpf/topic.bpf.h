@@ -96,20 +96,27 @@ struct {
 } topic_sub SEC(".maps") __weak;
 
 /*
- * A topic's tag: 64-bit FNV-1a of op, len and the whole zero-padded name (the
- * same work for every name, so that the verifier sees one path). The same
- * hash as topic_send.bpf.c's fnv1a(), so that a subscriber's channel and a
- * publisher's are one tag.
+ * A topic's tag, from its op and its name zero-padded to BP_TOPIC_LEN bytes:
+ * FNV-1a's step over the name a 64-bit word at a time (six multiplies, where
+ * a byte at a time took fifty), then MurmurHash3's finalizer, so that every
+ * bit of the name reaches every bit of the tag. The same work for every name,
+ * so that the verifier sees one path, not one per length. One function for
+ * the send side's parse and the subscriptions, so that a channel's
+ * publishers and subscribers share its tag. b must be 8-byte aligned.
  */
 static __always_inline __u64 bp_topic_tag(__u8 op, const __u8 *b, __u32 len)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
+	const __u64 *w = (const __u64 *)b;
+	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)op << 8 | len);
 
-	h = (h ^ op) * 0x100000001b3ULL;
-	h = (h ^ len) * 0x100000001b3ULL;
 #pragma unroll
-	for (int i = 0; i < BP_TOPIC_LEN; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
+	for (int i = 0; i < BP_TOPIC_LEN / 8; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h ? h : 1;
 }
 

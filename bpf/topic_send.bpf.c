@@ -169,7 +169,8 @@ struct parse {
 	__u8  op;
 	__u8  name_len;
 	__u8  state;     /* NATS: where in a line the parse is (enum nats_state) */
-	__u8  _pad[5];
+	__u8  subscribe; /* a subscription was seen: bp_topic_sub_note() looks at the send */
+	__u8  _pad[4];
 	__u32 subj_off;  /* NATS: where the current PUB's subject starts in the payload */
 	__u32 _pad2;
 	__u8  name[BP_TOPIC_LEN] __attribute__((aligned(8)));
@@ -201,35 +202,12 @@ struct {
 	__type(value, struct parse);
 } topic_parse SEC(".maps");
 
-/*
- * The tag of (op, name): FNV-1a's step over the zero-padded name a 64-bit
- * word at a time (six multiplies, where a byte at a time took fifty), then
- * MurmurHash3's finalizer, so that every bit of the name reaches every bit
- * of the tag. The same work for every name, so that the verifier sees one
- * path, not one per length.
- */
-static __always_inline __u64 topic_hash(__u8 op, const __u8 *b, __u32 len)
-{
-	const __u64 *w = (const __u64 *)b;
-	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)op << 8 | len);
-
-#pragma unroll
-	for (int i = 0; i < BP_TOPIC_LEN / 8; i++)
-		h = (h ^ w[i]) * 0x100000001b3ULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h ? h : 1;
-}
-
 /* c->name[0..len) becomes the current request's topic, as op. */
 static __always_inline void tag_name(struct parse *c, __u8 op, __u32 len)
 {
 	c->op = op;
 	c->name_len = len;
-	c->topic = topic_hash(op, c->name, len);
+	c->topic = bp_topic_tag(op, c->name, len);
 }
 
 /* One slot to pass a value through, so that the verifier forgets it (see opaque()). */
@@ -372,6 +350,10 @@ static __always_inline void resp_command(struct parse *c, __u32 len)
 		c->op = BP_OP_XADD;
 	else
 		c->op = BP_OP_COMMAND;
+	/* "subscrib", "ssubscri", "psubscri": SUBSCRIBE, SSUBSCRIBE, PSUBSCRIBE (topic_sub.bpf.h) */
+	if ((len == 9 && w == 0x6269726373627573ULL) ||
+	    (len == 10 && (w == 0x6972637362757373ULL || w == 0x6972637362757370ULL)))
+		c->subscribe = 1;
 	/* PUBLISH, SPUBLISH and XADD are tagged by their second bulk string */
 	if (c->op == BP_OP_COMMAND)
 		tag_name(c, c->op, len);
@@ -563,6 +545,7 @@ enum nats_state {
 /* "pub " and "hpub " as folded_word() reads them (little-endian, letters folded to lower case) */
 #define NATS_WORD_PUB  0x20627570ULL
 #define NATS_WORD_HPUB 0x2062757068ULL
+#define NATS_WORD_SUB  0x20627573ULL
 
 /* A line of topic 0 (CONNECT, PING, SUB, ...) ended at its \n, at. */
 static __always_inline long nats_line_end(struct parse *c, __u32 at)
@@ -669,6 +652,8 @@ static long nats_step(__u32 i, void *vctx)
 			c->op = BP_OP_HPUB;
 			c->subj_off = c->off + 5;
 		} else {
+			if (n >= 4 && (w & 0xffffffffULL) == NATS_WORD_SUB)
+				c->subscribe = 1;
 			c->state = NATS_SKIP;
 			return 0;
 		}
@@ -945,7 +930,6 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 	bus = client_bus(sk, &endpoint);
 	if (bus != BP_BUS_REDIS && bus != BP_BUS_NATS && bus != BP_BUS_KAFKA)
 		return;
-	bp_topic_sub_note(sk, bus, endpoint, buf, count);
 	c = bpf_map_lookup_elem(&topic_parse, &zero);
 	if (!c)
 		return;
@@ -964,6 +948,9 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 		bpf_loop(BP_PARSE_STEPS, nats_step, NULL, 0);
 	else
 		bpf_loop(BP_PARSE_STEPS, kafka_step, NULL, 0);
+	/* only a send whose parse saw a subscription pays for its look at the start */
+	if (c->subscribe)
+		bp_topic_sub_note(sk, bus, endpoint, buf, count);
 	p = bpf_task_storage_get(&topic_pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)

@@ -167,8 +167,9 @@ static __always_inline __u8 bp_sub_nats(struct bp_sub_scratch *s, __u64 buf, __u
  * endpoint's): when it is a subscription, the socket gets a topic_sub entry
  * with that topic, unless it has one (the first subscription stays its
  * topic), and the topic's name goes to topic_names. A subscription later in
- * a send (after other requests of the same write) is not seen. Costs one
- * 32-byte read of the payload and a few comparisons per tagged send.
+ * a send (after other requests of the same write) is not seen. Called only
+ * for a send whose parse saw a subscription command (c->subscribe in
+ * topic_send.bpf.c), so a publisher's sends pay nothing for it.
  *
  * Not inlined: a function of its own is verified once, and only its return
  * reaches the send program's parse; inlined, its branches multiplied the
