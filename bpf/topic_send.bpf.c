@@ -361,6 +361,9 @@ static __always_inline void resp_command(struct parse *c, __u32 len)
 
 /* Bytes of a request read at once at its start (a power of two). */
 #define RESP_WINDOW 64
+/* "*3\r\n$7\r\n" and "PUBLISH\r" folded (| 0x20 on every byte; \r becomes 0x2d), little-endian */
+#define RESP_WORD_ARGS3_CMD7 0x0a0d37240a0d332aULL
+#define RESP_WORD_PUBLISH    0x2d6873696c627570ULL
 
 /* "<prefix><decimal>\r\n" at pos of c->win, of which avail bytes are the payload's: its length, or -1. */
 static __always_inline int win_header(const struct parse *c, __u32 pos, __u32 avail, char prefix, __u32 *val)
@@ -413,21 +416,33 @@ static __always_inline __u32 win_name(struct parse *c, __u32 pos, __u32 len)
 static __always_inline long resp_window(struct parse *c)
 {
 	__u32 avail = c->count - c->off, start = c->off, pos, v, len;
-	int h;
+	int h, k0;
 
 	if (avail > RESP_WINDOW)
 		avail = RESP_WINDOW;
 	if (avail < 4 || bpf_probe_read_user(c->win, RESP_WINDOW, (void *)(c->buf + start)))
 		return -1;
-	h = win_header(c, 0, avail, '*', &v);
-	if (h < 0 || v == 0 || v > 1024)
-		return -1;
-	c->args_left = v;
-	c->argi = 0;
 	c->topic = 0;
-	pos = h;
+	if (avail >= 17 && *(__u64 *)&c->win[0] == RESP_WORD_ARGS3_CMD7 &&
+	    (*(__u64 *)&c->win[8] | 0x2020202020202020ULL) == RESP_WORD_PUBLISH &&
+	    c->win[15] == '\r' && c->win[16] == '\n') {
+		/* the usual shape, "*3\r\n$7\r\nPUBLISH\r\n" in any case: two word compares for three tokens */
+		c->op = BP_OP_PUBLISH;
+		c->args_left = 2;
+		c->argi = 1;
+		k0 = 1;
+		pos = 17;
+	} else {
+		h = win_header(c, 0, avail, '*', &v);
+		if (h < 0 || v == 0 || v > 1024)
+			return -1;
+		c->args_left = v;
+		c->argi = 0;
+		k0 = 0;
+		pos = h;
+	}
 	c->off = start + pos;
-	for (int k = 0; k < 3; k++) {
+	for (int k = k0; k < 3; k++) {
 		h = win_header(c, pos, avail, '$', &v);
 		if (h < 0)
 			return 0;
