@@ -202,7 +202,8 @@ class KafkaTopicTaggingTest {
                 net.awaitNoConnections();
                 long mib = net.snmp(net.client(), "Tcp", "RetransSegs") - mibBefore;
                 Thread.sleep(200);
-                live.finish();
+                // records lost to a full ring (a loaded host's other TCP events share it) are counted
+                long lost = live.finish().get(EventKind.RETRANSMIT).dropped();
 
                 TopicMaps topics = live.session().bpf().topicMaps();
                 List<Row> rows = topics.rows().stream()
@@ -238,9 +239,16 @@ class KafkaTopicTaggingTest {
                         .collect(Collectors.toSet());
                 List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
                         && e.netns() == net.inode(net.client()));
-                assertThat(retrans.stream().mapToLong(Captured::segs).sum()).isEqualTo(mib);
-                assertThat(retrans.stream().filter(e -> tagsB.contains(e.topic())).mapToLong(Captured::segs).sum())
-                        .isEqualTo(topicB);
+                long recorded = retrans.stream().mapToLong(Captured::segs).sum();
+                long recordedB = retrans.stream().filter(e -> tagsB.contains(e.topic())).mapToLong(Captured::segs).sum();
+                if (lost == 0) {
+                    assertThat(recorded).isEqualTo(mib);
+                    assertThat(recordedB).isEqualTo(topicB);
+                } else {
+                    // exact only when every record reached the ring
+                    assertThat(recorded).as("%d retransmit records lost to a full ring", lost).isLessThan(mib);
+                    assertThat(recordedB).as("%d retransmit records lost to a full ring", lost).isLessThanOrEqualTo(topicB);
+                }
             }
         }
     }

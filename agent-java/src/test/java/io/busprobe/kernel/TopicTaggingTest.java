@@ -91,7 +91,8 @@ class TopicTaggingTest {
                 long tcpInfoRetrans = run.tcpInfoRetrans();
                 long mib = net.snmp(net.client(), "Tcp", "RetransSegs") - mibBefore;
                 Thread.sleep(200);
-                live.finish();
+                // records lost to a full ring (a loaded host's other TCP events share it) are counted
+                long lost = live.finish().get(EventKind.RETRANSMIT).dropped();
 
                 TopicMaps topics = live.session().bpf().topicMaps();
                 List<Row> rows = topics.rows().stream()
@@ -100,8 +101,8 @@ class TopicTaggingTest {
                 long chB = rows.stream().filter(r -> r.name().equals("ch-b")).mapToLong(Row::retransSegs).sum();
                 long endpoint = live.session().bpf().endpointMaps().totals(REDIS, Direction.CLIENT).retransSegs();
 
-                System.out.printf("TopicTaggingTest redis: TcpRetransSegs %d, TCP_INFO %d, endpoint %d, topics %s%n",
-                        mib, tcpInfoRetrans, endpoint, rows);
+                System.out.printf("TopicTaggingTest redis: TcpRetransSegs %d, TCP_INFO %d, endpoint %d, records lost %d, topics %s%n",
+                        mib, tcpInfoRetrans, endpoint, lost, rows);
                 assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThanOrEqualTo(20);
                 assertThat(tcpInfoRetrans).as("the connection's own count (TCP_INFO)").isEqualTo(mib);
                 assertThat(endpoint).as("the endpoint's exact count; the connection's retransmit records: %s",
@@ -129,9 +130,16 @@ class TopicTaggingTest {
                 long tagB = rows.stream().filter(r -> r.name().equals("ch-b")).findFirst().orElseThrow().tag();
                 List<Captured> retrans = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
                         && e.netns() == net.inode(net.client()) && e.sport() == port);
-                assertThat(retrans.stream().mapToLong(Captured::segs).sum()).isEqualTo(mib);
-                assertThat(retrans.stream().filter(e -> e.topic() == tagB).mapToLong(Captured::segs).sum())
-                        .isEqualTo(chB);
+                long recorded = retrans.stream().mapToLong(Captured::segs).sum();
+                long recordedB = retrans.stream().filter(e -> e.topic() == tagB).mapToLong(Captured::segs).sum();
+                if (lost == 0) {
+                    assertThat(recorded).isEqualTo(mib);
+                    assertThat(recordedB).isEqualTo(chB);
+                } else {
+                    // exact only when every record reached the ring
+                    assertThat(recorded).as("%d retransmit records lost to a full ring", lost).isLessThan(mib);
+                    assertThat(recordedB).as("%d retransmit records lost to a full ring", lost).isLessThanOrEqualTo(chB);
+                }
             }
         }
     }
