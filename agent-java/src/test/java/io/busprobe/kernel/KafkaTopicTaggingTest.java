@@ -218,9 +218,10 @@ class KafkaTopicTaggingTest {
                 assertThat(mib).as("retransmitted segments under 5 %% loss").isGreaterThanOrEqualTo(20);
                 assertThat(endpoint).as("the endpoint's exact count").isEqualTo(mib);
                 assertThat(sum).as("the sum over topics and other: %s", rows).isEqualTo(mib);
-                assertThat(topicB).as("orders-b's share of %d: %s", mib, rows).isGreaterThanOrEqualTo((long) Math.ceil(0.95 * mib));
-                // orders-b's bytes are in flight only in the lossy phase (flushed before and after it)
-                assertThat(topicB).as("orders-b's segments, retransmitted in its phase: %d", phase[1]).isLessThanOrEqualTo(phase[1]);
+                // orders-b's share of the lossy phase's retransmits, the only phase its bytes were in flight
+                // (the lossless phases' are orders-a's own tail loss probes: dozens on a loaded host)
+                assertThat(topicB).as("orders-b's share of the lossy phase's %d (%d in all): %s", phase[1], mib, rows)
+                        .isGreaterThanOrEqualTo((long) Math.ceil(0.95 * phase[1])).isLessThanOrEqualTo(phase[1]);
                 assertThat(rows).filteredOn(r -> r.name().equals(b)).extracting(Row::op).containsExactly("produce");
                 assertThat(rows).as("every topic named").noneMatch(r -> r.name().startsWith("id:"));
                 String a = nameA;

@@ -19,8 +19,14 @@ import static org.assertj.core.api.Assertions.assertThat;
  * prints {@code info TOTAL_RETRANS ...} (its socket's TCP_INFO) and exits.
  */
 public final class PhasedPublisher {
-    /** The publisher's local port and its socket's own retransmit count (tcpi_total_retrans). */
-    public record Result(int port, long tcpInfoRetrans) {
+    /**
+     * The publisher's local port, its socket's own retransmit count (tcpi_total_retrans), and the
+     * client namespace's retransmitted segments (TcpRetransSegs) during the lossy phase: the only
+     * phase in which {@code b}'s bytes are in flight, so {@code b}'s share is taken of these.
+     * Retransmits in the lossless phases are {@code a}'s own: tail loss probes, dozens of them on
+     * a loaded host, where ACKs come late.
+     */
+    public record Result(int port, long tcpInfoRetrans, long lossyPhaseRetrans) {
     }
 
     private PhasedPublisher() {
@@ -38,16 +44,18 @@ public final class PhasedPublisher {
             in.println(a);
             assertThat(out.readLine()).startsWith("done");
             // every request of a was answered: nothing of a is in flight when the loss starts
+            long before = net.snmp(net.client(), "Tcp", "RetransSegs");
             net.nft(net.server(), "add rule inet bp lossy numgen random mod 100 < 5 drop");
             in.println(b);
             assertThat(out.readLine()).startsWith("done");
             net.nft(net.server(), "flush chain inet bp lossy");
+            long lossy = net.snmp(net.client(), "Tcp", "RetransSegs") - before;
             in.println(a);
             assertThat(out.readLine()).startsWith("done");
             in.println("q");
             String[] info = out.readLine().split(" ");
             assertThat(pub.waitFor(20, TimeUnit.SECONDS)).isTrue();
-            return new Result(local, Long.parseLong(info[1]));
+            return new Result(local, Long.parseLong(info[1]), lossy);
         } finally {
             Sh.stop(pub);
         }
