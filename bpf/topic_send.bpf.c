@@ -16,6 +16,8 @@
  * for a TCP socket, one sock_info lookup; its exit one hash miss.
  */
 #include "vmlinux.h"
+/* this object defines bp_topic_sub_note() (topic_sub.bpf.h) */
+#define BP_TOPIC_SUB_NOTE
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
@@ -965,7 +967,7 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 		bpf_loop(BP_PARSE_STEPS, kafka_step, NULL, 0);
 	/* only a send whose parse saw a subscription pays for its look at the start */
 	if (c->subscribe)
-		bp_topic_sub_note(sk, bus, endpoint, buf, count);
+		bp_topic_sub_note((__u64)sk, bus, endpoint, buf, count);
 	p = bpf_task_storage_get(&topic_pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)

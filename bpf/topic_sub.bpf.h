@@ -138,6 +138,7 @@ static __always_inline __u8 bp_sub_resp(struct bp_sub_scratch *s, __u32 n)
  */
 static __always_inline __u8 bp_sub_nats(struct bp_sub_scratch *s, __u64 buf, __u32 n)
 {
+	volatile struct bp_sub_scratch *vs;
 	const __u8 *head = s->head;
 	__u32 l = BP_TOPIC_LEN;
 
@@ -155,6 +156,14 @@ static __always_inline __u8 bp_sub_nats(struct bp_sub_scratch *s, __u64 buf, __u
 			break;
 		}
 	}
+	/*
+	 * Through the map value and back: each way out of the loop is a
+	 * different constant l, and followed further each would be a path of its
+	 * own through the rest of bp_topic_sub_note (past 1M instructions).
+	 */
+	vs = s;
+	vs->len = l;
+	l = vs->len;
 	if (!l || l > n - 4)
 		return 0;
 	s->off = 4;
@@ -171,30 +180,36 @@ static __always_inline __u8 bp_sub_nats(struct bp_sub_scratch *s, __u64 buf, __u
  * for a send whose parse saw a subscription command (c->subscribe in
  * topic_send.bpf.c), so a publisher's sends pay nothing for it.
  *
- * Not inlined: a function of its own is verified once, and only its return
- * reaches the send program's parse; inlined, its branches multiplied the
- * paths through the rest of send_enter past the verifier's 1M instructions.
+ * A global function, verified once on its own with its arguments unknown:
+ * inlined, or as a static subprogram (verified again for each state of the
+ * caller that reaches the call), its branches multiplied by the send parse's
+ * took the send programs to 695,000 of the verifier's 1,000,000 instructions
+ * and two seconds of load each; as a global one they take about 40,000. Hence
+ * scalar arguments only (sk is just the key), and a definition only where
+ * BP_TOPIC_SUB_NOTE asks for one (topic_send.bpf.c), so that the objects the
+ * linker joins do not each define it.
  */
-static __noinline __attribute__((unused)) void bp_topic_sub_note(const struct sock *sk, __u32 bus, __u16 endpoint, __u64 buf, __u64 count)
+#ifdef BP_TOPIC_SUB_NOTE
+__noinline int bp_topic_sub_note(__u64 sk, __u32 bus, __u16 endpoint, __u64 buf, __u64 count)
 {
 	struct bp_topic_sub fresh = {}, *sub;
 	struct bp_sub_scratch *s;
-	__u64 key = (__u64)sk, tag;
+	__u64 key = sk, tag;
 	volatile struct bp_sub_scratch *vs;
 	__u32 zero = 0, n, off, len;
 	__u8 op;
 
 	if (count < 6 || (bus != BP_BUS_REDIS && bus != BP_BUS_NATS))
-		return;
+		return 0;
 	s = bpf_map_lookup_elem(&topic_sub_scratch, &zero);
 	if (!s)
-		return;
+		return 0;
 	n = count < BP_SUB_HEAD ? count : BP_SUB_HEAD;
 	__builtin_memset(s->head, 0, sizeof(s->head));
 	/* near the end of a mapping, the short read */
 	if (bpf_probe_read_user(s->head, BP_SUB_HEAD, (void *)buf)) {
 		if (bpf_probe_read_user(s->head, 8, (void *)buf))
-			return;
+			return 0;
 		n = n < 8 ? n : 8;
 	}
 	/* one compare keeps every other request (PUBLISH, PUB, PING...) as cheap as it was */
@@ -203,7 +218,7 @@ static __noinline __attribute__((unused)) void bp_topic_sub_note(const struct so
 	else
 		op = bp_sub_fold(s->head[0]) == 's' ? bp_sub_nats(s, buf, count > 0xffffffffULL ? 0xffffffff : count) : 0;
 	if (!op)
-		return;
+		return 0;
 	/* volatile: loaded back from the map value, unknown to the verifier (see bp_sub_scratch) */
 	vs = s;
 	off = vs->off;
@@ -211,18 +226,24 @@ static __noinline __attribute__((unused)) void bp_topic_sub_note(const struct so
 	sub = bpf_map_lookup_elem(&topic_sub, &key);
 	if (sub) {
 		__sync_fetch_and_add(&sub->subscriptions, 1);
-		return;
+		return 0;
 	}
 	if (len > BP_TOPIC_LEN)
 		len = BP_TOPIC_LEN;
 	__builtin_memset(&s->name, 0, sizeof(s->name));
 	if (bpf_probe_read_user(s->name.name, BP_TOPIC_LEN, (void *)(buf + off)) &&
 	    bpf_probe_read_user(s->name.name, 16, (void *)(buf + off)))
-		return;
-	/* only the name's own bytes: what follows it in the payload is masked off, as the send side does */
-	for (int k = 0; k < BP_TOPIC_LEN; k++)
-		if (k >= len)
-			s->name.name[k] = 0;
+		return 0;
+	/* only the name's own bytes: what follows it in the payload is masked off, a word at a time, as the send side does */
+	for (int k = 0; k < BP_TOPIC_LEN / 8; k++) {
+		__u64 *w = (__u64 *)&s->name.name[8 * k];
+		__s32 left = (__s32)len - 8 * k;
+
+		if (left <= 0)
+			*w = 0;
+		else if (left < 8)
+			*w &= (1ULL << (left * 8)) - 1;
+	}
 	s->name.op = op;
 	s->name.len = len;
 	tag = bp_topic_tag(op, s->name.name, len);
@@ -231,7 +252,9 @@ static __noinline __attribute__((unused)) void bp_topic_sub_note(const struct so
 	fresh.endpoint = endpoint;
 	fresh.subscriptions = 1;
 	bpf_map_update_elem(&topic_sub, &key, &fresh, BPF_NOEXIST);
+	return 0;
 }
+#endif /* BP_TOPIC_SUB_NOTE */
 
 /*
  * Called by the traffic refresh (iter/tcp, which holds the socket's lock) for
