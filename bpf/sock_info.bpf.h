@@ -67,13 +67,17 @@ struct bp_sock_base {
 };
 
 /*
- * tp->total_retrans of a full TCP socket. Read with a probe read: callers
- * hold BTF pointers typed struct sock, which the verifier does not let a
- * plain load walk past.
+ * tp->total_retrans of a full TCP socket (0 for any other). Callers hold BTF
+ * pointers typed struct sock, which the verifier does not let a plain load
+ * walk past: bpf_skc_to_tcp_sock() casts after checking the socket, a
+ * cheaper call than the probe read this was (copy_from_kernel_nofault()),
+ * made two or three times per connection side by the state program.
  */
 static __always_inline __u32 bp_total_retrans(const struct sock *sk)
 {
-	return BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	return tp ? tp->total_retrans : 0;
 }
 
 /*
