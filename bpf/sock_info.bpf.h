@@ -118,7 +118,7 @@ struct {
  * is an inlined array lookup and a compare-and-swap, and carries what the
  * state program needs without the socket's sock_info entry on a connection
  * that records nothing: the start, the owner's being known, the cached
- * endpoint match (BENCHMARKS.md, 2026-12-02 13:00-14:30).
+ * endpoint match (BENCHMARKS.md, 2026-12-02 13:12-13:56).
  *
  * A close that busprobe misses (the program skipped on a CPU where it was
  * already running: the program's recursion_misses) leaves its slot claimed.
