@@ -7,13 +7,16 @@ import io.busprobe.event.EventKind.Family;
 import io.busprobe.maps.TopicSubscribers;
 import io.busprobe.maps.TopicSubscribers.Pressure;
 import io.busprobe.metrics.TopicReceiveGauges;
+import io.busprobe.testkit.BusprobeProcess;
 import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.Privileged;
 import io.busprobe.testkit.Sh;
+import io.busprobe.testutil.UnitJson;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,6 +45,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TopicSubscriberPressureTest {
     /** The one endpoint of each test's config. */
     private static final int ENDPOINT = 1;
+
+    /** A daemon beside the test's own session, for the CLI's view of the same subscribers. */
+    private final BusprobeProcess busprobe = new BusprobeProcess(
+            Path.of("/sys/fs/bpf/busprobe-test-subscribers-" + ProcessHandle.current().pid()));
+
+    @AfterEach
+    void tearDown() throws Exception {
+        busprobe.removePins();
+    }
 
     /** Subscribes to argv[2]; prints "ready PORT" once subscribed; then reads everything (argv[3] "read") or nothing. */
     private static final String SUBSCRIBER = """
@@ -143,13 +155,14 @@ class TopicSubscriberPressureTest {
     void bytesWaitingInASubscriberThatDoesNotReadAreChargedToItsChannel(@TempDir Path tmp) throws Exception {
         try (NetnsPair net = NetnsPair.create()) {
             Path config = endpoints(tmp, "pubsub-redis", "redis", 6379, net);
-            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config))) {
+            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config));
+                 BusprobeProcess.Daemon d = daemon(config)) {
                 // no output-buffer limit for pubsub clients: redis keeps what the slow one cannot take
                 net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                         "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
                         "--client-output-buffer-limit", "pubsub 0 0 0");
                 awaitRedis(net);
-                slowAndFast(live, net, new Bus("pubsub-redis", 6379, SUBSCRIBER, PUBLISHER, "publish"), "ch-slow",
+                slowAndFast(live, busprobe, net, new Bus("pubsub-redis", 6379, SUBSCRIBER, PUBLISHER, "publish"), "ch-slow",
                         "ch-fast");
             }
         }
@@ -174,10 +187,11 @@ class TopicSubscriberPressureTest {
                     max_pending: 67108864
                     ping_interval: "10m"
                     """.formatted(net.serverIp()));
-            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config))) {
+            try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, EndpointConfig.load(config));
+                 BusprobeProcess.Daemon d = daemon(config)) {
                 net.start(net.server(), "nats-server", "-c", serverConfig.toString());
                 NatsTopicTaggingTest.awaitNats(net);
-                slowAndFast(live, net, new Bus("orders-nats", 4222, NATS_SUBSCRIBER, NATS_PUBLISHER, "pub"),
+                slowAndFast(live, busprobe, net, new Bus("orders-nats", 4222, NATS_SUBSCRIBER, NATS_PUBLISHER, "pub"),
                         "orders.slow", "orders.fast");
             }
         }
@@ -203,8 +217,8 @@ class TopicSubscriberPressureTest {
      * A subscriber of {@code slowTopic} that never reads, one of {@code fastTopic} that reads
      * everything, 2 MB published to each; then the kernel's queues against busprobe's.
      */
-    private static void slowAndFast(LiveSession live, NetnsPair net, Bus bus, String slowTopic, String fastTopic)
-            throws Exception {
+    private static void slowAndFast(LiveSession live, BusprobeProcess cli, NetnsPair net, Bus bus, String slowTopic,
+                                    String fastTopic) throws Exception {
         Map<String, Long> mibBefore = net.mibs(net.client());
         Process slow = subscriber(net, bus, slowTopic, false);
         Process fast = subscriber(net, bus, fastTopic, true);
@@ -268,12 +282,62 @@ class TopicSubscriberPressureTest {
                     .containsExactlyInAnyOrderEntriesOf(Map.of(slowTopic, (double) slowAfter, fastTopic, 0.0, "other", 0.0));
             assertThat(gauges(scrape, TopicReceiveGauges.ZERO_WINDOW, bus.endpoint()))
                     .containsExactlyInAnyOrderEntriesOf(Map.of(slowTopic, 1.0, fastTopic, 0.0, "other", 0.0));
+
+            // the operator's view: `endpoints --by topic` against the daemon, once its refresh sampled the full queue
+            Map<String, Map<String, Object>> cliTopics = awaitCliQueue(cli, bus.endpoint(), slowTopic, slowAfter);
+            assertThat(cliTopics.get(slowTopic)).as("%s in --json: %s", slowTopic, cliTopics)
+                    .containsEntry("receive_queue_bytes", slowAfter).containsEntry("subscribers", 1L)
+                    .containsEntry("zero_window_subscribers", 1L);
+            assertThat(cliTopics.get(fastTopic)).as("%s in --json: %s", fastTopic, cliTopics)
+                    .containsEntry("receive_queue_bytes", 0L).containsEntry("subscribers", 1L)
+                    .containsEntry("zero_window_subscribers", 0L);
+            Sh.Result table = cli.run("endpoints", "--by", "topic", "--window", "100ms");
+            assertThat(table.exit()).as(table.err()).isZero();
+            System.out.printf("TopicSubscriberPressureTest %s: busprobe endpoints --by topic%n%s", bus.endpoint(),
+                    table.out());
+            assertThat(table.out()).contains("WAITING", "SUBS", "ZERO-WIN", slowTopic, fastTopic);
         } finally {
             Sh.stop(slow);
             Sh.stop(fast);
         }
         // a subscriber's close forgets it
         awaitNoSubscribers(live);
+    }
+
+    /** The daemon on the test's endpoints: up before any subscriber sends its subscription. */
+    private BusprobeProcess.Daemon daemon(Path config) {
+        return busprobe.startDaemon("run", "--config", config.toString(), "--metrics-address", "127.0.0.1:0")
+                .awaitStarted();
+    }
+
+    /**
+     * {@code endpoints --by topic --json}'s topics of {@code endpoint}, by name, once the slow
+     * topic's receive_queue_bytes reads {@code want}: the daemon samples at its own refresh, which
+     * walks the namespace when a segment moved there (the broker's zero-window probes move some).
+     * 60 tries at most.
+     */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Map<String, Object>> awaitCliQueue(BusprobeProcess cli, String endpoint,
+                                                                 String slowTopic, long want) throws Exception {
+        Map<String, Map<String, Object>> topics = Map.of();
+        for (int i = 0; i < 60; i++) {
+            Sh.Result r = cli.run("endpoints", "--by", "topic", "--json", "--window", "100ms");
+            assertThat(r.exit()).as(r.err()).isZero();
+            topics = new TreeMap<>();
+            for (Map<String, Object> e : (List<Map<String, Object>>) UnitJson.object(r.out()).get("endpoints")) {
+                if (e.get("endpoint").equals(endpoint)) {
+                    for (Map<String, Object> t : (List<Map<String, Object>>) e.get("topics")) {
+                        topics.putIfAbsent((String) t.get("topic"), t);
+                    }
+                }
+            }
+            Map<String, Object> slow = topics.get(slowTopic);
+            if (slow != null && Long.valueOf(want).equals(slow.get("receive_queue_bytes"))) {
+                return topics;
+            }
+            Thread.sleep(500);
+        }
+        return topics;
     }
 
     private static Process subscriber(NetnsPair net, Bus bus, String topic, boolean reads) throws Exception {
