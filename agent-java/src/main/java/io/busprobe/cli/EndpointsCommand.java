@@ -5,6 +5,7 @@ import io.busprobe.maps.AgentState;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicSubscribers;
 import io.busprobe.text.Units;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,7 +35,10 @@ import java.util.concurrent.Callable;
                 "OPEN/CLOSE, PRESS, LIVE, RST RX, RST TX, RX/s, TX/s. --json has every field, exact.",
                 "", "--by topic: per endpoint (client direction) its --topic-top worst topics, then other, the",
                 "endpoint with the most retransmitted segments first; an endpoint's rows sum to its exact count.",
-                "Columns drop out in this order: BUS, OP, TX/s, SHARE."})
+                "When this host has subscribers, WAITING (bytes unread in their sockets), SUBS and ZERO-WIN",
+                "(those offering a zero window), as the daemon last sampled them; the --topic-top slowest",
+                "subscribed topics get a row too. Columns drop out in this order: BUS, OP, SUBS, ZERO-WIN,",
+                "TX/s, SHARE, WAITING."})
 public final class EndpointsCommand implements Callable<Integer> {
     @Option(names = {"-w", "--window"}, paramLabel = "D", defaultValue = "5s",
             converter = Converters.WindowConverter.class,
@@ -52,12 +56,14 @@ public final class EndpointsCommand implements Callable<Integer> {
 
     @Option(names = "--by", paramLabel = "ROW", defaultValue = "endpoint",
             description = "One row per endpoint and direction (endpoint, the default), or per topic of a bus "
-                    + "client's sends (topic): Redis channel, stream or command, NATS subject, Kafka topic.")
+                    + "client's sends (topic): Redis channel, stream or command, NATS subject, Kafka topic, with "
+                    + "the bytes waiting in its subscribers on this host.")
     By by;
 
     @Option(names = "--topic-top", paramLabel = "K", defaultValue = "20",
             converter = Converters.TopicTopConverter.class,
-            description = "With --by topic: the K worst topics per endpoint get a row, the rest one 'other' row "
+            description = "With --by topic: the K worst topics per endpoint get a row, and the K slowest subscribed "
+                    + "ones, the rest one 'other' row "
                     + "(default: ${DEFAULT-VALUE}).")
     int topicTop;
 
@@ -103,20 +109,21 @@ public final class EndpointsCommand implements Callable<Integer> {
         Path pins = PinDir.resolve();
         try (RunningDaemon daemon = RunningDaemon.find(pins);
              EndpointMaps maps = EndpointMaps.openPinned(pins);
-             TopicMaps topics = TopicMaps.openPinned(pins)) {
+             TopicMaps topics = TopicMaps.openPinned(pins);
+             TopicSubscribers subscribers = TopicSubscribers.openPinned(pins)) {
             String span = Units.duration(window);
             spec.commandLine().getErr().println("busprobe: measuring for " + span + " ...");
             spec.commandLine().getErr().flush();
-            TopicView.Snapshot before = TopicView.Snapshot.take(maps, topics);
+            TopicView.Snapshot before = TopicView.Snapshot.take(maps, topics, subscribers);
             long wait = before.nanos() + window.toNanos() - System.nanoTime();
             if (wait > 0) {
                 Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
             }
-            TopicView.Snapshot after = TopicView.Snapshot.take(maps, topics);
+            TopicView.Snapshot after = TopicView.Snapshot.take(maps, topics, subscribers);
             double seconds = (after.nanos() - before.nanos()) / 1e9;
             var endpoints = TopicView.endpoints(before, after, topicTop);
-            String empty = "no tagged sends in " + span + "; topics are tagged on this host's sends to a redis, "
-                    + "nats or kafka endpoint";
+            String empty = "no tagged sends or subscribers in " + span + "; topics are tagged on this host's sends "
+                    + "to a redis, nats or kafka endpoint";
             if (json) {
                 TopicView.printJson(spec.commandLine().getOut(), endpoints, seconds);
                 if (endpoints.isEmpty()) {
@@ -125,7 +132,8 @@ public final class EndpointsCommand implements Callable<Integer> {
                 }
             } else {
                 TopicView.printTable(spec.commandLine().getOut(), endpoints, "topics of bus clients' sends over the "
-                        + "last " + Units.seconds(seconds) + ", most retransmitted segments first", empty,
+                        + "last " + Units.seconds(seconds) + ", most retransmitted segments first; their subscribers "
+                        + "here now", empty,
                         Terminal.width());
             }
         }

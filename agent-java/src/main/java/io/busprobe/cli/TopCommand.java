@@ -3,6 +3,7 @@ package io.busprobe.cli;
 import io.busprobe.maps.EndpointMaps;
 import io.busprobe.maps.PinDir;
 import io.busprobe.maps.TopicMaps;
+import io.busprobe.maps.TopicSubscribers;
 import io.busprobe.text.Table;
 import io.busprobe.text.Units;
 import picocli.CommandLine;
@@ -54,7 +55,8 @@ public final class TopCommand implements Callable<Integer> {
 
     @Option(names = "--topic-top", paramLabel = "K", defaultValue = "20",
             converter = Converters.TopicTopConverter.class,
-            description = "With --by topic: the K worst topics per endpoint get a row, the rest one 'other' row "
+            description = "With --by topic: the K worst topics per endpoint get a row, and the K slowest subscribed "
+                    + "ones, the rest one 'other' row "
                     + "(default: ${DEFAULT-VALUE}).")
     int topicTop;
 
@@ -76,12 +78,13 @@ public final class TopCommand implements Callable<Integer> {
         try (RunningDaemon daemon = RunningDaemon.find(pins);
              EndpointMaps maps = EndpointMaps.openPinned(pins)) {
             if (by == EndpointsCommand.By.topic) {
-                try (TopicMaps topics = TopicMaps.openPinned(pins)) {
-                    loop(daemon, () -> TopicView.Snapshot.take(maps, topics), TopicView.Snapshot::nanos,
+                try (TopicMaps topics = TopicMaps.openPinned(pins);
+                     TopicSubscribers subscribers = TopicSubscribers.openPinned(pins)) {
+                    loop(daemon, () -> TopicView.Snapshot.take(maps, topics, subscribers), TopicView.Snapshot::nanos,
                             "topics", TopicView.table(), (base, now, span, seconds, every) -> TopicView.lines(
                                     TopicView.endpoints(base, now, topicTop), "topics of bus clients' sends over "
                                             + "the last " + span + ", most retransmitted segments first (" + every
-                                            + ")", "no tagged sends in the last " + Units.seconds(seconds),
+                                            + ")", "no tagged sends or subscribers in the last " + Units.seconds(seconds),
                                     Terminal.width()));
                 }
             } else {

@@ -47,6 +47,13 @@ public final class Units {
         return Character.isLetter(last) ? c.substring(0, c.length() - 1) + " " + last + "B/s" : c + " B/s";
     }
 
+    /** {@code 512 B}, {@code 122 kB}: decimal prefixes, as {@link #bytesPerSecond} gives rates. */
+    public static String bytes(double v) {
+        String c = count(v);
+        char last = c.charAt(c.length() - 1);
+        return Character.isLetter(last) ? c.substring(0, c.length() - 1) + " " + last + "B" : c + " B";
+    }
+
     /** A ratio as a percentage with two decimals; a ratio too small to show is {@code <0.01%}, not 0. */
     public static String percent(double ratio) {
         if (ratio > 0 && ratio < 0.00005) {

@@ -160,7 +160,7 @@ class NatsTopicTaggingTest {
         }
     }
 
-    private static void awaitNats(NetnsPair net) throws InterruptedException {
+    static void awaitNats(NetnsPair net) throws InterruptedException {
         for (int i = 0; i < 50; i++) {
             Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "python3", "-c",
                     "import socket,sys; c=socket.create_connection((sys.argv[1],4222),timeout=2); print(c.recv(4))",
