@@ -174,6 +174,8 @@ struct parse {
 	__u8  subscribe; /* a subscription was seen: bp_topic_sub_note() looks at the send */
 	__u8  _pad[4];
 	__u32 subj_off;  /* NATS: where the current PUB's subject starts in the payload */
+	__u32 req_start; /* where the current request starts in the payload */
+	__u32 sub_off;   /* where the send's first subscription starts, with subscribe */
 	__u32 _pad2;
 	__u8  name[BP_TOPIC_LEN] __attribute__((aligned(8)));
 	/*
@@ -353,9 +355,11 @@ static __always_inline void resp_command(struct parse *c, __u32 len)
 	else
 		c->op = BP_OP_COMMAND;
 	/* "subscrib", "ssubscri", "psubscri": SUBSCRIBE, SSUBSCRIBE, PSUBSCRIBE (topic_sub.bpf.h) */
-	if ((len == 9 && w == 0x6269726373627573ULL) ||
-	    (len == 10 && (w == 0x6972637362757373ULL || w == 0x6972637362757370ULL)))
+	if (!c->subscribe && ((len == 9 && w == 0x6269726373627573ULL) ||
+	    (len == 10 && (w == 0x6972637362757373ULL || w == 0x6972637362757370ULL)))) {
 		c->subscribe = 1;
+		c->sub_off = c->req_start;
+	}
 	/* PUBLISH, SPUBLISH and XADD are tagged by their second bulk string */
 	if (c->op == BP_OP_COMMAND)
 		tag_name(c, c->op, len);
@@ -425,6 +429,7 @@ static __always_inline long resp_window(struct parse *c)
 	if (avail < 4 || bpf_probe_read_user(c->win, RESP_WINDOW, (void *)(c->buf + start)))
 		return -1;
 	c->topic = 0;
+	c->req_start = start;
 	if (avail >= 17 && *(__u64 *)&c->win[0] == RESP_WORD_ARGS3_CMD7 &&
 	    (*(__u64 *)&c->win[8] | 0x2020202020202020ULL) == RESP_WORD_PUBLISH &&
 	    c->win[15] == '\r' && c->win[16] == '\n') {
@@ -519,6 +524,7 @@ static long resp_step(__u32 i, void *vctx)
 		h = parse_header(tok, n, '*', &v);
 		if (h < 0 || v == 0 || v > 1024)
 			return 1; /* an inline command or not RESP: the rest is untagged */
+		c->req_start = c->off;
 		c->off += h;
 		c->args_left = v;
 		c->argi = 0;
@@ -669,8 +675,10 @@ static long nats_step(__u32 i, void *vctx)
 			c->op = BP_OP_HPUB;
 			c->subj_off = c->off + 5;
 		} else {
-			if (n >= 4 && (w & 0xffffffffULL) == NATS_WORD_SUB)
+			if (n >= 4 && (w & 0xffffffffULL) == NATS_WORD_SUB && !c->subscribe) {
 				c->subscribe = 1;
+				c->sub_off = c->off;
+			}
 			c->state = NATS_SKIP;
 			return 0;
 		}
@@ -965,9 +973,9 @@ static __always_inline void send_enter(__u64 fd, __u64 buf, __u64 count)
 		bpf_loop(BP_PARSE_STEPS, nats_step, NULL, 0);
 	else
 		bpf_loop(BP_PARSE_STEPS, kafka_step, NULL, 0);
-	/* only a send whose parse saw a subscription pays for its look at the start */
+	/* only a send whose parse saw a subscription pays for a look at it */
 	if (c->subscribe)
-		bp_topic_sub_note((__u64)sk, bus, endpoint, buf, count);
+		bp_topic_sub_note((__u64)sk, bus, endpoint, buf + c->sub_off, c->count - c->sub_off);
 	p = bpf_task_storage_get(&topic_pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)

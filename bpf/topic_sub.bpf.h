@@ -24,7 +24,7 @@
 #include "events.h"
 #include "topic.bpf.h"
 
-/* Bytes read from the start of a send: a RESP SUBSCRIBE's header up to its channel's length fits. */
+/* Bytes read where a subscription starts: a RESP SUBSCRIBE's header up to its channel's length fits. */
 #define BP_SUB_HEAD 32
 
 /*
@@ -172,13 +172,13 @@ static __always_inline __u8 bp_sub_nats(struct bp_sub_scratch *s, __u64 buf, __u
 }
 
 /*
- * At the start of a send on a bus client socket (buf, count bytes, bus its
- * endpoint's): when it is a subscription, the socket gets a topic_sub entry
- * with that topic, unless it has one (the first subscription stays its
- * topic), and the topic's name goes to topic_names. A subscription later in
- * a send (after other requests of the same write) is not seen. Called only
- * for a send whose parse saw a subscription command (c->subscribe in
- * topic_send.bpf.c), so a publisher's sends pay nothing for it.
+ * The subscription at buf (count bytes of a send on a bus client socket,
+ * bus its endpoint's): the socket gets a topic_sub entry with its topic,
+ * unless it has one (the first subscription stays its topic), and the
+ * topic's name goes to topic_names. Called only for a send whose parse met a
+ * subscription command, with buf where that request starts (c->subscribe and
+ * c->sub_off in topic_send.bpf.c), so a publisher's sends pay nothing for
+ * it, and a subscription after a CONNECT or PING in the same write is seen.
  *
  * A global function, verified once on its own with its arguments unknown:
  * inlined, or as a static subprogram (verified again for each state of the
