@@ -54,9 +54,11 @@ public final class RingBuffer implements AutoCloseable {
      * kernel's wakeup (an idle daemon) is woken by another thread when it must stop.
      */
     private final int wakeFd;
-    /** 8 bytes holding 1, and the errno state, of {@link #wakeup}; used under {@code this}'s lock. */
+    /** 8 bytes holding 1, and the errno state, of {@link #wakeup}; used under {@link #wakeLock}. */
     private final MemorySegment wakeOne;
     private final MemorySegment wakeErrno;
+    /** Held by {@link #wakeup} while it writes to {@link #wakeFd}, and by {@link #close} to close it. */
+    private final Object wakeLock = new Object();
     private final RingConsumer consumer;
     private volatile boolean closed;
 
@@ -159,9 +161,11 @@ public final class RingBuffer implements AutoCloseable {
      * End the consumer's current or next {@link #await} or {@link #gather} now, from any thread;
      * after {@link #close}, nothing.
      */
-    public synchronized void wakeup() {
-        if (!closed) {
-            Sys.eventfdSignal(wakeErrno, wakeFd, wakeOne);
+    public void wakeup() {
+        synchronized (wakeLock) {
+            if (!closed) {
+                Sys.eventfdSignal(wakeErrno, wakeFd, wakeOne);
+            }
         }
     }
 
@@ -193,7 +197,7 @@ public final class RingBuffer implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (this) { // not while a wakeup() writes to wakeFd
+        synchronized (wakeLock) { // not while a wakeup() writes to wakeFd
             if (closed) {
                 return;
             }

@@ -2,6 +2,7 @@ package io.busprobe.kernel;
 
 import io.busprobe.agent.Session;
 import io.busprobe.event.EventKind.Family;
+import io.busprobe.maps.Settings;
 import io.busprobe.testkit.Privileged;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,8 +34,8 @@ class ConsumerWakeupTest {
     private volatile boolean stop;
     private volatile Throwable failure;
     private final AtomicLong read = new AtomicLong();
-    /** Counted down at each drain that found nothing: the consumer is about to wait. */
-    private volatile CountDownLatch idle = new CountDownLatch(1);
+    /** Counted down at the first drain that found nothing: the consumer is about to wait. */
+    private final CountDownLatch idle = new CountDownLatch(1);
 
     @BeforeEach
     void setUp() {
@@ -64,6 +65,11 @@ class ConsumerWakeupTest {
     @Test
     void wakeupEndsTheIdleWait() throws Exception {
         assertThat(idle.await(60, TimeUnit.SECONDS)).as("the consumer drained the ring and went idle").isTrue();
+        // no record from now on: the host's other TCP traffic must not be what ends the wait
+        Settings s = session.bpf().control().settings();
+        session.bpf().control().settings(new Settings(false, s.wakeup(), s.watermark(), s.watermarkSet()));
+        Thread.sleep(1_000); // records written before are drained, and the consumer waits again
+        assertThat(consumer.isAlive()).isTrue();
         stop = true;
         session.wakeup();
         consumer.join(60_000);
