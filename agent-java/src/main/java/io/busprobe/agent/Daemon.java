@@ -53,7 +53,7 @@ import java.util.function.Consumer;
  * {@snippet :
  * try (Daemon d = Daemon.start(new Daemon.Options(8 << 20, 65536, 2, PinDir.resolve(), false, "0.0.0.0:19477", null,
  *         EndpointConfig.defaults(), null, Set.of(), 50), log)) {
- *     d.run(() -> stopRequested, Duration.ofSeconds(60));
+ *     d.run(() -> stopRequested, Long.MAX_VALUE, Duration.ofSeconds(60)); // d.wakeup() once stopRequested
  * }
  * }
  */
@@ -358,11 +358,27 @@ public final class Daemon implements AutoCloseable {
     private volatile ScheduledExecutorService refresh;
     /** A periodic task's unexpected failure: it ends {@link #run}, which rethrows it. */
     private volatile RuntimeException periodicFailure;
+    /** The {@code stop} of {@link #run}, for the control tick. */
+    private volatile BooleanSupplier stopRequested = () -> false;
     /** What the control tick saw last: records read, and whether it published a quiet state. */
     private long lastRecordsRead = -1;
 
-    /** Consume until {@code stop}, with the control and refresh threads beside; then detach and drain. */
-    public void run(BooleanSupplier stop, Duration summaryInterval) {
+    /**
+     * How long the idle consumer sleeps in epoll before its loop turns once more (and beats the
+     * heartbeat of /-/healthy, which fails after {@code AgentMetrics.STUCK_NANOS}, 30 s). The kernel
+     * wakes it on the first record after it drained the ring, {@link #wakeup} when it must stop,
+     * and the control tick when records wait that the kernel did not wake it for; so this bounds
+     * none of them. A 250 ms wait was 4 of an idle daemon's 15 wakeups a second.
+     */
+    static final int IDLE_WAIT_MS = 10_000;
+
+    /**
+     * Consume until {@code stop} or {@code deadlineNanos} ({@code System.nanoTime()}; {@code Long.MAX_VALUE}
+     * for none), with the control and refresh threads beside; then detach and drain. Call
+     * {@link #wakeup} once {@code stop} turned true, or the idle consumer notices it at the next
+     * control tick, up to a second later.
+     */
+    public void run(BooleanSupplier stop, long deadlineNanos, Duration summaryInterval) {
         EventView view = new EventView();
         // the per-event path: what cannot be read from a kernel map, nothing allocated
         RecordHandler handler = (data, offset, length) -> {
@@ -378,6 +394,7 @@ public final class Daemon implements AutoCloseable {
         // the first summary comes early, whatever the interval: a new operator sees the daemon work
         nextSummary = System.nanoTime() + Math.min(summaryNanos, FIRST_SUMMARY_NANOS);
         publishState(System.nanoTime());
+        stopRequested = stop;
         ScheduledExecutorService c = scheduler("busprobe-control");
         ScheduledExecutorService r = scheduler("busprobe-refresh");
         ScheduledExecutorService k = scheduler("busprobe-kafka");
@@ -394,8 +411,8 @@ public final class Daemon implements AutoCloseable {
             if (reloadRequested) {
                 c.execute(() -> periodic(this::reloadIfRequested)); // a SIGHUP that came before run()
             }
-            session.consume(() -> periodicFailure != null || stop.getAsBoolean(), Long.MAX_VALUE, options.pollMs(),
-                    handler, this::afterPoll);
+            session.consume(() -> periodicFailure != null || stop.getAsBoolean(), deadlineNanos, options.pollMs(),
+                    IDLE_WAIT_MS, handler, this::afterPoll);
         } finally {
             control = null;
             refresh = null;
@@ -437,7 +454,13 @@ public final class Daemon implements AutoCloseable {
             if (periodicFailure == null) {
                 periodicFailure = e;
             }
+            session.wakeup();
         }
+    }
+
+    /** End the consumer's wait now, from any thread: call it once the {@code stop} of {@link #run} turned true. */
+    public void wakeup() {
+        session.wakeup();
     }
 
     /**
@@ -518,7 +541,14 @@ public final class Daemon implements AutoCloseable {
             reloadIfConfigChanged();
         }
         long read = session.ring().recordsRead();
-        boolean busy = read != lastRecordsRead || session.ring().pendingBytes() != 0 || degrader.active();
+        long pending = session.ring().pendingBytes();
+        // the idle consumer sleeps up to IDLE_WAIT_MS: wake it for what it cannot see itself, a stop
+        // nobody woke it for, and records the kernel did not wake it for (the `never` wakeup policy,
+        // set by `busprobe sample` while it slept)
+        if (stopRequested.getAsBoolean() || (pending != 0 && read == lastRecordsRead)) {
+            session.wakeup();
+        }
+        boolean busy = read != lastRecordsRead || pending != 0 || degrader.active();
         if (busy) {
             degrader.tick();
             publishState(now);

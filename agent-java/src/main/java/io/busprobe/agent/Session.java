@@ -120,10 +120,20 @@ public final class Session implements AutoCloseable {
 
     /**
      * How long an idle consumer waits for the kernel's wakeup before it looks again (and beats its
-     * heartbeat): the kernel wakes it on the first record after it drained the ring, so this
-     * bounds only how late it notices {@code stop}, not delivery.
+     * heartbeat), for callers that do not {@link #wakeup} it when {@code stop} turns true: the
+     * kernel wakes it on the first record after it drained the ring, so this bounds only how late
+     * it notices {@code stop}, not delivery.
      */
     public static final int IDLE_WAIT_MS = 250;
+
+    /**
+     * As {@link #consume(BooleanSupplier, long, int, int, RecordHandler, AfterPoll)} with an idle
+     * wait of {@link #IDLE_WAIT_MS}.
+     */
+    public void consume(BooleanSupplier stop, long deadlineNanos, int pollMs, RecordHandler handler,
+                        AfterPoll afterPoll) {
+        consume(stop, deadlineNanos, pollMs, IDLE_WAIT_MS, handler, afterPoll);
+    }
 
     /**
      * The consume loop of {@code run}, {@code trace} and the tests: drain the ring until {@code stop}
@@ -133,10 +143,12 @@ public final class Session implements AutoCloseable {
      *
      * <p>While records flow it drains every {@code pollMs}, earlier when the kernel's watermark
      * wakeup comes. Once a drain finds the ring empty it waits for the kernel's wakeup on the next
-     * record (bp_submit() in bpf/maps.bpf.h), up to {@link #IDLE_WAIT_MS}: an idle daemon wakes
-     * 4 times a second, not 500. Under the {@code never} wakeup policy it looks every {@code pollMs}.
+     * record (bp_submit() in bpf/maps.bpf.h), up to {@code idleWaitMs} or until {@link #wakeup}:
+     * the daemon, which wakes it when it must stop, waits {@code Daemon.IDLE_WAIT_MS}, so that an idle
+     * daemon's consumer sleeps instead of turning 4 times a second. Under the {@code never}
+     * wakeup policy it looks every {@code pollMs}.
      */
-    public void consume(BooleanSupplier stop, long deadlineNanos, int pollMs, RecordHandler handler,
+    public void consume(BooleanSupplier stop, long deadlineNanos, int pollMs, int idleWaitMs, RecordHandler handler,
                         AfterPoll afterPoll) {
         Settings settings = null;
         long settingsRead = 0;
@@ -152,7 +164,7 @@ public final class Session implements AutoCloseable {
             int records = ring.consume(handler);
             afterPoll.afterPoll(records, System.nanoTime());
             boolean idle = records == 0 && settings.wakeup() != Settings.Wakeup.NEVER;
-            int waitMs = idle ? Math.max(pollMs, IDLE_WAIT_MS) : pollMs;
+            int waitMs = idle ? Math.max(pollMs, idleWaitMs) : pollMs;
             if (deadlineNanos != Long.MAX_VALUE) {
                 waitMs = (int) Math.min(waitMs, Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000));
             }
@@ -163,6 +175,11 @@ public final class Session implements AutoCloseable {
                         ? Math.max(1, settings.watermark()) : 1);
             }
         }
+    }
+
+    /** End the consume loop's current or next wait now, from any thread: after {@code stop} turned true. */
+    public void wakeup() {
+        ring.wakeup();
     }
 
     /** How often the consume loop re-reads the wakeup policy and watermark. */

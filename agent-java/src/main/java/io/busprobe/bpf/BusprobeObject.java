@@ -583,8 +583,9 @@ public final class BusprobeObject implements AutoCloseable {
         }
         int linkFd = Native.bpf_link__fd(iteratorLink);
         long now = System.nanoTime();
-        if (namespaces == null || now - namespacesScannedNanos > NAMESPACE_RESCAN_NANOS) {
+        if (namespaces == null || rescanDue(now)) {
             // reading every /proc/PID/net/dev inode costs ~5 us a process: not every second on a busy node
+            namespacesScannedPid = NetNamespaces.lastPid();
             namespaces = NetNamespaces.scan();
             namespacesScannedNanos = now;
         }
@@ -648,10 +649,30 @@ public final class BusprobeObject implements AutoCloseable {
      */
     private Map<Long, Long> lastActivity = Map.of();
 
-    /** How often refreshTraffic() looks for new network namespaces. */
+    /**
+     * Every {@link #NAMESPACE_RESCAN_NANOS} when a task was created since the last scan (the
+     * last PID moved), else every {@link #NAMESPACE_RESCAN_QUIET_NANOS}: a new namespace comes with a
+     * new process (ip netns add, a container's init), and on a quiet host the scan (3-5 ms for 70
+     * processes) was most of an idle daemon's refresh. The slower rescan still finds one that a
+     * running process made for itself in place (unshare(2) without a fork).
+     */
+    private boolean rescanDue(long now) {
+        long since = now - namespacesScannedNanos;
+        if (since <= NAMESPACE_RESCAN_NANOS) {
+            return false;
+        }
+        long pid = since > NAMESPACE_RESCAN_QUIET_NANOS ? -1 : NetNamespaces.lastPid();
+        return pid == -1 || pid != namespacesScannedPid;
+    }
+
+    /** How often refreshTraffic() looks for new network namespaces while tasks are created. */
     private static final long NAMESPACE_RESCAN_NANOS = 10_000_000_000L;
+    /** How often it looks while no task was created. */
+    private static final long NAMESPACE_RESCAN_QUIET_NANOS = 60_000_000_000L;
     private List<NetNamespaces.Namespace> namespaces;
     private long namespacesScannedNanos;
+    /** {@link NetNamespaces#lastPid} just before the last scan. */
+    private long namespacesScannedPid = -1;
 
     /** Reading an iterator runs it; ours writes nothing, so the first read ends it. */
     private static void drain(int fd) {

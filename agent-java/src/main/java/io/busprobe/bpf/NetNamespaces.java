@@ -99,6 +99,22 @@ final class NetNamespaces {
         return new ArrayList<>(out.values());
     }
 
+    /**
+     * The PID the kernel handed out last in our PID namespace, to a process or a thread (the fifth
+     * field of {@code /proc/loadavg}, {@code idr_get_cursor() - 1} in fs/proc/loadavg.c); -1 when it
+     * cannot be read. While it stays put, no task was created anywhere below that namespace (the
+     * daemon runs in the host's, {@code hostPID: true} in Kubernetes), so no new network namespace
+     * can have come with one: a rescan of /proc would find what the last one found.
+     */
+    static long lastPid() {
+        try {
+            String[] f = Files.readString(PROC.resolve("loadavg")).trim().split(" ");
+            return Long.parseLong(f[f.length - 1]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     /** The namespace key of process directory {@code p}, 0 when it has none (gone, zombie). */
     private static long key(Path p) {
         try {

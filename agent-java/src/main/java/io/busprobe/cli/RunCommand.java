@@ -96,7 +96,8 @@ public final class RunCommand implements Callable<Integer> {
         try (Shutdown shutdown = new Shutdown(); Daemon daemon = Daemon.start(options, log)) {
             StartupLines.of(daemon, options, summaryInterval).forEach(log);
             Hangups.deliverTo(daemon::requestReload); // one that came during start-up reloads now
-            daemon.run(() -> shutdown.requested() || System.nanoTime() >= deadline, summaryInterval);
+            shutdown.onRequest(daemon::wakeup); // the idle consumer sleeps long in epoll
+            daemon.run(shutdown::requested, deadline, summaryInterval);
             log.accept("stopping: " + daemon.summaryLine());
         }
         return 0;

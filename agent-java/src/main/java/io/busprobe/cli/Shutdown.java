@@ -21,6 +21,7 @@ final class Shutdown implements AutoCloseable {
     private final SignalHandler previousInt;
     private final SignalHandler previousTerm;
     private volatile boolean requested;
+    private volatile Runnable onRequest = () -> { };
 
     Shutdown() {
         SignalHandler handler = this::onSignal;
@@ -34,6 +35,15 @@ final class Shutdown implements AutoCloseable {
             Runtime.getRuntime().halt(128 + sig.getNumber());
         }
         requested = true;
+        onRequest.run();
+    }
+
+    /** Also run {@code r} on the first signal, after {@link #requested} turned true: it wakes a waiting loop. */
+    void onRequest(Runnable r) {
+        onRequest = r;
+        if (requested) {
+            r.run(); // a signal that came before
+        }
     }
 
     boolean requested() {

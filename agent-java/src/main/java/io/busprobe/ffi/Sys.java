@@ -12,7 +12,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 /**
- * The libc calls behind the ring reader (mmap, epoll), with errno captured.
+ * The libc calls behind the ring reader (mmap, epoll, eventfd), with errno captured.
  *
  * <p>jextract's generated downcalls do not capture errno, and by the time a
  * Java caller could read it the JVM may have overwritten it. The handles here
@@ -43,6 +43,16 @@ public final class Sys {
                     java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG,
                     java.lang.foreign.ValueLayout.ADDRESS),
             Linker.Option.firstVariadicArg(2));
+    /** eventfd(2) and write(2), for the ring reader's wakeup; jextract's headers do not declare them. */
+    private static final MethodHandle EVENTFD = LINKER.downcallHandle(LINKER.defaultLookup().find("eventfd").orElseThrow(),
+            FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.JAVA_INT), Linker.Option.captureCallState("errno"));
+    private static final MethodHandle WRITE = LINKER.downcallHandle(LINKER.defaultLookup().find("write").orElseThrow(),
+            FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG),
+            Linker.Option.captureCallState("errno"));
+    /** EFD_NONBLOCK of sys/eventfd.h: O_NONBLOCK, 04000 in asm-generic/fcntl.h (x86 and arm64 alike). */
+    private static final int EFD_NONBLOCK = 04000;
     /** TIOCGWINSZ of asm-generic/ioctls.h (x86 and arm64 alike). */
     private static final long TIOCGWINSZ = 0x5413;
 
@@ -120,6 +130,36 @@ public final class Sys {
         }
         if (rc != 0) {
             throw new NativeException("epoll_ctl", errno(state));
+        }
+    }
+
+    /** eventfd(2) with a zero counter, close-on-exec and non-blocking. */
+    public static int eventfd(MemorySegment state) {
+        int fd;
+        try {
+            fd = (int) EVENTFD.invokeExact(state, 0, Native.O_CLOEXEC() | EFD_NONBLOCK);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (fd < 0) {
+            throw new NativeException("eventfd", errno(state));
+        }
+        return fd;
+    }
+
+    /**
+     * Add {@code one} (8 bytes holding 1) to an eventfd's counter: its readers and epoll waiters
+     * wake. EAGAIN (the counter at its maximum, so it is readable already) is not an error.
+     */
+    public static void eventfdSignal(MemorySegment state, int fd, MemorySegment one) {
+        long n;
+        try {
+            n = (long) WRITE.invokeExact(state, fd, one, 8L);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (n != 8 && errno(state) != Errno.EAGAIN) {
+            throw new NativeException("write(eventfd)", errno(state));
         }
     }
 

@@ -44,7 +44,7 @@ final class HttpSurface {
 
     /**
      * Requests in flight, from the first byte read to the last byte written. Fifty slow clients
-     * stuck mid-header (cut off after 5 s) still leave room for scrapes.
+     * stuck mid-header (cut off after 5 to 10 s) still leave room for scrapes.
      */
     static final int MAX_EXCHANGES = 128;
     /**
@@ -107,10 +107,15 @@ final class HttpSurface {
      * longer than {@code maxReqTime} seconds (a slow-loris client), bounds the
      * header count and size, and drops idle keep-alive connections. These are
      * read once, when the server class initialises, so they are set first.
+     *
+     * <p>The server's {@code req-rsp-timeout-task} thread looks for such connections every
+     * {@code timerMillis}; at its default of 1 s it was one of an idle daemon's ~15 wakeups a
+     * second (bench/idle, BENCHMARKS.md). Every 5 s, a slow client is cut off after 5 to 10 s.
      */
     static void limitJdkServer() {
         setIfAbsent("sun.net.httpserver.maxReqTime", "5");
         setIfAbsent("sun.net.httpserver.maxRspTime", "30");
+        setIfAbsent("sun.net.httpserver.timerMillis", "5000");
         setIfAbsent("sun.net.httpserver.maxReqHeaders", "64");
         setIfAbsent("sun.net.httpserver.maxReqHeaderSize", "16384");
         setIfAbsent("sun.net.httpserver.idleInterval", "30");

@@ -23,7 +23,7 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Threading: {@link #consume}, {@link #await} and {@link #gather} must be called
  * from one thread only (the consumer); {@link #pendingBytes} and the counters may be
- * read from any thread. {@link #close} after the consumer stopped.
+ * read, and {@link #wakeup} called, from any thread. {@link #close} after the consumer stopped.
  *
  * {@snippet :
  * try (RingBuffer ring = RingBuffer.map(mapFd, ringSize)) {
@@ -49,6 +49,16 @@ public final class RingBuffer implements AutoCloseable {
     private final MemorySegment producerMap;
     private final MemorySegment epollEvents;
     private final int epfd;
+    /**
+     * An eventfd in the same epoll set, for {@link #wakeup}: a consumer that waits long for the
+     * kernel's wakeup (an idle daemon) is woken by another thread when it must stop.
+     */
+    private final int wakeFd;
+    /** 8 bytes holding 1, and the errno state, of {@link #wakeup}; used under {@link #wakeLock}. */
+    private final MemorySegment wakeOne;
+    private final MemorySegment wakeErrno;
+    /** Held by {@link #wakeup} while it writes to {@link #wakeFd}, and by {@link #close} to close it. */
+    private final Object wakeLock = new Object();
     private final RingConsumer consumer;
     private volatile boolean closed;
 
@@ -58,6 +68,7 @@ public final class RingBuffer implements AutoCloseable {
         MemorySegment cons = null;
         MemorySegment prod = null;
         int ep = -1;
+        int wake = -1;
         try {
             cons = Sys.mmap(errnoState, page, Native.PROT_READ() | Native.PROT_WRITE(), mapFd, 0, arena);
             prod = Sys.mmap(errnoState, page + 2 * size, Native.PROT_READ(), mapFd, page, arena);
@@ -66,7 +77,14 @@ public final class RingBuffer implements AutoCloseable {
             // edge-triggered: a wait ends on the kernel's next wakeup, not because records are pending
             epoll_event.events(ev, Native.EPOLLIN() | Sys.EPOLLET);
             Sys.epollAdd(errnoState, ep, mapFd, ev);
+            wake = Sys.eventfd(errnoState);
+            // edge-triggered too: each write is one wakeup, and the counter is never read back
+            // (it would take 2^64 - 1 of them to fill)
+            MemorySegment wev = epoll_event.allocate(callArena);
+            epoll_event.events(wev, Native.EPOLLIN() | Sys.EPOLLET);
+            Sys.epollAdd(errnoState, ep, wake, wev);
         } catch (RuntimeException e) {
+            Sys.close(wake);
             Sys.close(ep);
             long prodAddr = prod == null ? 0 : prod.address();
             long prodLen = prod == null ? 0 : prod.byteSize();
@@ -84,6 +102,10 @@ public final class RingBuffer implements AutoCloseable {
         consumerMap = cons;
         producerMap = prod;
         epfd = ep;
+        wakeFd = wake;
+        wakeOne = callArena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+        wakeOne.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 1L);
+        wakeErrno = Sys.newErrnoState(callArena);
         epollEvents = epoll_event.allocateArray(4, callArena);
         consumer = new RingConsumer(cons, prod, prod.asSlice(page, 2 * size), size);
     }
@@ -109,9 +131,9 @@ public final class RingBuffer implements AutoCloseable {
     }
 
     /**
-     * Wait up to {@code timeoutMs} for the kernel's next wakeup of this ring, consuming nothing.
-     * The epoll registration is edge-triggered, so records already pending do not end the wait;
-     * a wakeup that came since the last wait does. Returns whether a wakeup ended it.
+     * Wait up to {@code timeoutMs} for the kernel's next wakeup of this ring, or a {@link #wakeup},
+     * consuming nothing. The epoll registration is edge-triggered, so records already pending do
+     * not end the wait; a wakeup that came since the last wait does. Returns whether a wakeup ended it.
      */
     public boolean await(int timeoutMs) {
         return Sys.epollWait(errnoState, epfd, epollEvents, 4, timeoutMs) > 0;
@@ -132,6 +154,18 @@ public final class RingBuffer implements AutoCloseable {
                 return; // epoll_wait counts in milliseconds: less than half of one left is time up
             }
             timeoutMs = (int) ((left + 999_999L) / 1_000_000L);
+        }
+    }
+
+    /**
+     * End the consumer's current or next {@link #await} or {@link #gather} now, from any thread;
+     * after {@link #close}, nothing.
+     */
+    public void wakeup() {
+        synchronized (wakeLock) {
+            if (!closed) {
+                Sys.eventfdSignal(wakeErrno, wakeFd, wakeOne);
+            }
         }
     }
 
@@ -163,11 +197,14 @@ public final class RingBuffer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (wakeLock) { // not while a wakeup() writes to wakeFd
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        closed = true;
         Sys.close(epfd);
+        Sys.close(wakeFd);
         long prodAddr = producerMap.address();
         long prodLen = producerMap.byteSize();
         long consAddr = consumerMap.address();

@@ -160,4 +160,14 @@ class NetNamespacesTest {
     void aProcessThatIsGoneIsEsrch() {
         assertThat(NetNamespaces.inNamespaceOf(Integer.MAX_VALUE, () -> 0)).isEqualTo(-Errno.ESRCH);
     }
+
+    /** The refresh rescans /proc for namespaces sooner when this moved: it must move with each new process. */
+    @Test
+    void theLastPidMovesWithEachNewProcess() throws Exception {
+        long before = NetNamespaces.lastPid();
+        assertThat(before).isPositive();
+        Process p = new ProcessBuilder("true").start();
+        p.waitFor();
+        assertThat(NetNamespaces.lastPid()).as("the last PID after process %d started", p.pid()).isNotEqualTo(before);
+    }
 }

@@ -256,6 +256,29 @@ class SamplingControlTest {
         }
     }
 
+    /**
+     * The idle daemon's consumer sleeps in epoll for up to 10 s, waiting for the kernel's wakeup;
+     * under {@code --wakeup never}, set while it sleeps, the kernel sends none. The records are
+     * read anyway (the control tick wakes the consumer when records wait and none were read).
+     */
+    @Test
+    void recordsWrittenUnderNeverWhileTheConsumerSleepsAreRead() throws Exception {
+        try (NetnsPair net = NetnsPair.create(); BusprobeProcess.Daemon d = daemon()) {
+            net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");
+            Thread.sleep(2_000); // nothing of the test's yet: the consumer drained the ring and sleeps
+            ok("sample", "--wakeup", "never");
+            long read0 = n(kind(status(), "reset_received"), "read");
+            rejected(net, 10);
+            long read = read0;
+            for (long end = System.nanoTime() + 60_000_000_000L; read - read0 < 10 && System.nanoTime() < end; ) {
+                Thread.sleep(200);
+                read = n(kind(status(), "reset_received"), "read");
+            }
+            assertThat(read - read0).as("reset_received records read after --wakeup never").isGreaterThanOrEqualTo(10);
+            assertThat(d.process().isAlive()).as("same daemon throughout").isTrue();
+        }
+    }
+
     /** busprobe_endpoint_resets_received_total of the test's reset endpoint, from /metrics. */
     private static long endpointResetsReceived(int metricsPort) throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
