@@ -127,17 +127,20 @@ class NetNamespacesTest {
             Process conn = net.start(net.client(), "sh", "-c",
                     "{ printf x; sleep 30; } | socat -u STDIN TCP:" + net.serverIp() + ":7312");
             try {
-                long moved = -1;
-                for (int i = 0; i < 200; i++) {
-                    moved = NetNamespaces.tcpActivity(pid);
-                    if (moved == kernelSegments(net)) {
+                // the connection is up and its byte through (on a loaded host socat may take seconds):
+                // the namespace's segments have moved and stay put for 600 ms (the delayed ACK included)
+                long settled = -1;
+                for (int i = 0; i < 100; i++) {
+                    long k = kernelSegments(net);
+                    Thread.sleep(600);
+                    if (k > 0 && k == kernelSegments(net)) {
+                        settled = k;
                         break;
                     }
-                    Thread.sleep(25);
                 }
+                assertThat(settled).as("a handshake and a byte moved segments, then none").isPositive();
+                long moved = NetNamespaces.tcpActivity(pid);
                 assertThat(moved).as("the kernel's InSegs + OutSegs + RetransSegs").isEqualTo(kernelSegments(net));
-                assertThat(moved).as("a handshake and a byte moved segments").isPositive();
-                Thread.sleep(600); // the delayed ACK and the byte are settled; the connection idles
                 long idle = NetNamespaces.tcpActivity(pid);
                 Thread.sleep(1000);
                 assertThat(NetNamespaces.tcpActivity(pid)).as("an idle established connection moves nothing")
