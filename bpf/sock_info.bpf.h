@@ -67,17 +67,13 @@ struct bp_sock_base {
 };
 
 /*
- * tp->total_retrans of a full TCP socket (0 for any other). Callers hold BTF
- * pointers typed struct sock, which the verifier does not let a plain load
- * walk past: bpf_skc_to_tcp_sock() casts after checking the socket, a
- * cheaper call than the probe read this was (copy_from_kernel_nofault()),
- * made two or three times per connection side by the state program.
+ * tp->total_retrans of a full TCP socket. Read with a probe read: callers
+ * hold BTF pointers typed struct sock, which the verifier does not let a
+ * plain load walk past.
  */
 static __always_inline __u32 bp_total_retrans(const struct sock *sk)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-
-	return tp ? tp->total_retrans : 0;
+	return BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
 }
 
 /*
@@ -97,65 +93,46 @@ struct {
 } sock_info SEC(".maps") __weak;
 
 /*
- * A socket's base lives in one of two places, neither of which evicts:
+ * A socket's base lives in one of two maps, neither of which evicts:
  *
- * - its connection's slot in sock_slots (below), a direct-mapped array
- *   indexed by a hash of the sock pointer: the slot is claimed when the
- *   connection starts (connect(), the SYN), its base filled when it opens
- *   (ESTABLISHED), and the slot freed at its TCP_CLOSE.
+ * - sock_open (below), a preallocated plain hash keyed by the sock
+ *   pointer: where a connection's base goes when it opens (ESTABLISHED),
+ *   deleted at its TCP_CLOSE. Insertion takes a preallocated element, no
+ *   allocation.
  * - sock_base, per-socket storage, allocated on demand and freed by the
  *   kernel with the socket (__sk_destruct), never deleted: the base of a
  *   socket counted before it opened or without opening here (found open at
  *   start, a retransmit, the traffic refresh of a known socket), and of a
- *   connection whose slot another live socket holds.
+ *   connection that opens while sock_open is full.
  *
  * Creating per-socket storage allocates (kmalloc, memcg and socket optmem
  * charges) and its free comes later in __sk_destruct, outside run_time_ns:
  * 400-800 ns per creation in the state program under loopback churn, two
- * per connection (BENCHMARKS.md, 2026-12-02 09:23-09:40). A preallocated
- * hash keyed by the pointer (sock_open until 2026-12-02) cost an insert, a
- * lookup and a delete per socket, each a bucket walk under a lock; a slot
- * is an inlined array lookup and a compare-and-swap, and carries what the
- * state program needs without the socket's sock_info entry on a connection
- * that records nothing: the start, the owner's being known, the cached
- * endpoint match (BENCHMARKS.md, 2026-12-02 13:12-13:56).
+ * per connection (1.2-1.5 us on a busier host). An element of sock_open
+ * costs its insertion, and a lookup and a delete at close: the state
+ * program's cost per connection fell from 3.0-3.3 to 2.0-2.1 us with it
+ * (BENCHMARKS.md, 2026-12-02 09:23-09:40). A connection attempt that
+ * fails, and every transition that only changes state, pay neither.
  *
  * A close that busprobe misses (the program skipped on a CPU where it was
- * already running: the program's recursion_misses) leaves its slot claimed.
- * The next socket at the same address takes it over at its start, and until
- * then the slot sends the sockets that hash to it to sock_base: slower,
- * exact either way. A base in a slot is used only for a socket in an open
- * state (bp_open_state()): such a socket reached ESTABLISHED, where a base
- * found already filled is one a missed close left, and is filled anew.
+ * already running: the program's recursion_misses) leaves its element
+ * behind. A later socket at the same address must not inherit it, so an
+ * element is taken only for a socket in an open state (bp_open_state()):
+ * such a socket reached ESTABLISHED, where its own element replaced any
+ * left there. What it cannot cover is a missed close followed, at the same
+ * address, by a missed ESTABLISHED or a Fast Open child closed before its
+ * handshake completed. Not keyed by the socket cookie, which
+ * would need no such rule: generating a new socket's cookie cost ~300 ns
+ * here, more than the allocation it would save. An element left behind
+ * takes a place until its address opens again; a full map sends new
+ * connections to sock_base, exact either way.
  */
-struct bp_sock_slot {
-	__u64 key;                /* bp_slot_key() of the slot's socket; 0: free */
-	struct bp_sock_base base; /* start_ns from the start; the rest valid with BP_SLOT_BASE */
-	__u32 rules_gen;          /* the cached endpoint match, as in struct bp_sock_info */
-	__u16 endpoint;
-	__u8  direction;
-	__u8  flags;              /* BP_SLOT_* */
-	__u64 _pad;               /* one cache line */
-};
-
-#define BP_SLOT_BASE  1 /* the connection opened: base is its base */
-#define BP_SLOT_OWNER 2 /* the owner went into the socket's sock_info entry (connect(), accept(), close()) */
-
-/*
- * 2^16 slots of 64 bytes, 4 MiB. A new connection finds its slot taken by
- * another live one with a chance of about (live connections) / 65,536, and
- * then counts through sock_base.
- */
-#define BP_SLOT_BITS 16
-
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << BP_SLOT_BITS);
-	__type(key, __u32);
-	__type(value, struct bp_sock_slot);
-} sock_slots SEC(".maps") __weak;
-
-_Static_assert(sizeof(struct bp_sock_slot) == 64, "one slot, one cache line");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct bp_sock_base);
+} sock_open SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -163,105 +140,6 @@ struct {
 	__type(key, int);
 	__type(value, struct bp_sock_base);
 } sock_base SEC(".maps") __weak;
-
-/*
- * A socket's key in sock_slots: its address relative to the array's. The
- * verifier refuses any arithmetic on a socket pointer but subtracting
- * another pointer from it (for a privileged program); the difference is a
- * number, as unique per socket as the address.
- */
-static __always_inline __u64 bp_slot_key(const struct sock *sk)
-{
-	return (__u64)sk - (__u64)&sock_slots;
-}
-
-/*
- * The same for a socket address that is a number already (read from the
- * file table). The array's address becomes a number by a round trip through
- * a map value, where every program stores the same constant.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} sock_slots_addr SEC(".maps") __weak;
-
-static __always_inline __u64 bp_slot_key_untyped(const struct sock *sk)
-{
-	__u32 zero = 0;
-	__u64 *addr = bpf_map_lookup_elem(&sock_slots_addr, &zero);
-
-	if (!addr)
-		return 0;
-	*addr = (__u64)&sock_slots;
-	return (__u64)sk - *(volatile __u64 *)addr;
-}
-
-/* The slot of key (Fibonacci hashing), whoever holds it. */
-static __always_inline struct bp_sock_slot *bp_slot_at(__u64 key)
-{
-	__u32 idx = (key * 0x9E3779B97F4A7C15ULL) >> (64 - BP_SLOT_BITS);
-
-	return bpf_map_lookup_elem(&sock_slots, &idx);
-}
-
-/* The slot that key holds, or NULL. */
-static __always_inline struct bp_sock_slot *bp_slot_of(__u64 key)
-{
-	struct bp_sock_slot *s;
-
-	if (!BP_ATTRIBUTION || !key)
-		return NULL;
-	s = bp_slot_at(key);
-	return s && s->key == key ? s : NULL;
-}
-
-/* sk's slot, or NULL when it holds none. */
-static __always_inline struct bp_sock_slot *bp_slot(const struct sock *sk)
-{
-	return bp_slot_of(bp_slot_key(sk));
-}
-
-/*
- * sk's slot, claimed if free; NULL when another socket holds it. *fresh is
- * set when sk had not held it: the caller fills it. A slot that sk holds
- * already is one its last connection left (a missed close) or, at
- * ESTABLISHED, the one its start claimed.
- */
-static __always_inline struct bp_sock_slot *bp_slot_claim(const struct sock *sk, bool *fresh)
-{
-	__u64 key = bp_slot_key(sk);
-	struct bp_sock_slot *s;
-
-	if (!BP_ATTRIBUTION)
-		return NULL;
-	s = bp_slot_at(key);
-	if (!s)
-		return NULL;
-	if (s->key == key)
-		return s;
-	if (s->key || __sync_val_compare_and_swap(&s->key, 0, key) != 0)
-		return NULL;
-	*fresh = true;
-	return s;
-}
-
-/* sk's sock_info entry has its owner: a close() need not look it up (see handle_inet_sock_set_state). */
-static __always_inline void bp_slot_owned(__u64 key)
-{
-	struct bp_sock_slot *s = bp_slot_of(key);
-
-	if (s && !(s->flags & BP_SLOT_OWNER))
-		s->flags |= BP_SLOT_OWNER;
-}
-
-/* sk's connection closed: its slot goes back. */
-static __always_inline void bp_slot_release(struct bp_sock_slot *s)
-{
-	if (s)
-		s->key = 0;
-}
 
 /* States of a connection that was opened and has not closed yet. */
 static __always_inline bool bp_open_state(int state)
@@ -291,27 +169,27 @@ struct {
 } sock_evictions SEC(".maps") __weak;
 
 /*
- * sk's base, or NULL: its storage's, else its slot's (then *in_slot is set,
- * when given); with create, storage is made when it has neither. A new or
- * reset base takes the socket's retransmit count as it is now: every
- * retransmit before went through the retransmit probe, which counted it
- * with or without a base.
+ * sk's base, or NULL: its storage's, else its element of sock_open (then
+ * *in_open is set, when given); with create, storage is made when it has
+ * neither. A new or reset base takes the socket's retransmit count as it is
+ * now: every retransmit before went through the retransmit probe, which
+ * counted it with or without a base.
  */
-static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *sk, bool create, bool *in_slot)
+static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *sk, bool create, bool *in_open)
 {
-	struct bp_sock_slot *s;
+	__u64 key = (__u64)sk;
 	struct bp_sock_base *b;
 
 	if (!BP_ATTRIBUTION)
 		return NULL;
 	b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0);
-	/* the state before the transition, in the state program (see sock_slots) */
+	/* the state before the transition, in the state program (see sock_open) */
 	if (!b && bp_open_state(sk->__sk_common.skc_state)) {
-		s = bp_slot(sk);
-		if (s && (s->flags & BP_SLOT_BASE)) {
-			if (in_slot)
-				*in_slot = true;
-			return &s->base;
+		b = bpf_map_lookup_elem(&sock_open, &key);
+		if (b) {
+			if (in_open)
+				*in_open = true;
+			return b;
 		}
 	}
 	if (!b && create)
@@ -326,6 +204,28 @@ static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *s
 static __always_inline struct bp_sock_base *bp_sock_base(const struct sock *sk, bool create)
 {
 	return bp_sock_base_in(sk, create, NULL);
+}
+
+/*
+ * A connection opens on sk, which has no base: *fresh, filled by the caller,
+ * becomes its element of sock_open. Any element already there is one a
+ * missed close left behind (a connection opens once between two closes),
+ * so it is replaced. Nonzero when sock_open is full: the caller makes
+ * storage instead.
+ */
+static __always_inline long bp_sock_open_insert(const struct sock *sk, const struct bp_sock_base *fresh)
+{
+	__u64 key = (__u64)sk;
+
+	return bpf_map_update_elem(&sock_open, &key, fresh, BPF_ANY);
+}
+
+/* The connection on sk closed: its element of sock_open goes. */
+static __always_inline void bp_sock_open_delete(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&sock_open, &key);
 }
 
 /*
@@ -390,14 +290,12 @@ static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, 
 }
 
 /*
- * Endpoint and direction of sk into a: the cached match (*gen, *endpoint,
- * *direction: an entry's or a slot's) when it was made under the current
- * rules, else one match on its tuple, cached when a cache is given. Called
- * only by events that need the endpoint (counters, records), so
- * transitions that need neither cost no trie lookup.
+ * Endpoint and direction of sk into a: the socket's cached match when it was
+ * made under the current rules, else one match on its tuple, cached in
+ * a->info when there is one. Called only by events that need the endpoint
+ * (counters, records), so transitions that need neither cost no trie lookup.
  */
-static __always_inline void bp_resolve_cached(const struct sock *sk, struct bp_attr *a, __u32 *gen_c,
-					      __u16 *endpoint_c, __u8 *direction_c)
+static __always_inline void bp_resolve(const struct sock *sk, struct bp_attr *a)
 {
 	struct bp_tuple t = {};
 	__u32 zero = 0, *genp, gen;
@@ -406,34 +304,19 @@ static __always_inline void bp_resolve_cached(const struct sock *sk, struct bp_a
 		return;
 	genp = bpf_map_lookup_elem(&endpoints_gen, &zero);
 	gen = (genp ? *genp : 0) + 1;
-	if (gen_c && *gen_c == gen) {
-		a->endpoint = *endpoint_c;
-		a->direction = *direction_c;
+	if (a->info && a->info->rules_gen == gen) {
+		a->endpoint = a->info->endpoint;
+		a->direction = a->info->direction;
 		return;
 	}
 	bp_read_tuple(&t, sk);
 	bp_match_endpoint(&t, &a->endpoint, &a->direction);
 	/* connect() before the source port is picked: match again once it is */
-	if (gen_c && t.sport) {
-		*endpoint_c = a->endpoint;
-		*direction_c = a->direction;
-		*gen_c = gen;
+	if (a->info && t.sport) {
+		a->info->endpoint = a->endpoint;
+		a->info->direction = a->direction;
+		a->info->rules_gen = gen;
 	}
-}
-
-/* bp_resolve_cached() with the match cached in a->info, when there is one. */
-static __always_inline void bp_resolve(const struct sock *sk, struct bp_attr *a)
-{
-	if (a->info)
-		bp_resolve_cached(sk, a, &a->info->rules_gen, &a->info->endpoint, &a->info->direction);
-	else
-		bp_resolve_cached(sk, a, NULL, NULL, NULL);
-}
-
-/* bp_resolve_cached() with the match cached in sk's slot. */
-static __always_inline void bp_resolve_slot(const struct sock *sk, struct bp_attr *a, struct bp_sock_slot *s)
-{
-	bp_resolve_cached(sk, a, &s->rules_gen, &s->endpoint, &s->direction);
 }
 
 /* Attribute an event on sk: its entry if it has one, and its endpoint. */
@@ -499,19 +382,17 @@ static __always_inline void bp_learn_owner(const struct sock *sk)
 	if (!BP_ATTRIBUTION)
 		return;
 	info = bpf_map_lookup_elem(&sock_info, &key);
-	if (!info)
-		return;
-	if (!info->owner_known)
+	if (info && !info->owner_known)
 		bp_set_owner_current(info);
-	bp_slot_owned(bp_slot_key_untyped(sk));
 }
 
-/* Delete sk's entry at TCP_CLOSE; true when it had one. */
-static __always_inline bool bp_forget(const struct sock *sk)
+/* Delete sk's entry at TCP_CLOSE; only called when it had one. */
+static __always_inline void bp_forget(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	return BP_ATTRIBUTION && bpf_map_delete_elem(&sock_info, &key) == 0;
+	if (BP_ATTRIBUTION)
+		bpf_map_delete_elem(&sock_info, &key);
 }
 
 /*

@@ -70,16 +70,15 @@ static __always_inline bool counted_transition(int oldstate, int newstate)
  * reload has matched the socket elsewhere since, so that opened - closed
  * (the live connections) stays true per endpoint; its traffic follows the
  * current rules. Where and whether the open was counted is in the socket's
- * base, which the socket table cannot evict. slot: sk's, or NULL; in_table:
- * whether sk has a sock_info entry (a->info need not be looked up for it).
+ * base, which the socket table cannot evict.
  */
 static __always_inline __u64 count_connection(const struct sock *sk, struct bp_attr *a, int oldstate,
-					      int newstate, struct bp_sock_slot *slot, bool in_table)
+					      int newstate)
 {
 	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
-	struct bp_sock_base *base;
+	struct bp_sock_base *base, fresh = {};
 	struct bp_attr opened = {};
-	bool in_slot = false;
+	bool in_open = false;
 	__u64 life = 0;
 
 	if (!es)
@@ -88,30 +87,31 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		/*
 		 * Counted only with a base to remember it: a connection whose base
 		 * could not be allocated counts neither open nor close, rather than
-		 * an open that no close would ever match. Without storage (the
-		 * common case) the base is the slot's, filled whole: no allocation.
+		 * an open that no close would ever match. A socket without storage
+		 * has no element of sock_open either (its last connection's went
+		 * at its close): the base is made whole and inserted, which needs
+		 * no lookup after; storage only when sock_open is full.
 		 */
-		if (slot && !bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0)) {
-			base = &slot->base;
-			base->bytes_sent_rep = 0;
-			base->bytes_received_rep = 0;
-			base->segs_out_rep = 0;
-			base->segs_in_rep = 0;
-			base->total_retrans_rep = bp_total_retrans(sk);
-			base->flags = BP_BASE_INIT | BP_BASE_OPENED | (in_table ? BP_BASE_IN_TABLE : 0);
-			base->opened_endpoint = a->endpoint;
-			base->opened_direction = a->direction;
-			slot->flags |= BP_SLOT_BASE;
-			__sync_fetch_and_add(&es->conn_opened, 1);
-			return 0;
+		if (BP_ATTRIBUTION && !bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0)) {
+			fresh.total_retrans_rep = bp_total_retrans(sk);
+			fresh.flags = BP_BASE_INIT | BP_BASE_OPENED | (a->info ? BP_BASE_IN_TABLE : 0);
+			if (a->info)
+				fresh.start_ns = a->info->start_ns;
+			fresh.opened_endpoint = a->endpoint;
+			fresh.opened_direction = a->direction;
+			if (!bp_sock_open_insert(sk, &fresh)) {
+				__sync_fetch_and_add(&es->conn_opened, 1);
+				return 0;
+			}
 		}
 		base = bp_sock_base(sk, true);
-		bp_base_seen(base, in_table);
+		bp_base_seen(base, a->info);
 		/* a SYN_RECV child's count moved after its start (see handle_inet_sock_set_state) */
 		if (base)
 			base->total_retrans_rep = bp_total_retrans(sk);
 		if (base && !(base->flags & BP_BASE_OPENED)) {
-			base->start_ns = slot ? slot->base.start_ns : a->info ? a->info->start_ns : 0;
+			if (a->info)
+				base->start_ns = a->info->start_ns;
 			__sync_fetch_and_add(&es->conn_opened, 1);
 			base->opened_endpoint = a->endpoint;
 			base->opened_direction = a->direction;
@@ -126,8 +126,8 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		 * before the daemon and closed before the seeding reached it counts
 		 * neither, so that live = opened - closed never goes below the truth.
 		 */
-		base = bp_sock_base_in(sk, false, &in_slot);
-		bp_base_seen(base, in_table);
+		base = bp_sock_base_in(sk, false, &in_open);
+		bp_base_seen(base, a->info);
 		if (base && (base->flags & BP_BASE_OPENED)) {
 			opened.endpoint = base->opened_endpoint;
 			opened.direction = base->opened_direction;
@@ -136,20 +136,22 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 				cs = es;
 			__sync_fetch_and_add(&cs->conn_closed, 1);
 			if (base->start_ns) {
-				__u32 slot_i;
+				__u32 slot;
 
 				life = bpf_ktime_get_ns() - base->start_ns;
-				slot_i = log2_slot(life / 1000);
-				__sync_fetch_and_add(&cs->lifetime_us_log2[slot_i & (BP_LIFETIME_SLOTS - 1)], 1);
+				slot = log2_slot(life / 1000);
+				__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
 			}
 		}
 		bp_add_traffic(es, sk, base);
 		/*
 		 * Nothing is counted of a closed socket any more; tcp_disconnect()
 		 * zeroes its counters after this transition, and a reconnect starts
-		 * from a fresh base. A slot's base goes with its slot (the caller).
+		 * from a fresh base.
 		 */
-		if (base && !in_slot)
+		if (in_open)
+			bp_sock_open_delete(sk);
+		else if (base)
 			__builtin_memset(base, 0, sizeof(*base));
 	}
 	return life;
@@ -159,29 +161,18 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
  * Most transitions of a connection (FIN_WAIT1 -> FIN_WAIT2, ESTABLISHED ->
  * CLOSE_WAIT, ...) neither start it, nor are made by its owner, nor move an
  * endpoint counter: with their record sampled out they cost the kind
- * counters only. The endpoint is resolved only when a counter or a record
- * uses it.
- *
- * A connection that starts under busprobe has a slot (sock_slots) from its
- * start to its close, which holds what its counters need and what this
- * program needs when no record is made: the start time, whether the owner
- * is in the socket's sock_info entry, the cached endpoint match. Such a
- * transition then touches the entry only where it must: made at the start
- * (the owner), deleted at TCP_CLOSE. A record, a bus client's close (the
- * entry says whether topics were tagged) and a socket without a slot look
- * the entry up as before.
+ * counters only. The socket map is touched only by transitions that need
+ * it, and the endpoint is resolved only when a counter or a record uses it.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	struct bp_sock_slot *slot = NULL;
 	struct bp_sock_info fresh = {};
-	bool user, counted, in_table;
-	bool new_slot = false, forgotten = false;
 	struct tcp_sock *tp;
 	struct bp_kind_stats *st;
 	struct bp_attr a = {};
 	struct bp_event *e;
+	bool user, counted;
 	__u64 life = 0;
 
 	if (bp_sk_protocol_btf(sk) != IPPROTO_TCP)
@@ -195,46 +186,13 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	if ((newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE) ||
 	    (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)) {
 		bp_start(sk, newstate == TCP_SYN_SENT, &fresh);
-		/* a slot held already is one a missed close left: taken over whole */
-		slot = bp_slot_claim(sk, &new_slot);
-		if (slot) {
-			slot->base.start_ns = fresh.start_ns;
-			slot->rules_gen = 0;
-			slot->flags = fresh.owner_known ? BP_SLOT_OWNER : 0;
-		}
 		if (st && BP_ATTRIBUTION)
 			a.info = &fresh; /* the record's owner and start; what bp_resolve() caches in it is dropped */
 	} else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE) {
-		/* close(): with no record to make, an owner known already needs no lookup */
-		slot = st ? NULL : bp_slot(sk);
-		if (!slot || !(slot->flags & BP_SLOT_OWNER)) {
-			a.info = bp_learn_current(sk); /* also a connection older than the agent */
-			if (a.info)
-				bp_slot_owned(bp_slot_key(sk));
-		}
-		slot = NULL; /* the match is not needed */
-	} else if (counted && newstate == TCP_ESTABLISHED) {
-		slot = bp_slot_claim(sk, &new_slot);
-		/*
-		 * A slot filled already is one a missed close left, and its start
-		 * was missed too (a start resets it): nothing in it is this
-		 * connection's. Such a slot, one claimed only now and no slot at
-		 * all take what the entry knows; a record needs the entry anyway.
-		 */
-		if (slot && (slot->flags & BP_SLOT_BASE))
-			new_slot = true;
-		if (st || !slot || new_slot)
-			a.info = bp_sock_info(sk, true);
-		if (slot && new_slot) {
-			slot->base.start_ns = a.info ? a.info->start_ns : 0;
-			slot->rules_gen = 0;
-			slot->flags = a.info && a.info->owner_known ? BP_SLOT_OWNER : 0;
-		}
+		a.info = bp_learn_current(sk); /* also a connection older than the agent */
 	} else if (counted || st) {
-		slot = newstate == TCP_CLOSE ? bp_slot(sk) : NULL;
 		/* a socket that lives on (ESTABLISHED) keeps its match; one that closes needs none kept */
-		if (st || !slot)
-			a.info = bp_sock_info(sk, false);
+		a.info = bp_sock_info(sk, newstate == TCP_ESTABLISHED);
 	}
 	/*
 	 * tcp_create_openreq_child() sets a child's total_retrans to its request's
@@ -243,24 +201,10 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	 */
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED && a.info)
 		a.info->total_retrans_rep = bp_total_retrans(sk);
-	if ((counted || st) && slot)
-		bp_resolve_slot(sk, &a, slot);
-	else if (counted || st)
+	if (counted || st)
 		bp_resolve(sk, &a);
-	/* whether sk has a sock_info entry: looked up, made at the start (a slot), or found by deleting it */
-	in_table = a.info != NULL || (slot && newstate == TCP_ESTABLISHED);
-	if (counted && newstate == TCP_CLOSE && slot && !a.info) {
-		/* a bus client's close needs the entry's topics flag (below) */
-		if (a.endpoint && a.direction == BP_DIR_CLIENT) {
-			a.info = bp_sock_info(sk, false);
-			in_table = a.info != NULL;
-		} else {
-			in_table = bp_forget(sk);
-			forgotten = true;
-		}
-	}
 	if (counted)
-		life = count_connection(sk, &a, oldstate, newstate, slot, in_table);
+		life = count_connection(sk, &a, oldstate, newstate);
 
 	if (st && (e = bp_reserve(st))) {
 		bp_fill_common(e, BP_KIND_STATE, user);
@@ -282,11 +226,8 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		bp_apply_attr(e, &a);
 		bp_submit(st, e);
 	}
-	if (newstate == TCP_CLOSE) {
-		if (a.info && !forgotten)
-			bp_forget(sk);
-		bp_slot_release(slot);
-	}
+	if (newstate == TCP_CLOSE && a.info)
+		bp_forget(sk);
 	/* only bus clients' sends are tagged (see topic_send.bpf.c), and only where the entry says they may be */
 	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT && (!a.info || a.info->topics))
 		bp_topic_forget(sk);
