@@ -71,7 +71,7 @@ class BusEndpointTest {
         try (var live = LiveSession.start(EnumSet.allOf(Family.class), 16 << 20, endpoints)) {
             net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
-            awaitRedis(net);
+            net.awaitRedis();
             // loss on everything but resets: a lost RST is never sent again, and the test counts them
             net.nft(net.server(), "add rule inet bp input tcp dport 6379 tcp flags & rst == 0 "
                     + "numgen random mod 100 < 3 drop");
@@ -204,7 +204,7 @@ class BusEndpointTest {
     private void quietConnection(NetnsPair net, LiveSession live, EndpointConfig endpoints, Path go) throws Exception {
         net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                 "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
-        awaitRedis(net);
+        net.awaitRedis();
         EndpointMaps maps = live.session().bpf().endpointMaps();
         int redis = endpoints.endpoints().stream().filter(e -> e.name().equals("quiet-redis"))
                 .findFirst().orElseThrow().id();
@@ -295,16 +295,5 @@ class BusEndpointTest {
     private static String field(String out, String tag, int index) {
         return out.lines().filter(l -> l.startsWith(tag + " ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no '" + tag + "' line in: " + out)).split(" ")[index];
-    }
-
-    private static void awaitRedis(NetnsPair net) throws InterruptedException {
-        for (int i = 0; i < 50; i++) {
-            Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "redis-cli", "-h", net.serverIp(), "ping"));
-            if (r.out().contains("PONG")) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("redis-server did not answer in 5 s");
     }
 }

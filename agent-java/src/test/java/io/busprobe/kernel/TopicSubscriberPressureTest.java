@@ -162,7 +162,7 @@ class TopicSubscriberPressureTest {
                 net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                         "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
                         "--client-output-buffer-limit", "pubsub 0 0 0");
-                awaitRedis(net);
+                net.awaitRedis();
                 slowAndFast(live, busprobe, net, new Bus("pubsub-redis", 6379, SUBSCRIBER, PUBLISHER, "publish"), "ch-slow",
                         "ch-fast");
             }
@@ -414,16 +414,5 @@ class TopicSubscriberPressureTest {
             }
         }
         return out;
-    }
-
-    private static void awaitRedis(NetnsPair net) throws InterruptedException {
-        for (int i = 0; i < 50; i++) {
-            Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "redis-cli", "-h", net.serverIp(), "ping"));
-            if (r.out().contains("PONG")) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("redis-server did not answer in 5 s");
     }
 }

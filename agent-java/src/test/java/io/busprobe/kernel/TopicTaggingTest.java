@@ -17,7 +17,6 @@ import io.busprobe.testkit.LiveSession;
 import io.busprobe.testkit.NetnsPair;
 import io.busprobe.testkit.PhasedPublisher;
 import io.busprobe.testkit.Privileged;
-import io.busprobe.testkit.Sh;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -85,7 +84,7 @@ class TopicTaggingTest {
                 long mibBefore = net.snmp(net.client(), "Tcp", "RetransSegs");
                 net.start(net.server(), "redis-server", "--bind", net.serverIp(), "--port", "6379", "--save", "",
                         "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no");
-                awaitRedis(net);
+                net.awaitRedis();
                 PhasedPublisher.Result run = PhasedPublisher.run(net, 6379, PUBLISHER, "ch-a", "ch-b");
                 int port = run.port();
                 long tcpInfoRetrans = run.tcpInfoRetrans();
@@ -173,16 +172,5 @@ class TopicTaggingTest {
             }
         }
         throw new AssertionError("no " + family + " for " + endpoint);
-    }
-
-    private static void awaitRedis(NetnsPair net) throws InterruptedException {
-        for (int i = 0; i < 50; i++) {
-            Sh.Result r = Sh.exec(10, NetnsPair.prefixed(net.client(), "redis-cli", "-h", net.serverIp(), "ping"));
-            if (r.out().contains("PONG")) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("redis-server did not answer in 5 s");
     }
 }

@@ -206,6 +206,18 @@ public final class NetnsPair implements AutoCloseable {
         throw new AssertionError("TCP connections still open in " + client + " or " + server + " after 60 s");
     }
 
+    /** Wait (at most 5 s) until the redis-server on the server address answers a PING from the client namespace. */
+    public void awaitRedis() throws InterruptedException {
+        for (int i = 0; i < 50; i++) {
+            Sh.Result r = Sh.exec(10, prefixed(client(), "redis-cli", "-h", serverIp(), "ping"));
+            if (r.out().contains("PONG")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("redis-server did not answer in 5 s");
+    }
+
     /** Run a command inside a namespace to completion. */
     public String exec(String ns, long timeoutSeconds, String... cmd) {
         return Sh.run(timeoutSeconds, prefixed(ns, cmd));
