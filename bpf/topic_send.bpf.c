@@ -308,29 +308,6 @@ static __always_inline bool end_request(struct parse *c)
 	return true;
 }
 
-/* "<prefix><decimal>\r\n" at the start of tok (n bytes valid): its length, or -1. */
-static __always_inline int parse_header(const char *tok, __u32 n, char prefix, __u32 *val)
-{
-	__u32 v = 0;
-
-	if (n < 4 || tok[0] != prefix)
-		return -1;
-	for (int i = 1; i < 12; i++) {
-		char ch = tok[i];
-
-		if (ch == '\r') {
-			if (i == 1 || i + 1 >= n || tok[i + 1] != '\n')
-				return -1;
-			*val = v;
-			return i + 2;
-		}
-		if (ch < '0' || ch > '9' || i >= 10)
-			return -1;
-		v = v * 10 + (ch - '0');
-	}
-	return -1;
-}
-
 /* The first 8 bytes of name, case folded for letters (| 0x20 turns 'A'..'Z' into 'a'..'z') */
 static __always_inline __u64 folded_word(const __u8 *name)
 {
@@ -493,7 +470,6 @@ static long resp_step(__u32 i, void *vctx)
 {
 	__u32 zero = 0;
 	struct parse *c = bpf_map_lookup_elem(&topic_parse, &zero);
-	char tok[16] = {};
 	__u32 n, v;
 	long r;
 	int h;
@@ -515,13 +491,17 @@ static long resp_step(__u32 i, void *vctx)
 	 * Near the end of a mapping the short read is tried.
 	 */
 	n = c->count - c->off;
-	if (n > sizeof(tok))
-		n = sizeof(tok);
-	if (bpf_probe_read_user(tok, sizeof(tok), (void *)(c->buf + c->off)) &&
-	    bpf_probe_read_user(tok, 8, (void *)(c->buf + c->off)))
-		return 1;
+	if (n > 16)
+		n = 16;
+	/* the token goes into the window's first bytes, for win_header(), the one header parser */
+	if (bpf_probe_read_user(c->win, 16, (void *)(c->buf + c->off))) {
+		if (bpf_probe_read_user(c->win, 8, (void *)(c->buf + c->off)))
+			return 1;
+		if (n > 8)
+			n = 8;
+	}
 	if (c->args_left == 0) {
-		h = parse_header(tok, n, '*', &v);
+		h = win_header(c, 0, n, '*', &v);
 		if (h < 0 || v == 0 || v > 1024)
 			return 1; /* an inline command or not RESP: the rest is untagged */
 		c->req_start = c->off;
@@ -531,7 +511,7 @@ static long resp_step(__u32 i, void *vctx)
 		c->topic = 0;
 		return 0;
 	}
-	h = parse_header(tok, n, '$', &v);
+	h = win_header(c, 0, n, '$', &v);
 	if (h < 0)
 		return 1;
 	c->off += h;
