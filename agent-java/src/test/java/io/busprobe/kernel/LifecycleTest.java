@@ -294,6 +294,28 @@ class LifecycleTest {
         }
     }
 
+    @Test
+    void anEditInPlaceBehindASymlinkToAnotherFolderIsReloadedWithoutASignal(@TempDir Path tmp) throws Exception {
+        // /etc/busprobe.yaml -> /srv/conf/busprobe.yaml, edited where it is: the change happens in the
+        // target's folder, not the link's. The control tick looks only every 10 s, later than this waits,
+        // so a reload within 5 s is the watch's.
+        Path links = Files.createDirectory(tmp.resolve("etc"));
+        Path target = Files.createDirectory(tmp.resolve("srv")).resolve("busprobe.yaml");
+        Files.writeString(target, "endpoints:\n  - name: before-edit\n    bus: nats\n    ports: [14382]\n");
+        Path config = Files.createSymbolicLink(links.resolve("busprobe.yaml"), target);
+        try (BusprobeProcess.Daemon d = start("--config", config.toString())) {
+            assertThat(endpointNames()).contains("before-edit");
+            Files.writeString(target, "endpoints:\n  - name: after-edit\n    bus: nats\n    ports: [14382]\n"
+                    + "  - name: second\n    bus: nats\n    ports: [14383]\n");
+            for (int i = 0; i < 50 && !d.log().contains("endpoints reloaded: 2"); i++) {
+                Thread.sleep(100);
+            }
+            assertThat(d.log()).contains("endpoint config " + config + " changed", "endpoints reloaded: 2 endpoint(s)");
+            assertThat(endpointNames()).contains("after-edit", "second").doesNotContain("before-edit");
+            assertThat(d.stop()).isZero();
+        }
+    }
+
     private static void awaitReloads(BusprobeProcess.Daemon d, int count) throws InterruptedException {
         for (int i = 0; i < 50 && reloads(d) < count; i++) {
             Thread.sleep(100);
