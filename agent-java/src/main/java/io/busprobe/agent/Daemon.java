@@ -181,11 +181,12 @@ public final class Daemon implements AutoCloseable {
      * Endpoint traffic refresh, on busprobe-refresh; a failure is logged (once per distinct cause)
      * and retried next second. Namespaces it cannot enter are logged once, naming the missing
      * capability, and again only when that set changes (busprobe_netns_unreachable has the count).
+     * {@code paced}: see {@link io.busprobe.bpf.BusprobeObject#refreshTraffic(boolean)}.
      */
-    private TrafficRefresh refreshTraffic() {
+    private TrafficRefresh refreshTraffic(boolean paced) {
         TrafficRefresh r;
         try {
-            r = session.bpf().refreshTraffic();
+            r = session.bpf().refreshTraffic(paced);
             lastRefreshError = null;
         } catch (RuntimeException e) {
             String msg = String.valueOf(e.getMessage());
@@ -205,21 +206,21 @@ public final class Daemon implements AutoCloseable {
     }
 
     /**
-     * Refreshes in a row that walked no namespace (none moved a TCP segment since its last walk);
-     * busprobe-refresh only. After {@link #QUIET_REFRESHES} of them the refresh runs every
-     * {@link #QUIET_REFRESH_SECONDS} s instead of every second, and it is back at once a second
-     * after the first walk: reading each namespace's /proc/PID/net/snmp (~0.2 ms) and rescanning
-     * /proc for namespaces (~5 ms every 10 s) were most of an idle daemon's CPU. A connection that
-     * starts sending after a quiet spell is counted up to 5 s later (or at its first retransmit or
-     * close), then every second again.
+     * Refreshes in a row that walked no busy namespace (none moved more than a trickle of TCP
+     * segments since its last walk); busprobe-refresh only. After {@link #QUIET_REFRESHES} of them
+     * the refresh runs every {@link #QUIET_REFRESH_SECONDS} s instead of every second, and it is
+     * back at once a second after the first busy walk: reading each namespace's
+     * /proc/PID/net/snmp (~0.2 ms) and rescanning /proc for namespaces (~5 ms every 10 s) were most
+     * of an idle daemon's CPU. A connection that starts sending after a quiet spell is counted up to
+     * 5 s later (or at its first retransmit or close), then every second again.
      */
     private int quietRefreshes;
     static final int QUIET_REFRESHES = 10;
     static final int QUIET_REFRESH_SECONDS = 5;
 
     private void refreshAndReschedule() {
-        TrafficRefresh r = refreshTraffic();
-        quietRefreshes = r != null && r.walked() == 0 ? quietRefreshes + 1 : 0;
+        TrafficRefresh r = refreshTraffic(true);
+        quietRefreshes = r != null && r.busy() == 0 ? quietRefreshes + 1 : 0;
         ScheduledExecutorService s = refresh;
         if (s == null) {
             return; // run() is stopping
@@ -455,7 +456,7 @@ public final class Daemon implements AutoCloseable {
         if (periodicFailure != null) {
             throw periodicFailure;
         }
-        refreshTraffic();
+        refreshTraffic(false);
         session.stopAndDrain(handler);
         publishState(System.nanoTime());
     }

@@ -22,14 +22,16 @@ import java.util.stream.Collectors;
  * @param namespaces  network namespaces with processes in them
  * @param unreachable those that could not be counted
  * @param walked      those the iterator walked: the others moved no TCP segment since their last walk
+ *                    (or, in a paced refresh, only a trickle, see {@link BusprobeObject#refreshTraffic(boolean)})
+ * @param busy        of those walked, the ones that moved more than a trickle (or were walked for the first time)
  */
-public record TrafficRefresh(int namespaces, List<Unreachable> unreachable, int walked) {
+public record TrafficRefresh(int namespaces, List<Unreachable> unreachable, int walked, int busy) {
     /** No refresh ran (no iterator attached, or none yet). */
-    public static final TrafficRefresh NONE = new TrafficRefresh(0, List.of(), 0);
+    public static final TrafficRefresh NONE = new TrafficRefresh(0, List.of(), 0, 0);
 
     /** A refresh that walked no namespace. */
     public TrafficRefresh(int namespaces, List<Unreachable> unreachable) {
-        this(namespaces, unreachable, 0);
+        this(namespaces, unreachable, 0, 0);
     }
 
     /**
