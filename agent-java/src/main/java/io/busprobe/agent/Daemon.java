@@ -1,5 +1,6 @@
 package io.busprobe.agent;
 
+import io.busprobe.bpf.BusprobeObject;
 import io.busprobe.bpf.Probe;
 import io.busprobe.bpf.TrafficRefresh;
 import io.busprobe.connection.ConnectionTable;
@@ -181,7 +182,7 @@ public final class Daemon implements AutoCloseable {
      * Endpoint traffic refresh, on busprobe-refresh; a failure is logged (once per distinct cause)
      * and retried next second. Namespaces it cannot enter are logged once, naming the missing
      * capability, and again only when that set changes (busprobe_netns_unreachable has the count).
-     * {@code paced}: see {@link io.busprobe.bpf.BusprobeObject#refreshTraffic(boolean)}.
+     * {@code paced}: see {@link BusprobeObject#refreshTraffic(boolean)}.
      */
     private TrafficRefresh refreshTraffic(boolean paced) {
         TrafficRefresh r;
