@@ -79,25 +79,16 @@ static __always_inline bool bp_v6_any(const struct in6_addr *a)
 }
 
 /*
- * The 4-tuple of a socket (a BTF pointer: plain loads). Works for full,
- * request and time-wait sockets alike: everything read lives in sock_common,
- * except the source port of a full TCP socket, read like the kernel's own
- * tracepoints do: inet_sport, which tcp_set_state(TCP_CLOSE) still has.
+ * A socket's addresses into t, given its family, both IPv6 addresses (read
+ * for AF_INET6 only) and both IPv4 ones. The one copy of the dual-stack rule,
+ * for BTF pointers (bp_read_tuple) and for sockets read with probe reads
+ * (the topic send side's, found through the file table) alike.
  */
-static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock *sk)
+static __always_inline void bp_tuple_addrs(struct bp_tuple *t, __u16 family, const struct in6_addr *saddr6,
+					   const struct in6_addr *daddr6, __u32 saddr4, __u32 daddr4)
 {
-	const struct sock_common *skc = &sk->__sk_common;
-	struct tcp_sock *tp;
-	__u16 family = skc->skc_family;
-	__u8 state = skc->skc_state;
-
 	t->family = family;
-	t->sport = skc->skc_num;
-	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV && (tp = bpf_skc_to_tcp_sock((void *)sk)))
-		t->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
-	t->dport = bpf_ntohs(skc->skc_dport);
-	if (family == AF_INET6 && bp_v4_mapped(&skc->skc_v6_daddr) &&
-	    (bp_v4_mapped(&skc->skc_v6_rcv_saddr) || bp_v6_any(&skc->skc_v6_rcv_saddr))) {
+	if (family == AF_INET6 && bp_v4_mapped(daddr6) && (bp_v4_mapped(saddr6) || bp_v6_any(saddr6))) {
 		/*
 		 * An AF_INET6 socket talking IPv4 (::ffff:a.b.c.d, how the JVM
 		 * opens every socket by default, and every socket a dual-stack
@@ -107,15 +98,35 @@ static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock 
 		 * rules match it and it prints as IPv4 (README "Dual stack").
 		 */
 		t->family = AF_INET;
-		*(__u32 *)t->saddr = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
-		*(__u32 *)t->daddr = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+		*(__u32 *)t->saddr = saddr6->in6_u.u6_addr32[3];
+		*(__u32 *)t->daddr = daddr6->in6_u.u6_addr32[3];
 	} else if (family == AF_INET6) {
-		__builtin_memcpy(t->saddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
-		__builtin_memcpy(t->daddr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(t->saddr, saddr6->in6_u.u6_addr8, 16);
+		__builtin_memcpy(t->daddr, daddr6->in6_u.u6_addr8, 16);
 	} else {
-		*(__u32 *)t->saddr = skc->skc_rcv_saddr;
-		*(__u32 *)t->daddr = skc->skc_daddr;
+		*(__u32 *)t->saddr = saddr4;
+		*(__u32 *)t->daddr = daddr4;
 	}
+}
+
+/*
+ * The 4-tuple of a socket (a BTF pointer: plain loads). Works for full,
+ * request and time-wait sockets alike: everything read lives in sock_common,
+ * except the source port of a full TCP socket, read like the kernel's own
+ * tracepoints do: inet_sport, which tcp_set_state(TCP_CLOSE) still has.
+ */
+static __always_inline void bp_read_tuple(struct bp_tuple *t, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	struct tcp_sock *tp;
+	__u8 state = skc->skc_state;
+
+	t->sport = skc->skc_num;
+	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV && (tp = bpf_skc_to_tcp_sock((void *)sk)))
+		t->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	t->dport = bpf_ntohs(skc->skc_dport);
+	bp_tuple_addrs(t, skc->skc_family, &skc->skc_v6_rcv_saddr, &skc->skc_v6_daddr, skc->skc_rcv_saddr,
+		       skc->skc_daddr);
 }
 
 /* Tuple and identity from a (BTF) socket into a record. */

@@ -108,23 +108,29 @@ static __always_inline const struct sock *fd_sock(__u64 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
-/* bp_resolve() for a socket found through the file table: an untyped pointer, read with probe reads. */
+/*
+ * bp_resolve() for a socket found through the file table: an untyped pointer,
+ * read with probe reads into the same tuple as bp_read_tuple() makes, so that
+ * a JVM's socket (AF_INET6, talking IPv4 through ::ffff:a.b.c.d) matches the
+ * IPv4 rules it matches everywhere else. The match is cached in the entry
+ * (for every later send), so a wrong one here would stay wrong.
+ */
 static __always_inline void resolve_untyped(const struct sock *sk, struct bp_sock_info *info, __u32 gen)
 {
+	struct in6_addr saddr6 = {}, daddr6 = {};
 	struct bp_tuple t = {};
-	__u16 endpoint;
+	__u16 endpoint, family;
 	__u8 direction;
 
-	t.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	t.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (t.family == AF_INET6) {
-		BPF_CORE_READ_INTO(&t.saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&t.daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		*(__u32 *)t.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		*(__u32 *)t.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&saddr6, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&daddr6, sk, __sk_common.skc_v6_daddr);
 	}
+	bp_tuple_addrs(&t, family, &saddr6, &daddr6, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr),
+		       BPF_CORE_READ(sk, __sk_common.skc_daddr));
 	bp_match_endpoint(&t, &endpoint, &direction);
 	info->endpoint = endpoint;
 	info->direction = direction;
