@@ -304,11 +304,20 @@ class KafkaTopicTaggingTest {
         return now;
     }
 
-    /** A cluster ID as kafka-storage random-uuid makes it: 16 random bytes, URL-safe base64 without padding. */
+    /**
+     * A cluster ID as kafka-storage random-uuid makes it: 16 random bytes, URL-safe base64 without
+     * padding, drawn again when it starts with '-' (as Kafka's Uuid.randomUuid() does), which
+     * kafka-storage's argument parser would take for an option (1 run in 64 failed that way).
+     */
     private static String uuid() {
-        UUID u = UUID.randomUUID();
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16).putLong(u.getMostSignificantBits()).putLong(u.getLeastSignificantBits());
-        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b.array());
+        String id;
+        do {
+            UUID u = UUID.randomUUID();
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16).putLong(u.getMostSignificantBits())
+                    .putLong(u.getLeastSignificantBits());
+            id = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b.array());
+        } while (id.startsWith("-"));
+        return id;
     }
 
     private static String tail(Path log) {
