@@ -109,12 +109,18 @@ class MetricsScrapeTest {
         // iperf3 (control and data connection) on the configured endpoint, seen from both namespaces
         String client = "{bus=\"other\",direction=\"client\",endpoint=\"test-bus\"}";
         String server = "{bus=\"other\",direction=\"server\",endpoint=\"test-bus\"}";
+        // a run of the state program the kernel skipped loses a close, or an open no refresh saw
+        // (README, "What exact means"): said with a missing one, so that its failure tells which
+        Matcher skips = Pattern.compile("(?m)^busprobe_bpf_program_recursion_misses_total"
+                + "\\{program=\"handle_inet_sock_set_state\"\\} (\\S+)$").matcher(text);
+        String skipped = "state program runs skipped: " + (skips.find() ? skips.group(1) : "not in the scrape");
+        System.out.println("MetricsScrapeTest: " + skipped);
         for (String side : new String[] {client, server}) {
-            assertThat(value(text, "busprobe_endpoint_connections_opened_total" + side)).as(side)
+            assertThat(value(text, "busprobe_endpoint_connections_opened_total" + side)).as("%s, %s", side, skipped)
                     .isGreaterThanOrEqualTo(2);
-            assertThat(value(text, "busprobe_endpoint_connections_closed_total" + side)).as(side)
+            assertThat(value(text, "busprobe_endpoint_connections_closed_total" + side)).as("%s, %s", side, skipped)
                     .isGreaterThanOrEqualTo(2);
-            assertThat(value(text, "busprobe_endpoint_connection_lifetime_seconds_count" + side)).as(side)
+            assertThat(value(text, "busprobe_endpoint_connection_lifetime_seconds_count" + side)).as("%s, %s", side, skipped)
                     .isGreaterThanOrEqualTo(2);
             assertThat(value(text, "busprobe_endpoint_segments_sent_total" + side)).as(side).isPositive();
         }
