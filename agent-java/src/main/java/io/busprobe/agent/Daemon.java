@@ -261,7 +261,7 @@ public final class Daemon implements AutoCloseable {
     /** Ask the control thread to re-read the endpoint config (what SIGHUP does). */
     public void requestReload() {
         reloadRequested = true;
-        onControl(this::reloadIfRequested);
+        onControl(this::reloadIfRequested, 0);
     }
 
     /**
@@ -269,27 +269,20 @@ public final class Daemon implements AutoCloseable {
      * that a file written in two steps (truncated, then filled) is read once it is whole.
      */
     private void configEvent() {
-        ScheduledExecutorService c = control;
-        if (c != null) {
-            try {
-                c.schedule(() -> periodic(this::reloadIfConfigChanged), CONFIG_SETTLE_MILLIS, TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.RejectedExecutionException stopping) {
-                // run() is stopping
-            }
-        }
+        onControl(this::reloadIfConfigChanged, CONFIG_SETTLE_MILLIS);
     }
 
     private static final int CONFIG_SETTLE_MILLIS = 100;
 
     /**
-     * Runs {@code task} on busprobe-control now, from any thread, while {@link #run} runs; before it,
-     * and once it is stopping, not at all.
+     * Runs {@code task} on busprobe-control {@code delayMillis} from now (0: at once), from any
+     * thread, while {@link #run} runs; before it, and once it is stopping, not at all.
      */
-    private void onControl(Runnable task) {
+    private void onControl(Runnable task, long delayMillis) {
         ScheduledExecutorService c = control;
         if (c != null) {
             try {
-                c.execute(() -> periodic(task));
+                c.schedule(() -> periodic(task), delayMillis, TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.RejectedExecutionException stopping) {
                 // run() is stopping: the task would not outlive the daemon
             }
@@ -507,7 +500,7 @@ public final class Daemon implements AutoCloseable {
             }
             if (controlSlow) {
                 controlSlow = false;
-                onControl(this::tickNow);
+                onControl(this::tickNow, 0);
             }
         }
         metrics.heartbeat(now);

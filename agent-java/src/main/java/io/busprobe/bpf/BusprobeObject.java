@@ -620,16 +620,15 @@ public final class BusprobeObject implements AutoCloseable {
             int fd;
             long moved = ns.errno() == 0 ? NetNamespaces.tcpActivity(ns.pid()) : -1;
             Walk last = lastActivity.get(ns.key());
-            if (moved >= 0 && !every && last != null) {
-                if (last.activity() == moved) {
-                    activity.put(ns.key(), last);
-                    continue; // not one TCP segment in or out since its last walk: nothing to add
-                }
-                long since = moved - last.activity();
-                if (paced && since > 0 && since < TRICKLE_SEGMENTS && now - last.nanos() < TRICKLE_WALK_NANOS) {
-                    activity.put(ns.key(), last);
-                    continue; // a trickle since its last walk: counted at the walk after 5 s
-                }
+            long since = last == null || moved < 0 ? -1 : moved - last.activity();
+            boolean trickle = since >= 0 && since < TRICKLE_SEGMENTS;
+            if (!every && since == 0) {
+                activity.put(ns.key(), last);
+                continue; // not one TCP segment in or out since its last walk: nothing to add
+            }
+            if (paced && trickle && now - last.nanos() < TRICKLE_WALK_NANOS) {
+                activity.put(ns.key(), last);
+                continue; // a trickle since its last walk: counted at the walk after 5 s
             }
             if (ns.self()) {
                 fd = Native.bpf_iter_create(linkFd); // our own namespace: no setns, no CAP_SYS_ADMIN
@@ -651,7 +650,7 @@ public final class BusprobeObject implements AutoCloseable {
             }
             drain(fd);
             walked++;
-            if (last == null || moved < 0 || moved - last.activity() >= TRICKLE_SEGMENTS || moved < last.activity()) {
+            if (!trickle) {
                 busy++;
             }
             if (moved >= 0) {
