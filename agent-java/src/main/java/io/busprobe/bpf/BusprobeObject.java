@@ -258,7 +258,7 @@ public final class BusprobeObject implements AutoCloseable {
                 mapFd(TopicMaps.IDS_ADDED));
         topicSubscribers = new TopicSubscribers(mapFd(TopicSubscribers.MAP));
         endpointMaps = new EndpointMaps(mapFd(EndpointMaps.ENDPOINTS), mapFd(EndpointMaps.RULES_GEN),
-                mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
+                mapFd(EndpointMaps.PORTS), mapFd(EndpointMaps.NAMES), mapFd(EndpointMaps.STATS), mapFd(EndpointMaps.PROCS),
                 mapFd(EndpointMaps.PEERS));
         dropStats = DropStats.map(mapFd(DropStats.MAP));
         writeDropLoss();

@@ -91,6 +91,11 @@ public record LpmEntry(int prefixLen, byte[] data, int endpointId) {
         return data;
     }
 
+    /** The port every key under this entry carries: its first 16 bits, which every entry includes. */
+    public int port() {
+        return (data[PORT_OFFSET] & 0xff) << 8 | (data[PORT_OFFSET + 1] & 0xff);
+    }
+
     /** A copy: entries are shared values. */
     @Override
     public byte[] data() {

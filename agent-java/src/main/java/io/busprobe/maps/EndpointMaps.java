@@ -45,6 +45,10 @@ public final class EndpointMaps implements AutoCloseable {
     public static final String PEERS = "endpoint_peers";
     /** BPF-only: bumped after each rule change; not pinned, only the daemon installs rules. */
     public static final String RULES_GEN = "endpoints_gen";
+    /** BPF-only: the ports some rule names, a bit each (bpf/endpoint.bpf.h); not pinned either. */
+    public static final String PORTS = "endpoint_ports";
+    /** The port set's words: BP_PORT_WORDS in bpf/endpoint.bpf.h. */
+    static final int PORT_WORDS = 65536 / Long.SIZE;
     public static final String[] ALL = {ENDPOINTS, NAMES, STATS, PROCS, PEERS};
     public static final int MAX_ENDPOINTS = Native.BP_MAX_ENDPOINTS();
     public static final int DIRS = Native.BP_DIRS();
@@ -57,16 +61,20 @@ public final class EndpointMaps implements AutoCloseable {
     private final int procs;
     private final int peers;
     private final int rulesGen;
+    private final int ports;
     private final boolean ownsFds;
     private final List<LpmEntry> installed = new ArrayList<>();
+    private long[] installedPorts = new long[PORT_WORDS];
 
-    public EndpointMaps(int rules, int rulesGen, int names, int stats, int procs, int peers) {
-        this(rules, rulesGen, names, stats, procs, peers, false);
+    public EndpointMaps(int rules, int rulesGen, int ports, int names, int stats, int procs, int peers) {
+        this(rules, rulesGen, ports, names, stats, procs, peers, false);
     }
 
-    private EndpointMaps(int rules, int rulesGen, int names, int stats, int procs, int peers, boolean ownsFds) {
+    private EndpointMaps(int rules, int rulesGen, int ports, int names, int stats, int procs, int peers,
+            boolean ownsFds) {
         this.rules = rules;
         this.rulesGen = rulesGen;
+        this.ports = ports;
         this.names = names;
         this.stats = stats;
         this.procs = procs;
@@ -77,18 +85,30 @@ public final class EndpointMaps implements AutoCloseable {
     /** The maps a running daemon pinned under {@code dir}. */
     public static EndpointMaps openPinned(Path dir) {
         int[] fds = Pins.open(dir, ALL);
-        return new EndpointMaps(fds[0], -1, fds[1], fds[2], fds[3], fds[4], true);
+        return new EndpointMaps(fds[0], -1, -1, fds[1], fds[2], fds[3], fds[4], true);
     }
 
     /**
      * Replace the rules and names with {@code config}'s. New rules go in before
      * stale ones go out, so no socket is briefly unmatched during a reload; then
      * the generation moves on, so each socket's cached match is redone on its
-     * next event that needs it.
+     * next event that needs it. The port set holds the ports of both the old and
+     * the new rules while both may be in the trie: a port leaves it only after its
+     * last rule did.
      */
     public void install(EndpointConfig config) {
+        if (rulesGen < 0 || ports < 0) {
+            throw new IllegalStateException("endpoint rules are installed by the daemon's own maps, not pinned ones");
+        }
         List<LpmEntry> next = config.lpmEntries();
+        long[] nextPorts = portSet(next);
+        long[] both = installedPorts.clone();
+        for (int w = 0; w < PORT_WORDS; w++) {
+            both[w] |= nextPorts[w];
+        }
         try (Arena a = Arena.ofConfined()) {
+            writePorts(a, installedPorts, both);
+            installedPorts = both;
             MemorySegment key = bp_endpoint_key.allocate(a);
             MemorySegment value = a.allocate(ValueLayout.JAVA_INT);
             for (LpmEntry e : next) {
@@ -107,6 +127,8 @@ public final class EndpointMaps implements AutoCloseable {
                     }
                 }
             }
+            writePorts(a, installedPorts, nextPorts);
+            installedPorts = nextPorts;
             bumpRulesGen(a);
             MemorySegment idx = a.allocate(ValueLayout.JAVA_INT);
             MemorySegment name = bp_endpoint_name.allocate(a);
@@ -128,11 +150,31 @@ public final class EndpointMaps implements AutoCloseable {
         installed.addAll(next);
     }
 
+    /** The port set of {@code entries}: bit {@code port % 64} of word {@code port / 64} for each entry's port. */
+    static long[] portSet(List<LpmEntry> entries) {
+        long[] words = new long[PORT_WORDS];
+        for (LpmEntry e : entries) {
+            words[e.port() >>> 6] |= 1L << (e.port() & 63);
+        }
+        return words;
+    }
+
+    /** Writes the words of the port set that differ between {@code was} (the kernel's now) and {@code now}. */
+    private void writePorts(Arena a, long[] was, long[] now) {
+        MemorySegment word = a.allocate(ValueLayout.JAVA_INT);
+        MemorySegment bits = a.allocate(ValueLayout.JAVA_LONG);
+        for (int w = 0; w < PORT_WORDS; w++) {
+            if (was[w] != now[w]) {
+                word.set(ValueLayout.JAVA_INT, 0, w);
+                bits.set(ValueLayout.JAVA_LONG, 0, now[w]);
+                Libbpf.check(Native.bpf_map_update_elem(ports, word, bits, Native.BPF_ANY()),
+                        "bpf_map_update_elem(" + PORTS + ")");
+            }
+        }
+    }
+
     /** One writer (the daemon), so a read and a write are enough. */
     private void bumpRulesGen(Arena a) {
-        if (rulesGen < 0) {
-            throw new IllegalStateException("endpoint rules are installed by the daemon's own maps, not pinned ones");
-        }
         MemorySegment zero = a.allocateFrom(ValueLayout.JAVA_INT, 0);
         MemorySegment gen = a.allocate(ValueLayout.JAVA_INT);
         Libbpf.check(Native.bpf_map_lookup_elem(rulesGen, zero, gen), "bpf_map_lookup_elem(endpoints_gen)");
