@@ -207,7 +207,6 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location)
 	bool have_tuple, rx;
 	__u32 reason = 0, seq_len = 0, netns;
 	__u8 flags = 0;
-	__u64 key;
 
 	if (bpf_core_field_exists(struct trace_event_raw_kfree_skb___bp, reason))
 		reason = (__u32)ctx[2];
@@ -241,10 +240,8 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location)
 	if (rx_sk) {
 		bp_attribute(rx_sk, &a);
 	} else {
-		if (skb_sk && BP_ATTRIBUTION) {
-			key = (__u64)skb_sk;
-			a.info = bpf_map_lookup_elem(&sock_info, &key);
-		}
+		if (skb_sk)
+			a.info = bp_sock_info(skb_sk, false);
 		if (!cached_endpoint(&a) && have_tuple)
 			bp_match_endpoint(&t, &a.endpoint, &a.direction);
 	}

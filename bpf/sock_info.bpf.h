@@ -67,23 +67,31 @@ struct bp_sock_base {
 };
 
 /*
- * tp->total_retrans of a full TCP socket. Read with a probe read: callers
- * hold BTF pointers typed struct sock, which the verifier does not let a
- * plain load walk past.
+ * tp->total_retrans of a full TCP socket (0 for any other). Callers hold BTF
+ * pointers typed struct sock, which the verifier does not let a plain load
+ * walk past: bpf_skc_to_tcp_sock() casts after checking the socket, a
+ * cheaper call than a probe read (copy_from_kernel_nofault()), and the state
+ * program makes two or three per connection side.
  */
 static __always_inline __u32 bp_total_retrans(const struct sock *sk)
 {
-	return BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	return tp ? tp->total_retrans : 0;
 }
 
 /*
- * Keyed by the sock pointer, deleted when the socket reaches TCP_CLOSE (every
- * TCP socket that was ever connected passes through it). An LRU map because
- * a full map must never stop attribution of new sockets: the least recently
- * used entry is evicted, and that socket's later events carry the current
- * task and a fresh endpoint lookup instead of its owner. Sized by the agent
- * before load (bpf_map__set_max_entries) from `run --socket-table-size`,
- * 65,536 by default: well above what a bus client or broker holds.
+ * The socket table has two parts: sock_slots (below), where a socket's
+ * entry normally lives, and this LRU map keyed by the sock pointer, for the
+ * few sockets whose slot another live socket holds. An entry is deleted (a
+ * slot freed) when the socket reaches TCP_CLOSE: every TCP socket that was
+ * ever connected passes through it. An LRU map because a full map must
+ * never stop attribution of new sockets: the least recently used entry is
+ * evicted, and that socket's later events carry the current task and a
+ * fresh endpoint lookup instead of its owner. Both parts are sized by the
+ * agent before load (bpf_map__set_max_entries) from
+ * `run --socket-table-size`, 65,536 by default: well above what a bus
+ * client or broker holds.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -93,46 +101,57 @@ struct {
 } sock_info SEC(".maps") __weak;
 
 /*
- * A socket's base lives in one of two maps, neither of which evicts:
+ * One socket's place in sock_slots: its entry and, once its connection
+ * opened (ESTABLISHED) under busprobe, its base.
+ */
+struct bp_sock_slot {
+	__u64 key;                /* bp_slot_key() of the slot's socket; 0: free */
+	struct bp_sock_info info;
+	__u8  flags;              /* BP_SLOT_* */
+	__u8  _pad0[7];
+	struct bp_sock_base base; /* valid with BP_SLOT_BASE */
+	__u8  _pad1[16];          /* two cache lines */
+};
+
+#define BP_SLOT_BASE 1 /* the connection opened here: base is its base */
+
+/*
+ * A direct-mapped array of slots indexed by a hash of the sock pointer,
+ * 2^n of them (the agent rounds --socket-table-size down to a power of
+ * two). A socket claims its slot where its entry is made (connect(), the
+ * SYN, or the first event of a socket older than the agent) and frees it at
+ * TCP_CLOSE; a socket whose slot another live one holds (a chance of about
+ * live sockets / slots) uses sock_info and sock_base instead.
  *
- * - sock_open (below), a preallocated plain hash keyed by the sock
- *   pointer: where a connection's base goes when it opens (ESTABLISHED),
- *   deleted at its TCP_CLOSE. Insertion takes a preallocated element, no
- *   allocation.
- * - sock_base, per-socket storage, allocated on demand and freed by the
- *   kernel with the socket (__sk_destruct), never deleted: the base of a
- *   socket counted before it opened or without opening here (found open at
- *   start, a retransmit, the traffic refresh of a known socket), and of a
- *   connection that opens while sock_open is full.
+ * Why slots: a hash map's insert, lookup and delete each walk a bucket
+ * under a lock, and per-socket storage allocates (kmalloc, memcg and optmem
+ * charges, 400-800 ns under loopback churn); a slot is an inlined array
+ * lookup and a compare-and-swap, and one cache line pair holds everything
+ * the state program needs of a connection: owner, start, cached endpoint
+ * match and base. BENCHMARKS.md, "The socket table in slots".
  *
- * Creating per-socket storage allocates (kmalloc, memcg and socket optmem
- * charges) and its free comes later in __sk_destruct, outside run_time_ns:
- * 400-800 ns per creation in the state program under loopback churn, two
- * per connection (1.2-1.5 us on a busier host). An element of sock_open
- * costs its insertion, and a lookup and a delete at close: the state
- * program's cost per connection fell from 3.0-3.3 to 2.0-2.1 us with it
- * (BENCHMARKS.md, 2026-12-02 09:23-09:40). A connection attempt that
- * fails, and every transition that only changes state, pay neither.
+ * A socket's base lives in its slot or in sock_base (per-socket storage,
+ * made on demand and freed by the kernel with the socket, __sk_destruct):
+ * the base of a socket counted before it opened or without opening here
+ * (found open at start, a retransmit, the traffic refresh of a known
+ * socket), and of a connection without a slot. Neither evicts.
  *
  * A close that busprobe misses (the program skipped on a CPU where it was
- * already running: the program's recursion_misses) leaves its element
- * behind. A later socket at the same address must not inherit it, so an
- * element is taken only for a socket in an open state (bp_open_state()):
- * such a socket reached ESTABLISHED, where its own element replaced any
- * left there. What it cannot cover is a missed close followed, at the same
- * address, by a missed ESTABLISHED or a Fast Open child closed before its
- * handshake completed. Not keyed by the socket cookie, which
- * would need no such rule: generating a new socket's cookie cost ~300 ns
- * here, more than the allocation it would save. An element left behind
- * takes a place until its address opens again; a full map sends new
- * connections to sock_base, exact either way.
+ * already running: the program's recursion_misses) leaves its slot held.
+ * The next socket at the same address takes it over at its start (a start
+ * resets the slot whole), and until then the sockets that hash to it use
+ * sock_info and sock_base: slower, exact either way. A base in a slot is
+ * used only for a socket in an open state (bp_open_state()): such a socket
+ * reached ESTABLISHED, where its base was filled anew.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct bp_sock_base);
-} sock_open SEC(".maps") __weak;
+	__type(key, __u32);
+	__type(value, struct bp_sock_slot);
+} sock_slots SEC(".maps") __weak;
+
+_Static_assert(sizeof(struct bp_sock_slot) == 128, "one slot, two cache lines");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -140,6 +159,92 @@ struct {
 	__type(key, int);
 	__type(value, struct bp_sock_base);
 } sock_base SEC(".maps") __weak;
+
+/*
+ * A socket's key in sock_slots: its address relative to the array's. The
+ * verifier refuses any arithmetic on a socket pointer but subtracting
+ * another pointer from it (for a privileged program); the difference is a
+ * number, as unique per socket as the address, and never 0.
+ */
+static __always_inline __u64 bp_slot_key(const struct sock *sk)
+{
+	return (__u64)sk - (__u64)&sock_slots;
+}
+
+/*
+ * The same for a socket address that is a number already (read from the
+ * file table). The array's address becomes a number by a round trip through
+ * a map value, where every program stores the same constant.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sock_slots_addr SEC(".maps") __weak;
+
+static __always_inline __u64 bp_slot_key_untyped(__u64 sk)
+{
+	__u32 zero = 0;
+	__u64 *addr = bpf_map_lookup_elem(&sock_slots_addr, &zero);
+
+	if (!addr)
+		return 0;
+	*addr = (__u64)&sock_slots;
+	return sk - *(volatile __u64 *)addr;
+}
+
+/*
+ * The slot of key, whoever holds it: Fibonacci hashing, the high half of
+ * the product masked to the array's size (a power of two, so index_mask is
+ * size - 1).
+ */
+static __always_inline struct bp_sock_slot *bp_slot_at(__u64 key)
+{
+	__u32 idx = ((key * 0x9E3779B97F4A7C15ULL) >> 32) & ((struct bpf_array *)&sock_slots)->index_mask;
+
+	return bpf_map_lookup_elem(&sock_slots, &idx);
+}
+
+/* The slot that key holds, or NULL. */
+static __always_inline struct bp_sock_slot *bp_slot_of(__u64 key)
+{
+	struct bp_sock_slot *s;
+
+	if (!BP_ATTRIBUTION || !key)
+		return NULL;
+	s = bp_slot_at(key);
+	return s && s->key == key ? s : NULL;
+}
+
+/* sk's slot, or NULL when it holds none. */
+static __always_inline struct bp_sock_slot *bp_slot(const struct sock *sk)
+{
+	return bp_slot_of(bp_slot_key(sk));
+}
+
+/*
+ * sk's slot: the one it holds, else its free slot, claimed; NULL when
+ * another socket holds it. *fresh is set when sk had not held it (the
+ * caller fills it).
+ */
+static __always_inline struct bp_sock_slot *bp_slot_claim(const struct sock *sk, bool *fresh)
+{
+	__u64 key = bp_slot_key(sk);
+	struct bp_sock_slot *s;
+
+	if (!BP_ATTRIBUTION)
+		return NULL;
+	s = bp_slot_at(key);
+	if (!s)
+		return NULL;
+	if (s->key == key)
+		return s;
+	if (s->key || __sync_val_compare_and_swap(&s->key, 0, key) != 0)
+		return NULL;
+	*fresh = true;
+	return s;
+}
 
 /* States of a connection that was opened and has not closed yet. */
 static __always_inline bool bp_open_state(int state)
@@ -169,29 +274,34 @@ struct {
 } sock_evictions SEC(".maps") __weak;
 
 /*
- * sk's base, or NULL: its storage's, else its element of sock_open (then
- * *in_open is set, when given); with create, storage is made when it has
- * neither. A new or reset base takes the socket's retransmit count as it is
- * now: every retransmit before went through the retransmit probe, which
- * counted it with or without a base.
+ * sk's base, or NULL: its storage's, else its slot's (then *in_slot is set,
+ * when given); with create, storage is made when it has neither. A new or
+ * reset base takes the socket's retransmit count as it is now: every
+ * retransmit before went through the retransmit probe, which counted it
+ * with or without a base.
  */
-static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *sk, bool create, bool *in_open)
+static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *sk, bool create, bool *in_slot)
 {
-	__u64 key = (__u64)sk;
+	struct bp_sock_slot *s;
 	struct bp_sock_base *b;
 
 	if (!BP_ATTRIBUTION)
 		return NULL;
-	b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0);
-	/* the state before the transition, in the state program (see sock_open) */
-	if (!b && bp_open_state(sk->__sk_common.skc_state)) {
-		b = bpf_map_lookup_elem(&sock_open, &key);
-		if (b) {
-			if (in_open)
-				*in_open = true;
-			return b;
+	/*
+	 * The state before the transition, in the state program (see
+	 * sock_slots). A socket with a base in its slot has no storage: its base
+	 * went there because it had none when it opened, and while it is open
+	 * every later bp_sock_base() finds the slot's first.
+	 */
+	if (bp_open_state(sk->__sk_common.skc_state)) {
+		s = bp_slot(sk);
+		if (s && (s->flags & BP_SLOT_BASE)) {
+			if (in_slot)
+				*in_slot = true;
+			return &s->base;
 		}
 	}
+	b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0);
 	if (!b && create)
 		b = bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (b && !(b->flags & BP_BASE_INIT)) {
@@ -204,28 +314,6 @@ static __always_inline struct bp_sock_base *bp_sock_base_in(const struct sock *s
 static __always_inline struct bp_sock_base *bp_sock_base(const struct sock *sk, bool create)
 {
 	return bp_sock_base_in(sk, create, NULL);
-}
-
-/*
- * A connection opens on sk, which has no base: *fresh, filled by the caller,
- * becomes its element of sock_open. Any element already there is one a
- * missed close left behind (a connection opens once between two closes),
- * so it is replaced. Nonzero when sock_open is full: the caller makes
- * storage instead.
- */
-static __always_inline long bp_sock_open_insert(const struct sock *sk, const struct bp_sock_base *fresh)
-{
-	__u64 key = (__u64)sk;
-
-	return bpf_map_update_elem(&sock_open, &key, fresh, BPF_ANY);
-}
-
-/* The connection on sk closed: its element of sock_open goes. */
-static __always_inline void bp_sock_open_delete(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	bpf_map_delete_elem(&sock_open, &key);
 }
 
 /*
@@ -259,34 +347,77 @@ struct bp_attr {
 };
 
 /*
- * sk's entry; with create, an empty one is made when there is none. A new
- * entry's retransmit baseline is the socket's count now: every retransmit
- * before this moment went through the retransmit probe, which counted it
- * with or without an entry. An entry made for a socket that has a base
- * replaces one the LRU evicted (or deleted at TCP_CLOSE, which clears the
- * base's mark): the eviction is counted now, and the base is marked again.
+ * sk's entry, and its slot in *slot when the entry is there (given slot);
+ * with create, an empty one is made when there is none: in sk's slot if it
+ * is free, else in sock_info. A new entry's retransmit baseline is the
+ * socket's count now: every retransmit before this moment went through the
+ * retransmit probe, which counted it with or without an entry. An entry
+ * made for a socket that has a base replaces one the LRU evicted (or
+ * deleted at TCP_CLOSE, which clears the base's mark): the eviction is
+ * counted now, and the base is marked again.
  */
-static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, bool create)
+static __always_inline struct bp_sock_info *bp_sock_info_slot(const struct sock *sk, bool create,
+							       struct bp_sock_slot **slot)
 {
 	struct bp_sock_info fresh = {}, *info;
+	struct bp_sock_slot *s;
 	__u64 key = (__u64)sk;
+	bool claimed = false;
 
 	if (!BP_ATTRIBUTION)
 		return NULL;
+	s = bp_slot(sk);
+	if (s) {
+		info = &s->info;
+		goto found;
+	}
 	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (info || !create)
 		return info;
 	fresh.total_retrans_rep = bp_total_retrans(sk);
 	fresh.topics = 1;
-	bpf_map_update_elem(&sock_info, &key, &fresh, BPF_NOEXIST);
-	info = bpf_map_lookup_elem(&sock_info, &key);
-	if (info) {
+	s = bp_slot_claim(sk, &claimed);
+	if (s) {
+		s->info = fresh;
+		s->flags = 0;
+		info = &s->info;
+	} else {
+		bpf_map_update_elem(&sock_info, &key, &fresh, BPF_NOEXIST);
+		info = bpf_map_lookup_elem(&sock_info, &key);
+		if (!info)
+			return NULL;
+	}
+	{
 		struct bp_sock_base *b = bp_sock_base(sk, false);
 
 		bp_base_seen(b, false);
 		bp_base_seen(b, true);
 	}
+found:
+	if (slot)
+		*slot = s;
 	return info;
+}
+
+static __always_inline struct bp_sock_info *bp_sock_info(const struct sock *sk, bool create)
+{
+	return bp_sock_info_slot(sk, create, NULL);
+}
+
+/*
+ * The entry of a socket whose address is a number (read from the file
+ * table), or NULL; never made here.
+ */
+static __always_inline struct bp_sock_info *bp_sock_info_untyped(__u64 sk)
+{
+	struct bp_sock_slot *s;
+
+	if (!BP_ATTRIBUTION)
+		return NULL;
+	s = bp_slot_of(bp_slot_key_untyped(sk));
+	if (s)
+		return &s->info;
+	return bpf_map_lookup_elem(&sock_info, &sk);
 }
 
 /*
@@ -337,13 +468,20 @@ static __always_inline void bp_set_owner_current(struct bp_sock_info *info)
 
 /*
  * sk starts a connection (connect(), the SYN): a fresh entry, so that nothing
- * of an earlier socket at the same address is inherited. owner: the current
- * task is the owner (connect()). One update and no lookup: the entry is
- * returned (in *fresh) only when the caller needs it now, for a record.
+ * of an earlier socket at the same address is inherited, in its slot (taken
+ * over whole when it holds it already: a missed close left it) or, when
+ * another socket holds that, in sock_info. owner: the current task is the
+ * owner (connect()). The entry is returned (in *fresh) for the caller's
+ * record: a start's tuple may not be the connection's yet (connect() picks
+ * the source port after it, and inet_csk_clone_lock() sets a child's
+ * SYN_RECV before it copies the request's ports and addresses in some
+ * kernels), so what a match made for the record caches in it is dropped.
  */
 static __always_inline void bp_start(const struct sock *sk, bool owner, struct bp_sock_info *fresh)
 {
+	struct bp_sock_slot *s;
 	__u64 key = (__u64)sk;
+	bool claimed = false;
 
 	if (!BP_ATTRIBUTION)
 		return;
@@ -352,7 +490,13 @@ static __always_inline void bp_start(const struct sock *sk, bool owner, struct b
 	fresh->total_retrans_rep = bp_total_retrans(sk);
 	if (owner)
 		bp_set_owner_current(fresh);
-	bpf_map_update_elem(&sock_info, &key, fresh, BPF_ANY);
+	s = bp_slot_claim(sk, &claimed);
+	if (s) {
+		s->info = *fresh;
+		s->flags = 0;
+	} else {
+		bpf_map_update_elem(&sock_info, &key, fresh, BPF_ANY);
+	}
 }
 
 /*
@@ -376,22 +520,27 @@ static __always_inline struct bp_sock_info *bp_learn_current(const struct sock *
  */
 static __always_inline void bp_learn_owner(const struct sock *sk)
 {
-	struct bp_sock_info *info;
-	__u64 key = (__u64)sk;
+	struct bp_sock_info *info = bp_sock_info_untyped((__u64)sk);
 
-	if (!BP_ATTRIBUTION)
-		return;
-	info = bpf_map_lookup_elem(&sock_info, &key);
 	if (info && !info->owner_known)
 		bp_set_owner_current(info);
 }
 
-/* Delete sk's entry at TCP_CLOSE; only called when it had one. */
-static __always_inline void bp_forget(const struct sock *sk)
+/*
+ * Delete sk's entry at TCP_CLOSE, only called when it had one: its slot
+ * (given when the entry is there) goes back, else its sock_info entry.
+ * Anything read of the entry is read before: a freed slot is another
+ * socket's to claim.
+ */
+static __always_inline void bp_forget(const struct sock *sk, struct bp_sock_slot *slot)
 {
 	__u64 key = (__u64)sk;
 
-	if (BP_ATTRIBUTION)
+	if (!BP_ATTRIBUTION)
+		return;
+	if (slot)
+		slot->key = 0;
+	else
 		bpf_map_delete_elem(&sock_info, &key);
 }
 

@@ -70,15 +70,16 @@ static __always_inline bool counted_transition(int oldstate, int newstate)
  * reload has matched the socket elsewhere since, so that opened - closed
  * (the live connections) stays true per endpoint; its traffic follows the
  * current rules. Where and whether the open was counted is in the socket's
- * base, which the socket table cannot evict.
+ * base, which the socket table cannot evict. slot: sk's, when its entry is
+ * in one.
  */
 static __always_inline __u64 count_connection(const struct sock *sk, struct bp_attr *a, int oldstate,
-					      int newstate)
+					      int newstate, struct bp_sock_slot *slot)
 {
 	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
-	struct bp_sock_base *base, fresh = {};
+	struct bp_sock_base *base;
 	struct bp_attr opened = {};
-	bool in_open = false;
+	bool in_slot = false;
 	__u64 life = 0;
 
 	if (!es)
@@ -87,22 +88,24 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		/*
 		 * Counted only with a base to remember it: a connection whose base
 		 * could not be allocated counts neither open nor close, rather than
-		 * an open that no close would ever match. A socket without storage
-		 * has no element of sock_open either (its last connection's went
-		 * at its close): the base is made whole and inserted, which needs
-		 * no lookup after; storage only when sock_open is full.
+		 * an open that no close would ever match. Without storage (the
+		 * common case) the base is the slot's, filled whole (any base in
+		 * it is one a missed close left): no allocation, no lookup after.
 		 */
-		if (BP_ATTRIBUTION && !bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0)) {
-			fresh.total_retrans_rep = bp_total_retrans(sk);
-			fresh.flags = BP_BASE_INIT | BP_BASE_OPENED | (a->info ? BP_BASE_IN_TABLE : 0);
-			if (a->info)
-				fresh.start_ns = a->info->start_ns;
-			fresh.opened_endpoint = a->endpoint;
-			fresh.opened_direction = a->direction;
-			if (!bp_sock_open_insert(sk, &fresh)) {
-				__sync_fetch_and_add(&es->conn_opened, 1);
-				return 0;
-			}
+		if (slot && !bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0)) {
+			base = &slot->base;
+			base->start_ns = slot->info.start_ns;
+			base->bytes_sent_rep = 0;
+			base->bytes_received_rep = 0;
+			base->segs_out_rep = 0;
+			base->segs_in_rep = 0;
+			base->total_retrans_rep = bp_total_retrans(sk);
+			base->opened_endpoint = a->endpoint;
+			base->opened_direction = a->direction;
+			base->flags = BP_BASE_INIT | BP_BASE_OPENED | BP_BASE_IN_TABLE;
+			slot->flags |= BP_SLOT_BASE;
+			__sync_fetch_and_add(&es->conn_opened, 1);
+			return 0;
 		}
 		base = bp_sock_base(sk, true);
 		bp_base_seen(base, a->info);
@@ -126,7 +129,13 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		 * before the daemon and closed before the seeding reached it counts
 		 * neither, so that live = opened - closed never goes below the truth.
 		 */
-		base = bp_sock_base_in(sk, false, &in_open);
+		/* a close comes from an open state: a slot's base holds (bp_sock_base_in()) */
+		if (slot && (slot->flags & BP_SLOT_BASE)) {
+			base = &slot->base;
+			in_slot = true;
+		} else {
+			base = bp_sock_base_in(sk, false, &in_slot);
+		}
 		bp_base_seen(base, a->info);
 		if (base && (base->flags & BP_BASE_OPENED)) {
 			opened.endpoint = base->opened_endpoint;
@@ -147,11 +156,9 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		/*
 		 * Nothing is counted of a closed socket any more; tcp_disconnect()
 		 * zeroes its counters after this transition, and a reconnect starts
-		 * from a fresh base.
+		 * from a fresh base. A slot's base goes with its slot (bp_forget()).
 		 */
-		if (in_open)
-			bp_sock_open_delete(sk);
-		else if (base)
+		if (base && !in_slot)
 			__builtin_memset(base, 0, sizeof(*base));
 	}
 	return life;
@@ -161,18 +168,19 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
  * Most transitions of a connection (FIN_WAIT1 -> FIN_WAIT2, ESTABLISHED ->
  * CLOSE_WAIT, ...) neither start it, nor are made by its owner, nor move an
  * endpoint counter: with their record sampled out they cost the kind
- * counters only. The socket map is touched only by transitions that need
+ * counters only. The socket table is touched only by transitions that need
  * it, and the endpoint is resolved only when a counter or a record uses it.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	struct bp_sock_slot *slot = NULL;
 	struct bp_sock_info fresh = {};
 	struct tcp_sock *tp;
 	struct bp_kind_stats *st;
 	struct bp_attr a = {};
 	struct bp_event *e;
-	bool user, counted;
+	bool user, counted, topics;
 	__u64 life = 0;
 
 	if (bp_sk_protocol_btf(sk) != IPPROTO_TCP)
@@ -192,7 +200,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		a.info = bp_learn_current(sk); /* also a connection older than the agent */
 	} else if (counted || st) {
 		/* a socket that lives on (ESTABLISHED) keeps its match; one that closes needs none kept */
-		a.info = bp_sock_info(sk, newstate == TCP_ESTABLISHED);
+		a.info = bp_sock_info_slot(sk, newstate == TCP_ESTABLISHED, &slot);
 	}
 	/*
 	 * tcp_create_openreq_child() sets a child's total_retrans to its request's
@@ -204,7 +212,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	if (counted || st)
 		bp_resolve(sk, &a);
 	if (counted)
-		life = count_connection(sk, &a, oldstate, newstate);
+		life = count_connection(sk, &a, oldstate, newstate, slot);
 
 	if (st && (e = bp_reserve(st))) {
 		bp_fill_common(e, BP_KIND_STATE, user);
@@ -226,10 +234,13 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		bp_apply_attr(e, &a);
 		bp_submit(st, e);
 	}
-	if (newstate == TCP_CLOSE && a.info)
-		bp_forget(sk);
+	if (newstate != TCP_CLOSE)
+		return 0;
 	/* only bus clients' sends are tagged (see topic_send.bpf.c), and only where the entry says they may be */
-	if (newstate == TCP_CLOSE && a.endpoint && a.direction == BP_DIR_CLIENT && (!a.info || a.info->topics))
+	topics = a.endpoint && a.direction == BP_DIR_CLIENT && (!a.info || a.info->topics);
+	if (a.info)
+		bp_forget(sk, slot);
+	if (topics)
 		bp_topic_forget(sk);
 	return 0;
 }

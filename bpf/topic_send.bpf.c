@@ -13,7 +13,7 @@
  * value says how many of its bytes the socket took.
  *
  * A write on anything else costs the file-table walk, one comparison, and,
- * for a TCP socket, one sock_info lookup; its exit one hash miss.
+ * for a TCP socket, one socket table lookup; its exit one hash miss.
  */
 #include "vmlinux.h"
 /* this object defines bp_topic_sub_note() (topic_sub.bpf.h) */
@@ -144,9 +144,8 @@ static __always_inline __u32 client_bus(const struct sock *sk, __u16 *endpoint)
 	struct bp_endpoint_name *name;
 	struct bp_sock_info *info;
 	__u32 zero = 0, *genp, gen, idx;
-	__u64 key = (__u64)sk;
 
-	info = bpf_map_lookup_elem(&sock_info, &key);
+	info = bp_sock_info_untyped((__u64)sk);
 	if (!info)
 		return 0;
 	genp = bpf_map_lookup_elem(&endpoints_gen, &zero);

@@ -142,9 +142,11 @@ public final class BusprobeObject implements AutoCloseable {
     }
 
     /**
-     * Entries of the socket table ({@code sock_info}, LRU): sockets whose owner and endpoint match
-     * are kept; more live sockets than this evict the least recently used (counted, see
-     * {@link #socketTableEvictions}), which costs attribution, never a count.
+     * Size of the socket table, where sockets' owners and endpoint matches are kept: slots
+     * ({@code sock_slots}, this rounded down to a power of two) and as many LRU entries
+     * ({@code sock_info}) for the sockets whose slot another holds. More such sockets than this evict
+     * the least recently used (counted, see {@link #socketTableEvictions}), which costs attribution,
+     * never a count.
      */
     public BusprobeObject socketTableSize(int entries) {
         requirePhase(Phase.OPEN, "socketTableSize");
@@ -237,6 +239,8 @@ public final class BusprobeObject implements AutoCloseable {
         Libbpf.check(Native.bpf_map__set_max_entries(map("rb"), (int) ringSize), "bpf_map__set_max_entries(rb)");
         Libbpf.check(Native.bpf_map__set_max_entries(map(SocketTable.MAP), socketTableSize),
                 "bpf_map__set_max_entries(" + SocketTable.MAP + ")");
+        Libbpf.check(Native.bpf_map__set_max_entries(map(SocketTable.SLOTS), SocketTable.slots(socketTableSize)),
+                "bpf_map__set_max_entries(" + SocketTable.SLOTS + ")");
         if (pinDir != null && reuseConfig) {
             // both or neither: half an old config next to half a default one would be silent nonsense
             if (Files.exists(pinDir.resolve(ControlMaps.SAMPLING)) && Files.exists(pinDir.resolve(ControlMaps.SETTINGS))) {

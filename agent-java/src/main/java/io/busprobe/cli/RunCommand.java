@@ -53,9 +53,10 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--socket-table-size", paramLabel = "N", defaultValue = "64K",
             converter = Converters.SocketTableSizeConverter.class,
-            description = "Entries of the table that keeps each TCP socket's owner and endpoint match, 64 to 16M "
-                    + "(default: ${DEFAULT-VALUE}, 65536). More open sockets than this evict the least recently "
-                    + "used: counters stay exact, those sockets lose their owner, and "
+            description = "Size of the table that keeps each TCP socket's owner and endpoint match, 64 to 16M "
+                    + "(default: ${DEFAULT-VALUE}, 65536): that many slots (rounded down to a power of two) and as "
+                    + "many spare entries for sockets whose slot another holds. More of those than this evict the "
+                    + "least recently used: counters stay exact, those sockets lose their owner, and "
                     + "busprobe_socket_table_evictions_total counts them.")
     int socketTableSize;
 

@@ -3,9 +3,12 @@ package io.busprobe.maps;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The socket table ({@code sock_info}, an LRU hash in bpf/sock_info.bpf.h): its size, set before
- * load from {@code run --socket-table-size}, and the evictions of established connections the
- * kernel saw ({@code sock_evictions}, a per-CPU {@code __u64}), summed over CPUs.
+ * The socket table (bpf/sock_info.bpf.h): {@code sock_slots}, a direct-mapped array of slots where
+ * a socket's entry normally lives, and {@code sock_info}, an LRU hash for the sockets whose slot
+ * another socket holds. Its size, set before load from {@code run --socket-table-size} (the LRU
+ * map's entries; the array's slots are that rounded down to a power of two), and the evictions of
+ * established connections the kernel saw ({@code sock_evictions}, a per-CPU {@code __u64}),
+ * summed over CPUs.
  *
  * {@snippet :
  * long evicted = SocketTable.evictions(fd); // fd of the sock_evictions map, loaded or pinned
@@ -14,6 +17,8 @@ import java.lang.foreign.ValueLayout;
 public final class SocketTable {
     /** The LRU map's name in bpf/sock_info.bpf.h. */
     public static final String MAP = "sock_info";
+    /** The slot array's name in bpf/sock_info.bpf.h. */
+    public static final String SLOTS = "sock_slots";
     /** The eviction counter's name in bpf/sock_info.bpf.h; also its pin file name. */
     public static final String EVICTIONS = "sock_evictions";
     /** Smallest and largest {@code --socket-table-size}, and the default (the map's size in the object). */
@@ -22,6 +27,14 @@ public final class SocketTable {
     public static final int DEFAULT_SIZE = 65536;
 
     private SocketTable() {
+    }
+
+    /**
+     * Slots of {@code sock_slots} for a table of {@code size}: a power of two, which the BPF side's
+     * hash masks to (the array's {@code index_mask}).
+     */
+    public static int slots(int size) {
+        return Integer.highestOneBit(size);
     }
 
     /**

@@ -43,6 +43,13 @@ public final class LiveSession implements AutoCloseable {
         return new LiveSession(Session.start(families, ringSize, null, false, endpoints));
     }
 
+    /** As above, with a socket table of {@code socketTableSize} ({@code run --socket-table-size}). */
+    public static LiveSession start(java.util.Set<Family> families, long ringSize, int socketTableSize,
+                                    EndpointConfig endpoints) {
+        return new LiveSession(Session.start(families, ringSize, socketTableSize, null, false, endpoints,
+                java.util.Set.of()));
+    }
+
     public Session session() {
         return session;
     }
