@@ -152,10 +152,17 @@ static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 	if (!st)
 		return NULL;
 	/*
-	 * Atomic although per-CPU: a softirq can interrupt a program running in
-	 * process context on the same CPU, and exact means exact.
+	 * Plain adds to a per-CPU slot, here and in bp_reserve()/bp_submit(),
+	 * although a softirq can interrupt a program running in process context
+	 * on the same CPU: each kind is counted by one program only, and the
+	 * kernel never runs a program inside a run of itself on one CPU (it
+	 * skips the inner run and counts it in the program's recursion_misses),
+	 * so no other writer can come between a load and its store. A locked
+	 * add cost 5-10 ns, and the state program made two per transition
+	 * (BENCHMARKS.md, "The socket table in slots"). A kind counted by a
+	 * second program would need __sync_fetch_and_add() again.
 	 */
-	__sync_fetch_and_add(&st->seen, 1);
+	st->seen++;
 
 	set = bpf_map_lookup_elem(&settings, &zero);
 	cfg = bpf_map_lookup_elem(&sampling, &kind);
@@ -177,13 +184,13 @@ static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 			*pos = 0;
 	}
 	if (interval && !bp_rate_allows(kind, interval, cfg->burst)) {
-		__sync_fetch_and_add(&st->rate_limited, 1);
+		st->rate_limited++;
 		return NULL;
 	}
 	return st;
 
 sampled_out:
-	__sync_fetch_and_add(&st->sampled_out, 1);
+	st->sampled_out++;
 	return NULL;
 }
 
@@ -197,7 +204,7 @@ static __always_inline struct bp_event *bp_reserve(struct bp_kind_stats *st)
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e)
-		__sync_fetch_and_add(&st->dropped, 1);
+		st->dropped++;
 	return e;
 }
 
@@ -228,7 +235,7 @@ static __always_inline void bp_submit(struct bp_kind_stats *st, struct bp_event 
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);
-	__sync_fetch_and_add(&st->submitted, 1);
+	st->submitted++;
 }
 
 #endif /* BUSPROBE_MAPS_BPF_H */
