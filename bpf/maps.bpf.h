@@ -152,17 +152,10 @@ static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 	if (!st)
 		return NULL;
 	/*
-	 * Plain adds to a per-CPU slot, here and in bp_reserve()/bp_submit(),
-	 * although a softirq can interrupt a program running in process context
-	 * on the same CPU: each kind is counted by one program only, and the
-	 * kernel never runs a program inside a run of itself on one CPU (it
-	 * skips the inner run and counts it in the program's recursion_misses),
-	 * so no other writer can come between a load and its store. A locked
-	 * add cost 5-10 ns, and the state program made two per transition
-	 * (BENCHMARKS.md, "The socket table in slots"). A kind counted by a
-	 * second program would need __sync_fetch_and_add() again.
+	 * Atomic although per-CPU: a softirq can interrupt a program running in
+	 * process context on the same CPU, and exact means exact.
 	 */
-	st->seen++;
+	__sync_fetch_and_add(&st->seen, 1);
 
 	set = bpf_map_lookup_elem(&settings, &zero);
 	cfg = bpf_map_lookup_elem(&sampling, &kind);
@@ -184,13 +177,13 @@ static __always_inline struct bp_kind_stats *bp_account(__u32 kind)
 			*pos = 0;
 	}
 	if (interval && !bp_rate_allows(kind, interval, cfg->burst)) {
-		st->rate_limited++;
+		__sync_fetch_and_add(&st->rate_limited, 1);
 		return NULL;
 	}
 	return st;
 
 sampled_out:
-	st->sampled_out++;
+	__sync_fetch_and_add(&st->sampled_out, 1);
 	return NULL;
 }
 
@@ -204,7 +197,7 @@ static __always_inline struct bp_event *bp_reserve(struct bp_kind_stats *st)
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e)
-		st->dropped++;
+		__sync_fetch_and_add(&st->dropped, 1);
 	return e;
 }
 
@@ -235,7 +228,7 @@ static __always_inline void bp_submit(struct bp_kind_stats *st, struct bp_event 
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);
-	st->submitted++;
+	__sync_fetch_and_add(&st->submitted, 1);
 }
 
 #endif /* BUSPROBE_MAPS_BPF_H */
