@@ -21,7 +21,6 @@
  * need is in struct bp_sock_base.
  */
 struct bp_sock_info {
-	__u64 start_ns;           /* connect() or the SYN, 0 when not seen */
 	__u64 cgroup_id;
 	__u32 tgid;
 	__u32 rules_gen;          /* endpoints_gen + 1 when endpoint/direction were matched; 0: not yet */
@@ -55,7 +54,7 @@ struct bp_sock_info {
  * sock_info entry (so that an eviction is seen and counted). Kernel-only.
  */
 struct bp_sock_base {
-	__u64 start_ns;           /* the entry's start_ns when the connection opened: its lifetime at close */
+	__u64 start_ns;           /* when the connection opened (bp_opened_ns()), 0 if unseen: its lifetime at close */
 	__u64 bytes_sent_rep;     /* socket counters already added to the endpoint */
 	__u64 bytes_received_rep;
 	__u32 segs_out_rep;
@@ -110,7 +109,7 @@ struct bp_sock_slot {
 	__u8  flags;              /* BP_SLOT_* */
 	__u8  _pad0[7];
 	struct bp_sock_base base; /* valid with BP_SLOT_BASE */
-	__u8  _pad1[16];          /* two cache lines */
+	__u8  _pad1[24];          /* two cache lines */
 };
 
 #define BP_SLOT_BASE 1 /* the connection opened here: base is its base */
@@ -127,8 +126,8 @@ struct bp_sock_slot {
  * under a lock, and per-socket storage allocates (kmalloc, memcg and optmem
  * charges, 400-800 ns under loopback churn); a slot is an inlined array
  * lookup and a compare-and-swap, and one cache line pair holds everything
- * the state program needs of a connection: owner, start, cached endpoint
- * match and base. BENCHMARKS.md, "The socket table in slots".
+ * the state program needs of a connection: owner, cached endpoint match and
+ * base. BENCHMARKS.md, "The socket table in slots".
  *
  * A socket's base lives in its slot or in sock_base (per-socket storage,
  * made on demand and freed by the kernel with the socket, __sk_destruct):
@@ -485,7 +484,6 @@ static __always_inline void bp_start(const struct sock *sk, bool owner, struct b
 
 	if (!BP_ATTRIBUTION)
 		return;
-	fresh->start_ns = bpf_ktime_get_ns();
 	/* a SYN_RECV child's count is set after this (see handle_inet_sock_set_state) */
 	fresh->total_retrans_rep = bp_total_retrans(sk);
 	if (owner)

@@ -56,6 +56,29 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return r < BP_LIFETIME_SLOTS ? r : BP_LIFETIME_SLOTS - 1;
 }
 
+/*
+ * When sk's connection opened, called at its ESTABLISHED: the kernel's own
+ * per-socket TCP clock, tp->tcp_clock_cache. tcp_rcv_state_process()
+ * refreshes it (tcp_mstamp_refresh()) for the segment that makes a socket
+ * ESTABLISHED, the SYN-ACK or the handshake's last ACK, right before that
+ * transition; and tcp_clock_ns() is ktime_get_ns(), the clock that
+ * bpf_ktime_get_ns() reads at the close. One fine clock read fewer per
+ * connection side, about 39 ns on a guest whose TSC reads are slow
+ * (BENCHMARKS.md, "The open's time from the kernel's TCP clock"). A socket
+ * that TCP_REPAIR made ESTABLISHED got there without a segment, so without
+ * that refresh: it, and a cache never set, take a read of their own.
+ * Lifetimes so run from ESTABLISHED to TCP_CLOSE, as tcplife's do (its
+ * birth timestamp is rewritten at every state below FIN_WAIT1).
+ */
+static __always_inline __u64 bp_opened_ns(const struct tcp_sock *tp)
+{
+	__u64 t = tp ? tp->tcp_clock_cache : 0;
+
+	if (!t || BPF_CORE_READ_BITFIELD(tp, repair))
+		return bpf_ktime_get_ns();
+	return t;
+}
+
 /* Transitions the endpoint counters count: opened, failed, closed. */
 static __always_inline bool counted_transition(int oldstate, int newstate)
 {
@@ -79,12 +102,14 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
 	struct bp_sock_base *base;
 	struct bp_attr opened = {};
+	struct tcp_sock *tp;
 	bool in_slot = false;
-	__u64 life = 0;
+	__u64 life = 0, now;
 
 	if (!es)
 		return 0;
 	if (newstate == TCP_ESTABLISHED) {
+		tp = bpf_skc_to_tcp_sock((void *)sk);
 		/*
 		 * Counted only with a base to remember it: a connection whose base
 		 * could not be allocated counts neither open nor close, rather than
@@ -94,12 +119,12 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		 */
 		if (slot && !bpf_sk_storage_get(&sock_base, (struct sock *)sk, NULL, 0)) {
 			base = &slot->base;
-			base->start_ns = slot->info.start_ns;
+			base->start_ns = bp_opened_ns(tp);
 			base->bytes_sent_rep = 0;
 			base->bytes_received_rep = 0;
 			base->segs_out_rep = 0;
 			base->segs_in_rep = 0;
-			base->total_retrans_rep = bp_total_retrans(sk);
+			base->total_retrans_rep = tp ? tp->total_retrans : 0;
 			base->opened_endpoint = a->endpoint;
 			base->opened_direction = a->direction;
 			base->flags = BP_BASE_INIT | BP_BASE_OPENED | BP_BASE_IN_TABLE;
@@ -111,10 +136,9 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 		bp_base_seen(base, a->info);
 		/* a SYN_RECV child's count moved after its start (see handle_inet_sock_set_state) */
 		if (base)
-			base->total_retrans_rep = bp_total_retrans(sk);
+			base->total_retrans_rep = tp ? tp->total_retrans : 0;
 		if (base && !(base->flags & BP_BASE_OPENED)) {
-			if (a->info)
-				base->start_ns = a->info->start_ns;
+			base->start_ns = bp_opened_ns(tp);
 			__sync_fetch_and_add(&es->conn_opened, 1);
 			base->opened_endpoint = a->endpoint;
 			base->opened_direction = a->direction;
@@ -147,7 +171,8 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 			if (base->start_ns) {
 				__u32 slot;
 
-				life = bpf_ktime_get_ns() - base->start_ns;
+				now = bpf_ktime_get_ns();
+				life = now > base->start_ns ? now - base->start_ns : 0;
 				slot = log2_slot(life / 1000);
 				__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
 			}
@@ -195,7 +220,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	    (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)) {
 		bp_start(sk, newstate == TCP_SYN_SENT, &fresh);
 		if (st && BP_ATTRIBUTION)
-			a.info = &fresh; /* the record's owner and start; what bp_resolve() caches in it is dropped */
+			a.info = &fresh; /* the record's owner; what bp_resolve() caches in it is dropped */
 	} else if (user && newstate != TCP_LISTEN && newstate != TCP_CLOSE) {
 		a.info = bp_learn_current(sk); /* also a connection older than the agent */
 	} else if (counted || st) {

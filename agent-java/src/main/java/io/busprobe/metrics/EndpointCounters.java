@@ -113,8 +113,8 @@ final class EndpointCounters implements MultiCollector {
      */
     static final double[] LIFETIME_BOUNDS = lifetimeBounds();
 
-    private static final String LIFETIME_HELP = "Lifetime of a bus endpoint's TCP connections from connect() or "
-            + "the SYN to close, for connections busprobe saw start (older connections count in "
+    private static final String LIFETIME_HELP = "Lifetime of a bus endpoint's TCP connections from ESTABLISHED "
+            + "to close, as tcplife measures it, for connections busprobe saw open (older connections count in "
             + "busprobe_endpoint_connections_closed_total but not here). Exact counts from the kernel's log2 "
             + "microsecond slots: le=2^(i+1) us, up to 2^31 us (about 36 min), then +Inf. No _sum: the kernel keeps "
             + "only the slots; use le=\"+Inf\" for the count.";

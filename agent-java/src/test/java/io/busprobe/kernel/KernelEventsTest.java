@@ -183,6 +183,73 @@ class KernelEventsTest {
                 });
     }
 
+    /**
+     * A connection's lifetime runs from ESTABLISHED to TCP_CLOSE, on both sides, as tcplife's
+     * does: a handshake that waits for its SYN's retransmit (the first SYN dropped at the
+     * server's input) is not in it. The bounds are the test's own CLOCK_MONOTONIC readings
+     * around the kernel's transitions: the client sees its socket still in SYN_SENT (its own
+     * TCP_INFO) at ta and ESTABLISHED before t1, and aborts it (SO_LINGER 0: the close and its
+     * reset happen inside close(), between t2 and t3); the server accepted it before tAcc and
+     * saw the reset before tRst.
+     */
+    @Test
+    void lifetimesRunFromEstablishedToClose() throws Exception {
+        net.nft(net.server(), "add rule inet bp input tcp dport 7002 tcp flags syn numgen inc mod 2 == 0 drop");
+        Process server = net.start(net.server(), "python3", "-c", """
+                import socket, time
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("%s", 7002)); s.listen(16)
+                a, peer = s.accept(); t_acc = time.monotonic_ns()
+                try:
+                    while a.recv(16): pass
+                except ConnectionResetError:
+                    pass
+                print(peer[1], t_acc, time.monotonic_ns(), flush=True)
+                """.formatted(net.serverIp()));
+        net.awaitListening(7002);
+        String out = net.exec(net.client(), 30, "python3", "-c", """
+                import select, socket, struct, time
+                def state(c): return c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+                c = socket.socket(); c.setblocking(False)
+                c.connect_ex(("%s", 7002))
+                time.sleep(0.3)
+                ta = time.monotonic_ns()
+                assert state(c) == 2, "not in SYN_SENT: its first SYN was not dropped"
+                select.select([], [c], [], 10)
+                assert state(c) == 1, "not ESTABLISHED"
+                t1 = time.monotonic_ns()
+                time.sleep(0.05)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                port = c.getsockname()[1]
+                t2 = time.monotonic_ns(); c.close(); t3 = time.monotonic_ns()
+                print(port, ta, t1, t2, t3)
+                """.formatted(net.serverIp())).trim();
+        assertThat(server.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        String[] s = new String(server.getInputStream().readAllBytes()).trim().split(" ");
+        Thread.sleep(200);
+        live.finish();
+
+        String[] c = out.split(" ");
+        int port = Integer.parseInt(c[0]);
+        long ta = Long.parseLong(c[1]);
+        long t1 = Long.parseLong(c[2]);
+        long t2 = Long.parseLong(c[3]);
+        long t3 = Long.parseLong(c[4]);
+        assertThat(Integer.parseInt(s[0])).isEqualTo(port);
+        long tAcc = Long.parseLong(s[1]);
+        long tRst = Long.parseLong(s[2]);
+        long clientNs = net.inode(net.client());
+        long serverNs = net.inode(net.server());
+        assertThat(live.events().where(e -> e.kind() == EventKind.STATE && e.netns() == clientNs
+                && e.sport() == port && e.newState() == TCP_CLOSE))
+                .as("the client's close").singleElement()
+                .satisfies(e -> assertThat(e.durationNs()).isBetween(t2 - t1, t3 - ta));
+        assertThat(live.events().where(e -> e.kind() == EventKind.STATE && e.netns() == serverNs
+                && e.sport() == 7002 && e.dport() == port && e.newState() == TCP_CLOSE))
+                .as("the server's close").singleElement()
+                .satisfies(e -> assertThat(e.durationNs()).isBetween(t2 - tAcc, tRst - ta));
+    }
+
     @Test
     void resetsReceivedEqualConnectionsRejectedAndSentResetsAreSeen() {
         net.nft(net.server(), "add rule inet bp input tcp dport 7001 reject with tcp reset");

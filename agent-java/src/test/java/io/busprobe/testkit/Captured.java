@@ -16,7 +16,7 @@ public record Captured(EventKind kind, long ts, int pid, String comm, boolean ta
                        int segs, int retransKind, int err, int protocol, String memKind, long sockCookie,
                        int endpoint, int direction, boolean owner, long cgroupId, long seq, long endSeq,
                        long topic, int dropReason, boolean dropRx, long dropLocation, boolean hasCause,
-                       int causeReason, long causeNetns) {
+                       int causeReason, long causeNetns, long durationNs) {
 
     public static Captured of(EventView ev) {
         return new Captured(ev.kind(), ev.tsNanos(), ev.pid(), ev.comm(), ev.taskValid(), ev.netns(), ev.flags(),
@@ -25,7 +25,7 @@ public record Captured(EventKind kind, long ts, int pid, String comm, boolean ta
                 ev.protocol(), ev.memKind(), ev.sockCookie(), ev.endpoint(), ev.direction(), ev.ownerKnown(),
                 ev.cgroupId(), ev.retransmitSeq(), ev.retransmitEndSeq(), ev.retransmitTopic(),
                 ev.dropReason(), ev.dropReceived(), ev.dropLocation(), ev.hasCause(), ev.causeReason(),
-                ev.causeNetns());
+                ev.causeNetns(), ev.kind() == EventKind.STATE ? ev.stateDurationNanos() : 0);
     }
 
     /** Collects every record into a list (tests only: this allocates per event). */
