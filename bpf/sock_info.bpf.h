@@ -50,7 +50,7 @@ struct bp_sock_info {
  * lose it: the socket counters already added to its endpoint (so that a
  * socket is never counted twice), whether, where and when its open was
  * counted (so that live = opened - closed holds, and every close of a
- * connection busprobe saw start has its lifetime), and whether it had a
+ * connection busprobe saw open has its lifetime), and whether it had a
  * sock_info entry (so that an eviction is seen and counted). Kernel-only.
  */
 struct bp_sock_base {

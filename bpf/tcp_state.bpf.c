@@ -102,14 +102,14 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 	struct bp_endpoint_stats *es = bp_endpoint_stats(a), *cs;
 	struct bp_sock_base *base;
 	struct bp_attr opened = {};
-	struct tcp_sock *tp;
 	bool in_slot = false;
-	__u64 life = 0, now;
+	__u64 life = 0;
 
 	if (!es)
 		return 0;
 	if (newstate == TCP_ESTABLISHED) {
-		tp = bpf_skc_to_tcp_sock((void *)sk);
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
 		/*
 		 * Counted only with a base to remember it: a connection whose base
 		 * could not be allocated counts neither open nor close, rather than
@@ -169,9 +169,9 @@ static __always_inline __u64 count_connection(const struct sock *sk, struct bp_a
 				cs = es;
 			__sync_fetch_and_add(&cs->conn_closed, 1);
 			if (base->start_ns) {
+				__u64 now = bpf_ktime_get_ns();
 				__u32 slot;
 
-				now = bpf_ktime_get_ns();
 				life = now > base->start_ns ? now - base->start_ns : 0;
 				slot = log2_slot(life / 1000);
 				__sync_fetch_and_add(&cs->lifetime_us_log2[slot & (BP_LIFETIME_SLOTS - 1)], 1);
