@@ -40,9 +40,10 @@ public final class DropReasons {
      * <ul>
      * <li>{@code NOT_SPECIFIED}: a plain kfree_skb() not yet converted to a reason; mostly
      *     housekeeping (netlink, unix sockets, frees on error paths of local calls).</li>
-     * <li>{@code TCP_OLD_DATA}, {@code TCP_OLD_SEQUENCE}, {@code TCP_OFOMERGE}, {@code DUP_FRAG}: a
-     *     duplicate of data the host already has (a spurious retransmit, an overlapping segment or
-     *     fragment).</li>
+     * <li>{@code TCP_OLD_DATA}, {@code TCP_OLD_SEQUENCE}, {@code TCP_OFOMERGE}, {@code TCP_OFO_DROP},
+     *     {@code DUP_FRAG}: a duplicate of data the host already has (a spurious retransmit, an
+     *     overlapping segment or fragment; for {@code TCP_OFO_DROP}, an out-of-order segment that
+     *     the in-order data has since covered, the kernel's "data already in receive queue").</li>
      * <li>{@code QUEUE_PURGE}, {@code SOCKET_CLOSE}: data the local application walked away from
      *     (queues purged at close or reset), not data the network lost.</li>
      * <li>{@code UNIX_DISCONNECT}, {@code UNIX_SKIP_OOB}: AF_UNIX, not the network.</li>
@@ -50,7 +51,8 @@ public final class DropReasons {
      * <li>{@code CONSUMED}, {@code NOT_DROPPED_YET}: not drops at all, should one ever come.</li>
      * </ul>
      */
-    public static final Set<String> NOT_LOSSES = Set.of("NOT_SPECIFIED", "TCP_OLD_DATA", "TCP_OLD_SEQUENCE", "TCP_OFOMERGE", "DUP_FRAG",
+    public static final Set<String> NOT_LOSSES = Set.of("NOT_SPECIFIED", "TCP_OLD_DATA", "TCP_OLD_SEQUENCE", "TCP_OFOMERGE", "TCP_OFO_DROP",
+            "DUP_FRAG",
             "QUEUE_PURGE", "SOCKET_CLOSE", "UNIX_DISCONNECT", "UNIX_SKIP_OOB", "OTHERHOST", "CONSUMED",
             "NOT_DROPPED_YET");
 
