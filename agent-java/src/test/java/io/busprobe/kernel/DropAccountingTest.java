@@ -21,10 +21,14 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -96,14 +100,18 @@ class DropAccountingTest {
         assertThat(reasons.all().values()).containsAll(DropReasons.NOT_LOSSES);
         assertThat(reasons.loss(code("NETFILTER_DROP"))).isTrue();
         assertThat(reasons.loss(code("NOT_SPECIFIED"))).isFalse();
+        // the kernel frees an out-of-order segment that in-order data has since covered under this reason
+        assertThat(reasons.loss(code("TCP_OFO_DROP"))).isFalse();
     }
 
     /**
      * An nft rule with a counter drops 5 % of a TCP flow at the receiver's input: busprobe's
      * NETFILTER_DROP count for the flow's endpoint equals the rule's packet counter, and the
      * records of the drops carry the reason, the receiver's namespace and the flow's ports. At
-     * least 95 % of the sender's retransmit records carry the drop as their cause (the sender pinned
-     * to one CPU, so that its segments are not reordered on the way).
+     * least 95 % of the sender's retransmit records carry a loss in the receiver's namespace as their
+     * cause (the sender pinned to one CPU, so that its segments are not reordered on the way): the
+     * rule's drop, or another loss that the namespace's own counters show happened there (see
+     * {@link #otherLosses}).
      */
     @Test
     void netfilterDropsEqualTheRulesCounter(@TempDir Path tmp) throws Exception {
@@ -116,6 +124,7 @@ class DropAccountingTest {
             net.nft(net.server(), "add rule inet bp input tcp dport " + port + " numgen random mod 100 < 5 counter drop");
             net.start(net.server(), "python3", "-c", SINK_SERVER.formatted(net.serverIp(), port));
             net.awaitListening(port);
+            Map<String, Long> lossesBefore = otherLosses(net);
             /*
              * The sender on one CPU: one that migrates while it sends can put consecutive segments in two
              * CPUs' backlogs (veth queues to the sending CPU's), the receiver takes them out of order, and
@@ -128,6 +137,7 @@ class DropAccountingTest {
             // the rule stays until every connection is gone, so that its counter is final when read
             net.awaitNoConnections();
             long counter = nftPackets(net);
+            Map<String, Long> lossesAfter = otherLosses(net);
             live.finish();
             DropStats stats = live.session().bpf().dropStats();
             long server = stats.count(TCP_ENDPOINT, Direction.SERVER, nf);
@@ -153,17 +163,64 @@ class DropAccountingTest {
             long clientNs = net.inode(net.client());
             List<Captured> retransmits = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
                     && e.netns() == clientNs && e.dport() == port);
-            long caused = retransmits.stream().filter(e -> e.hasCause() && e.causeReason() == nf
-                    && e.causeNetns() == ns).count();
-            System.out.println("retransmit records " + retransmits.size() + ", with cause NETFILTER_DROP in the "
-                    + "server's namespace " + caused);
+            /*
+             * A loaded host loses segments of the flow on its own as well, most often to a full
+             * backlog of the CPU that veth hands them to (CPU_BACKLOG): the flow's last loss is then
+             * that one, and its retransmits rightly name it. Such a cause counts where the server
+             * namespace's own counter for that reason moved during the transfer.
+             */
+            Set<Integer> happened = happened(lossesBefore, lossesAfter);
+            happened.add(nf);
+            Map<String, Long> causes = retransmits.stream().collect(Collectors.groupingBy(
+                    e -> e.hasCause() ? reasons.name(e.causeReason()) + (e.causeNetns() == ns ? "" : "@" + e.causeNetns())
+                            : "none", TreeMap::new, Collectors.counting()));
+            long caused = retransmits.stream().filter(e -> e.hasCause() && e.causeNetns() == ns
+                    && happened.contains(e.causeReason())).count();
+            String seen = "causes " + causes + "; the server namespace's other losses before " + lossesBefore
+                    + ", after " + lossesAfter;
+            System.out.println("retransmit records " + retransmits.size() + ", with a cause in the server's namespace "
+                    + "that happened there " + caused + "; " + seen);
             assertThat(retransmits).as("the sender retransmitted").isNotEmpty();
-            assertThat(caused * 100).as("retransmit records with the local drop as cause, of %d", retransmits.size())
-                    .isGreaterThanOrEqualTo(95L * retransmits.size());
+            assertThat(causes).as(seen).containsKey("NETFILTER_DROP");
+            assertThat(caused * 100).as("retransmit records with a local loss as cause, of %d; %s",
+                    retransmits.size(), seen).isGreaterThanOrEqualTo(95L * retransmits.size());
         }
     }
 
-    /** With no loss configured, no retransmit record carries a local cause. */
+    /**
+     * The server namespace's own counters of the losses other than the rule's that a loaded host
+     * can inflict on a TCP flow there, keyed by the drop reason each one counts: the server veth's
+     * {@code rx_dropped} (a full CPU backlog: enqueue_to_backlog() counts the device it hands the
+     * packet to) and the namespace's TcpExt MIBs of the receiving socket's drops.
+     */
+    private Map<String, Long> otherLosses(NetnsPair net) {
+        Map<String, Long> mibs = net.mibs(net.server());
+        long rxDropped = Long.parseLong(Sh.run("ip", "netns", "exec", net.server(), "cat",
+                "/sys/class/net/" + net.serverDev() + "/statistics/rx_dropped").strip());
+        return Map.of("CPU_BACKLOG", rxDropped,
+                "TCP_ZEROWINDOW", mibs.get("TcpExt.TCPZeroWindowDrop"),
+                "SOCKET_BACKLOG", mibs.get("TcpExt.TCPBacklogDrop"),
+                "TCP_OFO_QUEUE_PRUNE", mibs.get("TcpExt.OfoPruned"),
+                // no memory for the segment, in order (TCPRcvQDrop) or out of order (TCPOFODrop)
+                "PROTO_MEM", mibs.get("TcpExt.TCPRcvQDrop") + mibs.get("TcpExt.TCPOFODrop"));
+    }
+
+    /** The drop codes of the {@link #otherLosses} whose counter moved between the two readings. */
+    private Set<Integer> happened(Map<String, Long> before, Map<String, Long> after) {
+        Set<Integer> codes = new HashSet<>();
+        after.forEach((reason, n) -> {
+            if (n > before.get(reason)) {
+                codes.add(code(reason));
+            }
+        });
+        return codes;
+    }
+
+    /**
+     * With no loss configured, no retransmit record carries a local cause, unless the server
+     * namespace's own counters show that the loaded host lost segments there by itself (see
+     * {@link #otherLosses}); then only such a loss.
+     */
     @Test
     void withoutLocalLossNoRetransmitHasALocalCause(@TempDir Path tmp) throws Exception {
         try (NetnsPair net = NetnsPair.create();
@@ -172,15 +229,26 @@ class DropAccountingTest {
             Sh.run("ip", "-n", net.client(), "link", "set", "dev", net.clientDev(), "gso_max_segs", "1");
             net.start(net.server(), "python3", "-c", SINK_SERVER.formatted(net.serverIp(), port));
             net.awaitListening(port);
+            Map<String, Long> lossesBefore = otherLosses(net);
             String out = net.exec(net.client(), 120, "python3", "-c", BULK_CLIENT.formatted(net.serverIp(), port));
             assertThat(out).contains("done");
             net.awaitNoConnections();
+            Map<String, Long> lossesAfter = otherLosses(net);
             live.finish();
             long clientNs = net.inode(net.client());
+            long ns = net.inode(net.server());
+            Set<Integer> happened = happened(lossesBefore, lossesAfter);
             List<Captured> retransmits = live.events().where(e -> e.kind() == EventKind.RETRANSMIT
                     && e.netns() == clientNs);
-            System.out.println("no loss: retransmit records " + retransmits.size());
-            assertThat(retransmits).noneMatch(Captured::hasCause);
+            System.out.println("no loss: retransmit records " + retransmits.size() + "; the server namespace's "
+                    + "other losses before " + lossesBefore + ", after " + lossesAfter);
+            assertThat(retransmits).as("the server namespace's other losses before %s, after %s", lossesBefore,
+                    lossesAfter).allSatisfy(e -> {
+                        if (e.hasCause()) {
+                            assertThat(e.causeNetns()).isEqualTo(ns);
+                            assertThat(happened).contains(e.causeReason());
+                        }
+                    });
             assertThat(live.session().bpf().dropStats().count(TCP_ENDPOINT, Direction.SERVER, code("NETFILTER_DROP")))
                     .isZero();
         }
