@@ -175,13 +175,14 @@ public final class Daemon implements AutoCloseable {
     }
 
     private String lastRefreshError;
-    /** The namespaces (and missing capabilities) the last report was about; empty when all were counted. */
-    private java.util.Set<String> lastUnreachable = java.util.Set.of();
+    /** Whether a refresh's unreachable namespaces are news for the log. */
+    private final TrafficRefresh.Log unreachableNews = new TrafficRefresh.Log();
 
     /**
      * Endpoint traffic refresh, on busprobe-refresh; a failure is logged (once per distinct cause)
      * and retried next second. Namespaces it cannot enter are logged once, naming the missing
-     * capability, and again only when that set changes (busprobe_netns_unreachable has the count).
+     * capability, and again only for one the last line did not name ({@link TrafficRefresh.Log};
+     * busprobe_netns_unreachable has the count).
      * {@code paced}: see {@link BusprobeObject#refreshTraffic(boolean)}.
      */
     private TrafficRefresh refreshTraffic(boolean paced) {
@@ -197,10 +198,9 @@ public final class Daemon implements AutoCloseable {
             }
             return null;
         }
-        java.util.Set<String> now = r.problemKey();
-        if (!now.equals(lastUnreachable)) {
-            log.accept(now.isEmpty() ? "endpoint traffic counted in every network namespace again" : r.problem());
-            lastUnreachable = now;
+        String news = unreachableNews.next(r);
+        if (news != null) {
+            log.accept(news);
         }
         adviseOnEvictions(System.nanoTime());
         return r;

@@ -57,6 +57,46 @@ public record TrafficRefresh(int namespaces, List<Unreachable> unreachable, int 
                 .collect(Collectors.toCollection(TreeSet::new));
     }
 
+    /**
+     * Which refreshes are news for the log: the first that finds namespaces it cannot enter, then
+     * only one that finds a namespace (or a missing capability) the last line did not name, and
+     * one when every namespace is counted again. A namespace is found through its processes, so
+     * one whose only processes come and go (a batch job's, a load generator's) drops out of sight
+     * and comes back; that is no news, and a set that only shrinks and grows back says nothing.
+     * One per daemon, on the thread that refreshes.
+     *
+     * {@snippet :
+     * TrafficRefresh.Log news = new TrafficRefresh.Log();
+     * String line = news.next(bpf.refreshTraffic());
+     * if (line != null) {
+     *     log.accept(line);
+     * }
+     * }
+     */
+    public static final class Log {
+        static final String ALL_COUNTED = "endpoint traffic counted in every network namespace again";
+
+        /** What the last line named ({@link #problemKey}); empty when it said all were counted. */
+        private Set<String> named = Set.of();
+
+        /** The line to log for this refresh, or null when it has nothing new to say. */
+        public String next(TrafficRefresh r) {
+            Set<String> now = r.problemKey();
+            if (now.isEmpty()) {
+                if (named.isEmpty()) {
+                    return null;
+                }
+                named = Set.of();
+                return ALL_COUNTED;
+            }
+            if (named.containsAll(now)) {
+                return null;
+            }
+            named = now;
+            return r.problem();
+        }
+    }
+
     /** One log line: how many namespaces, examples of their processes, and the missing capabilities. */
     public String problem() {
         List<String> pids = unreachable.stream().limit(5).map(u -> Integer.toString(u.pid())).toList();

@@ -137,7 +137,7 @@ class ConfinementTest {
             assertThat(unreachable).as("busprobe_netns_unreachable; log: %s", d.log()).isGreaterThanOrEqualTo(1);
             List<String> lines = d.log().lines().filter(l -> l.contains("cannot count endpoint traffic")).toList();
             assertThat(lines).as(d.log()).isNotEmpty().allSatisfy(l -> assertThat(l).contains("lacks " + name));
-            // not every second: once, and again only when the set of namespaces changes
+            // not every second: once, and again only for a namespace the last line did not name
             Thread.sleep(3000);
             long now = d.log().lines().filter(l -> l.contains("cannot count endpoint traffic")).count();
             assertThat(now).as(d.log()).isLessThanOrEqualTo(lines.size() + 1L);
