@@ -51,8 +51,8 @@ public final class DropReasons {
      * <li>{@code CONSUMED}, {@code NOT_DROPPED_YET}: not drops at all, should one ever come.</li>
      * </ul>
      */
-    public static final Set<String> NOT_LOSSES = Set.of("NOT_SPECIFIED", "TCP_OLD_DATA", "TCP_OLD_SEQUENCE", "TCP_OFOMERGE", "TCP_OFO_DROP",
-            "DUP_FRAG",
+    public static final Set<String> NOT_LOSSES = Set.of("NOT_SPECIFIED",
+            "TCP_OLD_DATA", "TCP_OLD_SEQUENCE", "TCP_OFOMERGE", "TCP_OFO_DROP", "DUP_FRAG",
             "QUEUE_PURGE", "SOCKET_CLOSE", "UNIX_DISCONNECT", "UNIX_SKIP_OOB", "OTHERHOST", "CONSUMED",
             "NOT_DROPPED_YET");
 
