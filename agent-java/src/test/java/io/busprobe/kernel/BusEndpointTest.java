@@ -17,6 +17,7 @@ import io.busprobe.testkit.Sh;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -80,14 +81,29 @@ class BusEndpointTest {
             Process subscriber = Sh.start(NetnsPair.prefixed(net.client(), "python3", "-c", CLIENT_LIB + """
                     c = connect("%s")
                     c.sendall(b"*2\\r\\n$9\\r\\nSUBSCRIBE\\r\\n$6\\r\\norders\\r\\n")
-                    got, end = b"", time.time() + 30
+                    got = b""
+                    while b":1\\r\\n" not in got:  # the confirmation, ending in the subscription count
+                        got += c.recv(65536)
+                    print("subscribed", flush=True)
+                    end = time.time() + 30
                     # the whole last message too: closing with its tail unread would send a reset
                     while (got.count(b"order-") < 3000 or not got.endswith(b"\\r\\n")) and time.time() < end:
                         got += c.recv(65536)
                     report(c, "subscriber")
                     c.close()
                     """.formatted(net.serverIp())));
-            Thread.sleep(500);
+            /*
+             * The publisher starts once the subscription is confirmed: after a fixed wait, a SYN or a
+             * SUBSCRIBE that the 3 % loss delayed past it (a SYN's retransmit takes 1 s) missed the
+             * first orders, and the subscriber died waiting for 3000 without reporting its TCP_INFO.
+             */
+            BufferedReader subOut = subscriber.inputReader();
+            StringBuilder sub = new StringBuilder();
+            for (String line = subOut.readLine(); !"subscribed".equals(line); line = subOut.readLine()) {
+                assertThat(line).as("the subscriber's output before its subscription is confirmed: %s", sub)
+                        .isNotNull();
+                sub.append(line).append('\n');
+            }
             String pub = net.exec(net.client(), 60, "python3", "-c", CLIENT_LIB + """
                     c = connect("%s")
                     # one segment per order event (no coalescing, no GSO super-packets), so that
@@ -111,7 +127,8 @@ class BusEndpointTest {
                         except ConnectionRefusedError: pass
                     """.formatted(net.serverIp(), net.serverIp(), net.serverIp()));
             assertThat(subscriber.waitFor(40, TimeUnit.SECONDS)).isTrue();
-            String sub = new String(subscriber.getInputStream().readAllBytes());
+            subOut.lines().forEach(line -> sub.append(line).append('\n'));
+            assertThat(sub.toString()).as("the subscriber reported its TCP_INFO").contains("info subscriber");
             Thread.sleep(500);
             live.finish();
             EndpointMaps maps = live.session().bpf().endpointMaps();
@@ -166,7 +183,7 @@ class BusEndpointTest {
             // the headline ratio vs the sockets' own TCP_INFO taken just before each close
             long retransTotal = 0;
             long segsTotal = 0;
-            for (String out : List.of(pub, sub)) {
+            for (String out : List.of(pub, sub.toString())) {
                 for (String line : out.lines().filter(l -> l.startsWith("info ")).toList()) {
                     String[] f = line.split(" ");
                     retransTotal += Long.parseLong(f[2]);
